@@ -1,0 +1,20 @@
+//! tx0mq: a Twisted-style reactor and txZMQ-compatible ZeroMQ connections.
+//!
+//! This facade re-exports the two crates of the project:
+//!
+//! - [`reactor`] (`tx0mq-reactor`): the single-threaded event loop, timers,
+//!   `Deferred`, `LoopingCall`, thread calls and fd readers;
+//! - [`connections`] (`tx0mq-connections`): ZeroMQ connections whose callbacks
+//!   run in the reactor, speaking txZMQ's wire formats.
+//!
+//! The most used items are also available at the top level.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use tx0mq_connections as connections;
+pub use tx0mq_reactor as reactor;
+
+pub use tx0mq_reactor::{
+    defer_later, gather_results, Ctx, Deferred, DelayedCall, Failure, LoopingCall, Phase, Reactor,
+    SystemEvent,
+};
