@@ -1,0 +1,85 @@
+//! The reactor crate's error type.
+
+use std::fmt;
+use std::io;
+
+/// Everything that can go wrong in the reactor crate.
+///
+/// Each variant's `Display` says what went wrong and, where it helps, what to do
+/// about it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The `DelayedCall` (or `Deferred`) has already been called; it cannot be
+    /// cancelled, reset or fired again.
+    AlreadyCalled,
+    /// The `DelayedCall` has already been cancelled.
+    AlreadyCancelled,
+    /// A `Deferred` was cancelled before it had a result (Twisted's `CancelledError`).
+    Cancelled,
+    /// A `Deferred` did not fire before its timeout (Twisted's `TimeoutError`).
+    TimedOut(std::time::Duration),
+    /// `run` or `iterate` was called while the reactor is already running, for
+    /// example from inside one of its callbacks.
+    AlreadyRunning,
+    /// `stop` was called on a reactor that is not running.
+    NotRunning,
+    /// The reactor that a handle points to has been dropped.
+    ReactorGone,
+    /// A fake-clock operation (`advance`, `pump`) on a reactor that uses the real clock.
+    NotFakeClock,
+    /// A file descriptor could not be added because it is already registered
+    /// in this reactor in another role.
+    FdInUse(i32),
+    /// The file descriptor is not registered with this reactor.
+    UnknownFd(i32),
+    /// `LoopingCall::start` on a loop that is already running.
+    LoopAlreadyRunning,
+    /// An operating-system call failed; `context` names what was being done.
+    Io {
+        /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyCalled => f.write_str("already called: the call has run (or the Deferred has fired) and cannot be changed or fired again"),
+            Error::AlreadyCancelled => f.write_str("already cancelled: the delayed call was cancelled and cannot be changed"),
+            Error::Cancelled => f.write_str("cancelled: the Deferred was cancelled before it had a result"),
+            Error::TimedOut(d) => write!(f, "timed out: no result within {d:?}"),
+            Error::AlreadyRunning => f.write_str("the reactor is already running (run/iterate cannot be called from inside a reactor callback)"),
+            Error::NotRunning => f.write_str("the reactor is not running; there is nothing to stop"),
+            Error::ReactorGone => f.write_str("the reactor has been dropped; the call was not queued"),
+            Error::NotFakeClock => f.write_str("advance/pump need a reactor built with ReactorBuilder::fake_clock()"),
+            Error::FdInUse(fd) => write!(f, "file descriptor {fd} is already registered with this reactor in another role"),
+            Error::UnknownFd(fd) => write!(f, "file descriptor {fd} is not registered with this reactor"),
+            Error::LoopAlreadyRunning => f.write_str("the LoopingCall is already running; stop it before starting it again"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The reactor crate's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

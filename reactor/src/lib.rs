@@ -1,0 +1,75 @@
+//! A single-threaded, Twisted-style reactor on [`mio`].
+//!
+//! This crate is the event loop of [tx0mq](https://docs.rs/tx0mq); it knows
+//! nothing of ZeroMQ and can drive plain file descriptors, timers and threads
+//! on its own. Names and semantics follow Twisted's, in snake case:
+//!
+//! | Twisted                              | here                                                  |
+//! |--------------------------------------|-------------------------------------------------------|
+//! | `reactor.run()` / `stop()`           | [`Reactor::run`] / [`Reactor::stop`]                  |
+//! | `reactor.iterate(delay)`             | [`Reactor::iterate`]                                  |
+//! | `reactor.callLater(d, f)`            | [`Reactor::call_later`] → [`DelayedCall`]             |
+//! | `reactor.callWhenRunning(f)`         | [`Reactor::call_when_running`]                        |
+//! | `reactor.callFromThread(f)`          | [`ThreadHandle::call_from_thread`]                    |
+//! | `addSystemEventTrigger`              | [`Reactor::add_system_event_trigger`]                 |
+//! | `addReader` / `addWriter` / `removeAll` | [`Reactor::add_reader`], [`Reactor::add_writer`], [`Reactor::remove_all`] |
+//! | `task.LoopingCall` (`withCount`)     | [`LoopingCall`] ([`LoopingCall::with_count`])         |
+//! | `task.Clock`                         | [`ReactorBuilder::fake_clock`] + [`Reactor::advance`] |
+//! | `defer.Deferred`                     | [`Deferred`]                                          |
+//!
+//! # Callbacks, state and reentrancy
+//!
+//! Every reactor callback receives a [`Ctx`]: the reactor, and `&mut S`, the
+//! application state the reactor was built with. State that several callbacks
+//! share lives there, so user code needs no `Rc<RefCell<_>>`. From inside any
+//! callback you may schedule and cancel timers (the running one included), add
+//! and remove readers (the running one included), fire Deferreds, queue thread
+//! calls, or stop the reactor: the reactor never holds a borrow of its own
+//! internals while user code runs.
+//!
+//! A callback may return `()` or a `Result`; an `Err` is logged with
+//! `log::error!` and the reactor carries on, as Twisted logs a failing
+//! callback. Panics in callbacks are caught and logged the same way (see
+//! [`ReactorBuilder::catch_panics`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use tx0mq_reactor::{LoopingCall, Reactor};
+//!
+//! let reactor = Reactor::builder().state(0u32).handle_signals(false).build()?;
+//! let ticker = LoopingCall::new(&reactor, |cx| {
+//!     *cx.state += 1;
+//!     if *cx.state == 3 {
+//!         cx.reactor.stop()?;
+//!     }
+//!     Ok::<(), tx0mq_reactor::Error>(())
+//! });
+//! ticker.start(Duration::from_millis(5), true)?;
+//! reactor.run()?;
+//! assert_eq!(reactor.access_state(|ticks| *ticks)?, 3);
+//! # Ok::<(), tx0mq_reactor::Error>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod clock;
+pub mod deferred;
+mod error;
+mod fd;
+mod looping;
+mod reactor;
+mod signals;
+mod thread;
+mod timer;
+mod trigger;
+
+pub use deferred::*;
+pub use error::{Error, Result};
+pub use fd::SourceId;
+pub use looping::LoopingCall;
+pub use reactor::{CallbackResult, Ctx, Reactor, ReactorBuilder, WeakReactor};
+pub use thread::ThreadHandle;
+pub use timer::DelayedCall;
+pub use trigger::{Phase, SystemEvent, TriggerId};

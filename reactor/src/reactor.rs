@@ -1,0 +1,694 @@
+//! The event loop: [`Reactor`], its builder, and the [`Ctx`] every callback gets.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Registry, Token};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::fd::FdTable;
+use crate::signals::SignalGuard;
+use crate::thread::ThreadShared;
+use crate::timer::{DelayedCall, TimerMeta, TimerOps, TimerQueue};
+use crate::trigger::{TriggerId, Triggers};
+
+/// A boxed one-shot callback, as queued for timers and thread calls.
+pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
+
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+/// The longest the reactor blocks in one poll while a timer is pending; longer
+/// waits are split into several polls.
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// What every reactor callback is handed: the reactor, and the application
+/// state lent to this one callback.
+///
+/// The state is the value given to [`ReactorBuilder::state`] (or
+/// [`Reactor::with_state`]). Every callback of a reactor (timers, readers,
+/// thread calls, triggers, and the ZeroMQ connections built on it) receives the
+/// same `&mut S`, one callback at a time, so state shared between callbacks needs
+/// no `Rc<RefCell<_>>`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_reactor::Reactor;
+///
+/// #[derive(Default)]
+/// struct Counts { ticks: u32 }
+///
+/// let reactor = Reactor::builder().state(Counts::default()).fake_clock().build()?;
+/// for _ in 0..3 {
+///     reactor.call_later(Duration::from_secs(1), |cx| cx.state.ticks += 1);
+/// }
+/// reactor.advance(Duration::from_secs(1))?;
+/// assert_eq!(reactor.access_state(|s| s.ticks)?, 3);
+/// # Ok::<(), tx0mq_reactor::Error>(())
+/// ```
+pub struct Ctx<'a, S: 'static = ()> {
+    /// The reactor running this callback; use it to schedule, stop, add readers...
+    pub reactor: &'a Reactor<S>,
+    /// The application state, lent to this callback alone.
+    pub state: &'a mut S,
+}
+
+/// What a callback may return: `()`, or a `Result` whose error is logged.
+///
+/// Twisted logs an exception raised by a callback and carries on; so does this
+/// reactor. A callback that returns `Err` has its error logged with
+/// `log::error!`, naming the kind of callback, and the reactor goes on with the
+/// next one.
+pub trait CallbackResult {
+    /// Turns the callback's return value into `Ok` or a boxed error.
+    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>>;
+}
+
+impl CallbackResult for () {
+    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
+}
+
+impl<E: Into<Box<dyn std::error::Error>>> CallbackResult for std::result::Result<(), E> {
+    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Builds a [`Reactor`] with options: its state, a fake clock, signal handling.
+///
+/// ```
+/// use tx0mq_reactor::Reactor;
+///
+/// let reactor = Reactor::builder()
+///     .state(Vec::<String>::new())
+///     .handle_signals(false)
+///     .build()?;
+/// assert!(!reactor.running());
+/// # Ok::<(), tx0mq_reactor::Error>(())
+/// ```
+#[must_use]
+pub struct ReactorBuilder<S: 'static = ()> {
+    state: S,
+    fake_clock: bool,
+    handle_signals: bool,
+    catch_panics: bool,
+    events_capacity: usize,
+}
+
+impl ReactorBuilder<()> {
+    fn new() -> Self {
+        ReactorBuilder {
+            state: (),
+            fake_clock: false,
+            handle_signals: true,
+            catch_panics: true,
+            events_capacity: 1024,
+        }
+    }
+}
+
+impl<S: 'static> ReactorBuilder<S> {
+    /// Sets the application state lent to every callback as `cx.state`.
+    pub fn state<T: 'static>(self, state: T) -> ReactorBuilder<T> {
+        ReactorBuilder {
+            state,
+            fake_clock: self.fake_clock,
+            handle_signals: self.handle_signals,
+            catch_panics: self.catch_panics,
+            events_capacity: self.events_capacity,
+        }
+    }
+
+    /// Uses a fake clock, like Twisted's `task.Clock`: time stands still until
+    /// [`Reactor::advance`] moves it, so timer tests never sleep. Timers on a
+    /// fake clock never make the reactor wait in the kernel.
+    pub fn fake_clock(mut self) -> Self {
+        self.fake_clock = true;
+        self
+    }
+
+    /// Whether [`Reactor::run`] turns SIGINT and SIGTERM into a clean
+    /// [`Reactor::stop`] (default `true`, as Twisted's `installSignalHandlers`).
+    pub fn handle_signals(mut self, on: bool) -> Self {
+        self.handle_signals = on;
+        self
+    }
+
+    /// Whether a panic in a callback is caught, logged and survived (default
+    /// `true`, Twisted's policy for exceptions). With `false` it unwinds out of
+    /// `run`/`iterate`; the reactor stays usable, since it never holds a borrow
+    /// of its own state across a callback.
+    pub fn catch_panics(mut self, on: bool) -> Self {
+        self.catch_panics = on;
+        self
+    }
+
+    /// How many readiness events one poll can return (default 1024).
+    pub fn events_capacity(mut self, capacity: usize) -> Self {
+        self.events_capacity = capacity.max(1);
+        self
+    }
+
+    /// Creates the reactor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the poller or its waker cannot be created (out of file
+    /// descriptors, say).
+    pub fn build(self) -> Result<Reactor<S>> {
+        let poll = Poll::new().map_err(|e| Error::io("create the poller", e))?;
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| Error::io("clone the poller's registry", e))?;
+        let threads = Arc::new(ThreadShared::new(&registry)?);
+        let clock = if self.fake_clock {
+            Clock::Fake(Cell::new(Duration::ZERO))
+        } else {
+            Clock::Real(Instant::now())
+        };
+        Ok(Reactor {
+            inner: Rc::new(Inner {
+                poll: RefCell::new(poll),
+                events: RefCell::new(Events::with_capacity(self.events_capacity)),
+                registry,
+                clock,
+                timers: RefCell::new(TimerQueue::new()),
+                fds: RefCell::new(FdTable::new()),
+                threads,
+                triggers: RefCell::new(Triggers::new()),
+                state: RefCell::new(self.state),
+                running: Cell::new(false),
+                stop_requested: Cell::new(false),
+                in_pass: Cell::new(0),
+                handle_signals: self.handle_signals,
+                catch_panics: self.catch_panics,
+            }),
+        })
+    }
+}
+
+pub(crate) struct Inner<S: 'static> {
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    pub(crate) registry: Registry,
+    clock: Clock,
+    pub(crate) timers: RefCell<TimerQueue<S>>,
+    pub(crate) fds: RefCell<FdTable<S>>,
+    pub(crate) threads: Arc<ThreadShared<S>>,
+    pub(crate) triggers: RefCell<Triggers<S>>,
+    state: RefCell<S>,
+    running: Cell<bool>,
+    stop_requested: Cell<bool>,
+    in_pass: Cell<u32>,
+    handle_signals: bool,
+    catch_panics: bool,
+}
+
+impl<S: 'static> Drop for Inner<S> {
+    fn drop(&mut self) {
+        self.threads.close();
+    }
+}
+
+impl<S: 'static> TimerOps for Inner<S> {
+    fn cancel_timer(&self, meta: &TimerMeta) -> Result<()> {
+        let callback = self.timers.borrow_mut().cancel(meta)?;
+        drop(callback); // outside the borrow: its captures may call back in
+        Ok(())
+    }
+
+    fn reschedule_timer(&self, meta: &Rc<TimerMeta>, deadline: Duration) -> Result<()> {
+        self.timers.borrow_mut().reschedule(meta, deadline)
+    }
+
+    fn now(&self) -> Duration {
+        self.clock.now()
+    }
+}
+
+/// A single-threaded, Twisted-style reactor.
+///
+/// `Reactor` is a cheap, cloneable handle (`Rc` inside); it is neither `Send`
+/// nor `Sync`. Other threads reach it through [`Reactor::thread_handle`]. `S`
+/// is the application state lent to every callback (see [`Ctx`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_reactor::Reactor;
+///
+/// let reactor = Reactor::new()?;
+/// reactor.call_later(Duration::from_millis(10), |cx| {
+///     println!("hello from the reactor");
+///     cx.reactor.stop()
+/// });
+/// reactor.run()?;
+/// # Ok::<(), tx0mq_reactor::Error>(())
+/// ```
+pub struct Reactor<S: 'static = ()> {
+    pub(crate) inner: Rc<Inner<S>>,
+}
+
+impl<S: 'static> Clone for Reactor<S> {
+    fn clone(&self) -> Self {
+        Reactor {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: 'static> fmt::Debug for Reactor<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("running", &self.inner.running.get())
+            .field("timers", &self.inner.timers.borrow().len())
+            .field("fake_clock", &self.inner.clock.is_fake())
+            .finish()
+    }
+}
+
+impl Reactor<()> {
+    /// A reactor with no application state, the real clock, and SIGINT/SIGTERM
+    /// handling on.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ReactorBuilder::build`].
+    pub fn new() -> Result<Self> {
+        ReactorBuilder::new().build()
+    }
+
+    /// Starts building a reactor with options.
+    pub fn builder() -> ReactorBuilder<()> {
+        ReactorBuilder::new()
+    }
+}
+
+impl<S: 'static> Reactor<S> {
+    /// A reactor whose callbacks all share `state` (see [`Ctx`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`ReactorBuilder::build`].
+    pub fn with_state(state: S) -> Result<Self> {
+        ReactorBuilder::new().state(state).build()
+    }
+
+    /// A weak handle, for structures the reactor itself keeps alive.
+    pub fn downgrade(&self) -> WeakReactor<S> {
+        WeakReactor {
+            inner: Rc::downgrade(&self.inner),
+        }
+    }
+
+    /// Lends the application state to `f`, outside any callback (before or
+    /// after `run`, or between `iterate` calls).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] from inside a callback, where the state is
+    /// already lent out: use `cx.state` there.
+    pub fn access_state<R>(&self, f: impl FnOnce(&mut S) -> R) -> Result<R> {
+        let mut state = self
+            .inner
+            .state
+            .try_borrow_mut()
+            .map_err(|_| Error::AlreadyRunning)?;
+        Ok(f(&mut state))
+    }
+
+    /// The current time on the reactor's clock, measured from when the reactor
+    /// was built (always starting at zero with a fake clock).
+    pub fn seconds(&self) -> Duration {
+        self.inner.clock.now()
+    }
+
+    /// True while [`run`](Self::run) is executing.
+    pub fn running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// Schedules `f` to run once, `delay` from now (Twisted's `callLater`).
+    ///
+    /// Calls due at the same time run in the order they were scheduled. A call
+    /// scheduled by a callback never runs in the pass that scheduled it, even
+    /// with a zero delay.
+    pub fn call_later<F, R>(&self, delay: Duration, f: F) -> DelayedCall
+    where
+        F: FnOnce(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        let deadline = self.inner.clock.now().saturating_add(delay);
+        let callback: Callback<S> = Box::new(move |cx| report("timed call", f(cx)));
+        let meta = self.inner.timers.borrow_mut().schedule(deadline, callback);
+        let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
+        DelayedCall { meta, ops }
+    }
+
+    /// Runs `f` once the reactor is running: on the next pass if it already
+    /// is, else as an "after startup" trigger of the next [`run`](Self::run)
+    /// (Twisted's `callWhenRunning`).
+    pub fn call_when_running<F, R>(&self, f: F)
+    where
+        F: FnOnce(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        if self.running() {
+            self.call_later(Duration::ZERO, f);
+        } else {
+            let callback: Callback<S> = Box::new(move |cx| report("call_when_running", f(cx)));
+            self.inner.triggers.borrow_mut().when_running.push(callback);
+        }
+    }
+
+    /// Asks the reactor to stop: the current pass finishes, the shutdown
+    /// triggers run (before, during, after), and [`run`](Self::run) returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] if the reactor is not running, or is already stopping.
+    pub fn stop(&self) -> Result<()> {
+        if !self.inner.running.get() || self.inner.stop_requested.get() {
+            return Err(Error::NotRunning);
+        }
+        self.inner.stop_requested.set(true);
+        Ok(())
+    }
+
+    /// Runs the reactor until [`stop`](Self::stop) (or SIGINT/SIGTERM, unless
+    /// turned off). Fires the startup triggers first and the shutdown triggers
+    /// last, as Twisted does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] if called while running (from a callback, say);
+    /// [`Error::Io`] if polling fails or signal handlers cannot be installed.
+    pub fn run(&self) -> Result<()> {
+        if self.inner.running.get() || self.inner.in_pass.get() > 0 {
+            return Err(Error::AlreadyRunning);
+        }
+        let signals = if self.inner.handle_signals {
+            Some(SignalGuard::install(&self.inner.registry)?)
+        } else {
+            None
+        };
+        self.inner.running.set(true);
+        self.inner.stop_requested.set(false);
+        let result = {
+            let _guard = PassGuard::enter(&self.inner.in_pass);
+            self.run_loop(signals.as_ref())
+        };
+        self.inner.running.set(false);
+        self.inner.stop_requested.set(false);
+        if let Some(signals) = signals {
+            signals.uninstall(&self.inner.registry);
+        }
+        result
+    }
+
+    fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
+        use crate::trigger::{Phase, SystemEvent};
+        for phase in Phase::ALL {
+            self.fire_triggers(SystemEvent::Startup, phase);
+        }
+        let when_running = std::mem::take(&mut self.inner.triggers.borrow_mut().when_running);
+        for callback in when_running {
+            self.invoke(callback);
+        }
+        while !self.inner.stop_requested.get() {
+            self.pass(None, signals)?;
+        }
+        for phase in Phase::ALL {
+            self.fire_triggers(SystemEvent::Shutdown, phase);
+        }
+        Ok(())
+    }
+
+    /// Runs one pass of the loop: due thread calls, due timers and ready
+    /// sources, then polls for at most `timeout` (less if a timer is due
+    /// sooner, zero if work is pending) and dispatches what the poll reports.
+    /// For tests and for embedding the reactor in another loop. Does not fire
+    /// startup or shutdown triggers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] from inside a callback; [`Error::Io`] if the
+    /// poll fails.
+    pub fn iterate(&self, timeout: Duration) -> Result<()> {
+        if self.inner.in_pass.get() > 0 {
+            return Err(Error::AlreadyRunning);
+        }
+        self.pass(Some(timeout), None)
+    }
+
+    /// Moves a fake clock forward by `by` and runs everything that falls due,
+    /// including calls that those calls schedule within the new time (Twisted's
+    /// `Clock.advance`). Also dispatches any I/O that is ready, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFakeClock`] on a real-clock reactor;
+    /// [`Error::AlreadyRunning`] from inside a callback.
+    pub fn advance(&self, by: Duration) -> Result<()> {
+        if self.inner.in_pass.get() > 0 {
+            return Err(Error::AlreadyRunning);
+        }
+        if !self.inner.clock.advance(by) {
+            return Err(Error::NotFakeClock);
+        }
+        loop {
+            self.pass(Some(Duration::ZERO), None)?;
+            let now = self.inner.clock.now();
+            let next = self.inner.timers.borrow_mut().next_deadline();
+            if !matches!(next, Some(deadline) if deadline <= now) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Advances a fake clock by each step in turn (Twisted's `Clock.pump`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`advance`](Self::advance).
+    pub fn pump(&self, steps: &[Duration]) -> Result<()> {
+        for step in steps {
+            self.advance(*step)?;
+        }
+        Ok(())
+    }
+
+    /// One pass of the main loop.
+    fn pass(&self, max_timeout: Option<Duration>, signals: Option<&SignalGuard>) -> Result<()> {
+        let _guard = PassGuard::enter(&self.inner.in_pass);
+
+        // 1. Calls queued by other threads before this pass began.
+        for call in self.inner.threads.take_calls() {
+            self.invoke(call);
+        }
+
+        // 2. Due timers, but none scheduled during this pass.
+        let now = self.inner.clock.now();
+        let limit = self.inner.timers.borrow().seq_limit();
+        loop {
+            let due = self.inner.timers.borrow_mut().pop_due(now, limit);
+            match due {
+                Some(callback) => self.invoke(callback),
+                None => break,
+            }
+        }
+
+        // 3. Sources still ready from the last pass (or woken since).
+        self.run_ready();
+
+        // 4. How long may the poll wait?
+        let timeout = if self.inner.stop_requested.get()
+            || self.fds_have_ready()
+            || self.inner.threads.has_calls()
+        {
+            Some(Duration::ZERO)
+        } else {
+            let timer_wait = if self.inner.clock.is_fake() {
+                None
+            } else {
+                self.inner
+                    .timers
+                    .borrow_mut()
+                    .next_deadline()
+                    .map(|deadline| {
+                        deadline
+                            .saturating_sub(self.inner.clock.now())
+                            .min(MAX_POLL_TIMEOUT)
+                    })
+            };
+            match (timer_wait, max_timeout) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+
+        // 5. Poll, then 6. dispatch.
+        let mut ready = Vec::new();
+        {
+            let mut poll = self.inner.poll.borrow_mut();
+            let mut events = self.inner.events.borrow_mut();
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("poll", e)),
+            }
+            for event in events.iter() {
+                ready.push(crate::fd::Readiness::of(event));
+            }
+        }
+        for readiness in ready {
+            match readiness.token {
+                WAKER_TOKEN => {} // thread calls run at the start of the next pass
+                SIGNAL_TOKEN => {
+                    if let Some(signals) = signals {
+                        if signals.drain() && self.inner.running.get() {
+                            log::info!("signal received: stopping the reactor");
+                            let _ = self.stop();
+                        }
+                    }
+                }
+                _ => self.dispatch_fd(readiness),
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `callback` with the reactor and its state, catching a panic if
+    /// the reactor is so configured.
+    pub(crate) fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
+        let Ok(mut state) = self.inner.state.try_borrow_mut() else {
+            log::error!("a reactor callback was dispatched while the state was lent out; skipped");
+            return;
+        };
+        let mut cx = Ctx {
+            reactor: self,
+            state: &mut state,
+        };
+        if self.inner.catch_panics {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&mut cx))) {
+                log::error!("a reactor callback panicked: {}", panic_message(&*payload));
+            }
+        } else {
+            callback(&mut cx);
+        }
+    }
+
+    /// Adds a system event trigger (Twisted's `addSystemEventTrigger`): `f`
+    /// runs in the given phase every time the event fires.
+    ///
+    /// For `Startup` that is at the beginning of [`run`](Self::run); for
+    /// `Shutdown`, after [`stop`](Self::stop), before `run` returns. Within a
+    /// phase, triggers run in the order they were added.
+    pub fn add_system_event_trigger<F, R>(
+        &self,
+        phase: crate::trigger::Phase,
+        event: crate::trigger::SystemEvent,
+        mut f: F,
+    ) -> TriggerId
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.inner.triggers.borrow_mut().add(
+            phase,
+            event,
+            Box::new(move |cx| report("system event trigger", f(cx))),
+        )
+    }
+
+    /// Removes a trigger added with
+    /// [`add_system_event_trigger`](Self::add_system_event_trigger).
+    /// Returns `false` if it was not there (already removed).
+    pub fn remove_system_event_trigger(&self, id: TriggerId) -> bool {
+        let removed = self.inner.triggers.borrow_mut().remove(id);
+        let found = removed.is_some();
+        drop(removed);
+        found
+    }
+
+    fn fire_triggers(&self, event: crate::trigger::SystemEvent, phase: crate::trigger::Phase) {
+        let ids = self.inner.triggers.borrow().ids(event, phase);
+        for id in ids {
+            let Some(mut f) = self.inner.triggers.borrow_mut().take(id) else {
+                continue;
+            };
+            self.invoke(|cx| f(cx));
+            let leftover = self.inner.triggers.borrow_mut().put_back(id, f);
+            drop(leftover);
+        }
+    }
+}
+
+/// A weak handle to a [`Reactor`], which does not keep it alive.
+pub struct WeakReactor<S: 'static = ()> {
+    inner: Weak<Inner<S>>,
+}
+
+impl<S: 'static> Clone for WeakReactor<S> {
+    fn clone(&self) -> Self {
+        WeakReactor {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: 'static> fmt::Debug for WeakReactor<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakReactor")
+    }
+}
+
+impl<S: 'static> WeakReactor<S> {
+    /// The reactor, if it still exists.
+    pub fn upgrade(&self) -> Option<Reactor<S>> {
+        self.inner.upgrade().map(|inner| Reactor { inner })
+    }
+}
+
+/// Counts how deep the reactor is in `run` or a pass, and undoes its count
+/// even on unwind. Nonzero means callbacks may be on the stack, so `run`,
+/// `iterate` and `advance` must refuse.
+struct PassGuard<'a>(&'a Cell<u32>);
+
+impl<'a> PassGuard<'a> {
+    fn enter(depth: &'a Cell<u32>) -> Self {
+        depth.set(depth.get() + 1);
+        PassGuard(depth)
+    }
+}
+
+impl Drop for PassGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+/// Logs a callback's error, naming the kind of callback.
+pub(crate) fn report(what: &str, result: impl CallbackResult) {
+    if let Err(e) = result.into_callback_result() {
+        log::error!("{what} failed: {e}");
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}

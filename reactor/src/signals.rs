@@ -1,0 +1,89 @@
+//! SIGINT and SIGTERM as a clean `stop()`, while a reactor runs.
+//!
+//! Signal handlers are process-wide, and a handler, once installed, stays.
+//! So that a process whose reactors are not running still dies on Ctrl-C, a
+//! handler that emulates the default action is installed once and armed
+//! whenever no reactor is listening.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use mio::{Interest, Registry};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::error::{Error, Result};
+use crate::reactor::SIGNAL_TOKEN;
+
+/// How many reactors are listening, and the flag that arms the default action.
+struct Listeners {
+    count: Mutex<usize>,
+    none_listening: Arc<AtomicBool>,
+}
+
+fn listeners() -> Result<&'static Listeners> {
+    static LISTENERS: OnceLock<std::result::Result<Listeners, String>> = OnceLock::new();
+    let listeners = LISTENERS.get_or_init(|| {
+        let none_listening = Arc::new(AtomicBool::new(true));
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register_conditional_default(signal, none_listening.clone())
+                .map_err(|e| format!("install the default handler for signal {signal}: {e}"))?;
+        }
+        Ok(Listeners {
+            count: Mutex::new(0),
+            none_listening,
+        })
+    });
+    listeners
+        .as_ref()
+        .map_err(|msg| Error::io(msg.clone(), io::Error::other("signal set-up failed")))
+}
+
+/// Signal delivery for one running reactor.
+pub(crate) struct SignalGuard {
+    signals: Mutex<Signals>,
+}
+
+impl SignalGuard {
+    pub(crate) fn install(registry: &Registry) -> Result<Self> {
+        let listeners = listeners()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| Error::io("install SIGINT/SIGTERM handlers", e))?;
+        registry
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+            .map_err(|e| Error::io("register the signal pipe", e))?;
+        let mut count = listeners.count.lock().unwrap_or_else(|p| p.into_inner());
+        *count += 1;
+        listeners.none_listening.store(false, Ordering::SeqCst);
+        Ok(SignalGuard {
+            signals: Mutex::new(signals),
+        })
+    }
+
+    /// True if SIGINT or SIGTERM arrived since the last call.
+    pub(crate) fn drain(&self) -> bool {
+        let mut signals = self.signals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut any = false;
+        for signal in signals.pending() {
+            log::debug!("signal {signal}");
+            any = true;
+        }
+        any
+    }
+
+    pub(crate) fn uninstall(self, registry: &Registry) {
+        let mut signals = self.signals.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = registry.deregister(&mut signals) {
+            log::debug!("deregister the signal pipe: {e}");
+        }
+        drop(signals);
+        if let Ok(listeners) = listeners() {
+            let mut count = listeners.count.lock().unwrap_or_else(|p| p.into_inner());
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                listeners.none_listening.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
