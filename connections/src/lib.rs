@@ -1,2 +1,104 @@
-//! ZeroMQ connections on the tx0mq reactor (in progress).
+//! ZeroMQ connections on the [tx0mq reactor](tx0mq_reactor), with txZMQ's
+//! names and wire formats.
+//!
+//! Each connection owns one ZeroMQ socket in the reactor. Its protocol (a
+//! closure, or a struct implementing the pattern's trait, like subclassing in
+//! txZMQ) is called on the reactor thread with a [`ZmqCtx`]: the reactor, the
+//! application state, and the connection itself.
+//!
+//! | txZMQ / tx0mq (Python)              | here                                                        |
+//! |-------------------------------------|-------------------------------------------------------------|
+//! | `ZmqFactory`, `registerForShutdown` | [`ZmqFactory`], [`ZmqFactory::register_for_shutdown`]       |
+//! | `ZmqEndpoint("bind", addr)`         | [`ZmqEndpoint::bind`]`(addr)`                               |
+//! | `ZmqConnection.messageReceived`     | [`ZmqConnection::message_received`]                         |
+//! | `ZmqConnection.addEndpoints`        | [`ZmqConnection::add_endpoints`]                            |
+//! | `ZmqPubConnection.publish(m, tag)`  | [`ZmqPubConnection::publish`]                               |
+//! | `ZmqSubConnection.gotMessage`       | [`ZmqSubConnection::got_message`], `subscribe`              |
+//! | `ZmqPushConnection.push`            | [`ZmqPushConnection::push`]                                 |
+//! | `ZmqPullConnection.onPull`          | [`ZmqPullConnection::on_pull`]                              |
+//! | `ZmqREQConnection.sendMsg` → Deferred | [`ZmqReqConnection::send_msg`] → [`Deferred`](tx0mq_reactor::Deferred) |
+//! | `ZmqREPConnection.gotMessage`/`reply` | [`ZmqRepConnection::got_message`], [`ZmqRepConnection::reply`] |
+//! | `ZmqRouterConnection`               | [`ZmqRouterConnection`] (`send_msg(recipient, parts)`)      |
+//! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
+//! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
+//! | (new) PAIR, XPUB, XSUB              | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqSubConnection::xsub`] |
+//!
+//! # Example
+//!
+//! ```
+//! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPubConnection, ZmqSubConnection};
+//! use tx0mq_reactor::Reactor;
+//!
+//! let reactor = Reactor::builder().handle_signals(false).build()?;
+//! let factory = ZmqFactory::new(&reactor)?;
+//! factory.register_for_shutdown();
+//! let publisher = ZmqPubConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))?;
+//! let sub = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(publisher.last_endpoint()?))?;
+//! sub.subscribe(b"")?;
+//! sub.got_message(|cx, message, tag| {
+//!     println!("message received: {:?}", (message, tag));
+//!     cx.reactor.stop()
+//! });
+//! // A slow joiner: publish until the subscription has arrived.
+//! let ticker = tx0mq_reactor::LoopingCall::new(&reactor, move |_| publisher.publish(b"hi", b"tag"));
+//! ticker.start(std::time::Duration::from_millis(10), true)?;
+//! reactor.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Sending and backpressure
+//!
+//! Sends never block the reactor. A message libzmq cannot take at once
+//! (high-water mark reached, or no peer yet for PUSH/DEALER/REQ) waits whole
+//! in the connection's outbox and goes out in order on POLLOUT; past the
+//! outbox limit (`ZmqOptions::outbox_limit`), sends fail with
+//! [`Error::OutboxFull`]. PUB never queues. A reader can apply backpressure
+//! upstream with [`ZmqConnection::pause_reading`].
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod connection;
+mod core;
+mod endpoint;
+mod error;
+mod factory;
+mod frames;
+mod options;
+pub mod pubsub;
+pub mod pushpull;
+pub mod reqrep;
+pub mod routerdealer;
+
+pub use crate::connection::{IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProtocol};
+pub use crate::core::{ConnectionLost, LostReason, BATCH};
+pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
+pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
+pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
+pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoMultipart, Multipart};
+pub use crate::options::{ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_OUTBOX_LIMIT};
+pub use pubsub::{
+    SubProtocol, XPubProtocol, ZmqPubConnection, ZmqSubConnection, ZmqXPubConnection,
+};
+pub use pushpull::{PullProtocol, ZmqPullConnection, ZmqPushConnection};
+#[allow(deprecated)]
+pub use reqrep::{
+    RepProtocol, ZmqRepConnection, ZmqReqConnection, ZmqXRepConnection, ZmqXReqConnection,
+};
+pub use routerdealer::{
+    DealerProtocol, RouterProtocol, ZmqDealerConnection, ZmqPairConnection, ZmqRouterConnection,
+};
+pub use zmq;
+
+/// Logs a protocol callback's error, naming the callback.
+pub(crate) fn report(what: &str, result: impl tx0mq_reactor::CallbackResult) {
+    if let Err(e) = result.into_callback_result() {
+        log::error!("{what} failed: {e}");
+    }
+}
+
+/// Logs a protocol that could not be set because the connection is closed.
+pub(crate) fn warn_closed(result: Result<()>) {
+    if let Err(e) = result {
+        log::warn!("{e}");
+    }
+}

@@ -325,6 +325,28 @@ impl<S: 'static> Reactor<S> {
         Ok(f(&mut state))
     }
 
+    /// Calls `f` with a [`Ctx`] right now, outside the loop: for code that
+    /// must call a protocol from outside any callback (shutting a connection
+    /// down from `main`, say).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] from inside a callback, where the state is
+    /// lent out already; schedule the work with [`call_later`](Self::call_later)
+    /// there instead.
+    pub fn with_ctx<R>(&self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> Result<R> {
+        let mut state = self
+            .inner
+            .state
+            .try_borrow_mut()
+            .map_err(|_| Error::AlreadyRunning)?;
+        let mut cx = Ctx {
+            reactor: self,
+            state: &mut state,
+        };
+        Ok(f(&mut cx))
+    }
+
     /// The current time on the reactor's clock, measured from when the reactor
     /// was built (always starting at zero with a fake clock).
     pub fn seconds(&self) -> Duration {

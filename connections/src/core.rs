@@ -1,0 +1,612 @@
+//! The machinery every connection shares: the socket in the reactor, the
+//! edge-trigger discipline, the outbox, and delivery to the protocol.
+//!
+//! # The edge-trigger invariants (DESIGN.md §4)
+//!
+//! `ZMQ_FD` is edge-triggered and means "something changed", and every
+//! `send`, `recv` and `ZMQ_EVENTS` read may consume the edge. So:
+//!
+//! 1. the fd is registered as an edge-triggered reactor *source*, readable only;
+//! 2. on a wake-up, [`Core::on_ready`] reads `ZMQ_EVENTS` and acts on POLLIN
+//!    (receive) and POLLOUT (flush the outbox);
+//! 3. every `send` and `recv`, from any code path, ends by waking the source
+//!    ([`Core::touched`]): the reactor runs [`Core::on_ready`] again before it
+//!    next blocks, and that re-reads `ZMQ_EVENTS`. A protocol is never called
+//!    from inside `send`;
+//! 4. at most [`BATCH`] messages are handled per pass; if more are waiting the
+//!    source wakes itself, so the next poll does not block and other sources
+//!    and timers get their turn;
+//! 5. the source is woken once right after registration, for messages that
+//!    arrived before it;
+//! 6. shutdown deregisters the fd, then closes the socket with its linger.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use tx0mq_reactor::{Ctx, Reactor, SourceId, WeakReactor};
+
+use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
+use crate::error::{Error, Result};
+use crate::factory::{FactoryInner, ZmqFactory};
+use crate::frames::Multipart;
+use crate::options::{ZmqOptions, DEFAULT_OUTBOX_LIMIT};
+
+/// Messages handled per connection per reactor pass before yielding.
+pub const BATCH: usize = 256;
+
+/// Why a connection was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostReason {
+    /// Its `shutdown` was called.
+    Shutdown,
+    /// Its factory was shut down.
+    FactoryShutdown,
+    /// The reactor shut down (the factory was registered for shutdown).
+    ReactorShutdown,
+}
+
+/// What `connection_lost` is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionLost {
+    /// Why.
+    pub reason: LostReason,
+    /// Messages still in the outbox that libzmq would not take before the
+    /// socket closed: they were not sent.
+    pub dropped: usize,
+}
+
+impl fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.reason {
+            LostReason::Shutdown => "shut down",
+            LostReason::FactoryShutdown => "factory shut down",
+            LostReason::ReactorShutdown => "reactor shut down",
+        };
+        write!(f, "{why}")?;
+        if self.dropped > 0 {
+            write!(f, "; {} queued message(s) dropped", self.dropped)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a connection type does with the events of its socket. Each pattern
+/// implements it around the user's protocol.
+pub(crate) trait Handler<S: 'static> {
+    fn made(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>) {}
+    fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart);
+    fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _lost: &ConnectionLost) {}
+}
+
+struct HandlerSlot<S: 'static> {
+    serial: u64,
+    handler: Option<Box<dyn Handler<S>>>,
+}
+
+/// One connection's shared state. Pattern types hold an `Rc` of it.
+pub(crate) struct Core<S: 'static> {
+    socket: RefCell<Option<zmq::Socket>>,
+    pub(crate) kind: zmq::SocketType,
+    reactor: WeakReactor<S>,
+    factory: Weak<FactoryInner<S>>,
+    factory_key: Cell<usize>,
+    source: Cell<Option<SourceId>>,
+    outbox: RefCell<VecDeque<Multipart>>,
+    outbox_limit: usize,
+    slot: RefCell<HandlerSlot<S>>,
+    has_handler: Cell<bool>,
+    made_pending: Cell<bool>,
+    lost_pending: RefCell<Option<ConnectionLost>>,
+    paused: Cell<bool>,
+    endpoints: RefCell<Vec<ZmqEndpoint>>,
+    name: String,
+}
+
+fn socket_type_name(kind: zmq::SocketType) -> &'static str {
+    use zmq::SocketType::*;
+    match kind {
+        PAIR => "PAIR",
+        PUB => "PUB",
+        SUB => "SUB",
+        REQ => "REQ",
+        REP => "REP",
+        DEALER => "DEALER",
+        ROUTER => "ROUTER",
+        PULL => "PULL",
+        PUSH => "PUSH",
+        XPUB => "XPUB",
+        XSUB => "XSUB",
+        STREAM => "STREAM",
+    }
+}
+
+impl<S: 'static> Core<S> {
+    /// Creates the socket, applies options, binds/connects, registers it.
+    pub(crate) fn open(
+        factory: &ZmqFactory<S>,
+        kind: zmq::SocketType,
+        endpoints: &[ZmqEndpoint],
+        options: &ZmqOptions,
+    ) -> Result<Rc<Self>> {
+        let reactor = factory
+            .inner
+            .reactor
+            .upgrade()
+            .ok_or(Error::Reactor(tx0mq_reactor::Error::ReactorGone))?;
+        let socket = factory.inner.socket(kind)?;
+        let name = format!("{} connection", socket_type_name(kind));
+        options.apply(&socket, &name, factory.inner.linger())?;
+        let fd = socket.get_fd().map_err(|source| Error::Socket {
+            context: format!("read ZMQ_FD of the {name}"),
+            source,
+        })?;
+        let core = Rc::new(Core {
+            socket: RefCell::new(Some(socket)),
+            kind,
+            reactor: reactor.downgrade(),
+            factory: Rc::downgrade(&factory.inner),
+            factory_key: Cell::new(usize::MAX),
+            source: Cell::new(None),
+            outbox: RefCell::new(VecDeque::new()),
+            outbox_limit: options.outbox_limit.unwrap_or(DEFAULT_OUTBOX_LIMIT),
+            slot: RefCell::new(HandlerSlot {
+                serial: 0,
+                handler: None,
+            }),
+            has_handler: Cell::new(false),
+            made_pending: Cell::new(false),
+            lost_pending: RefCell::new(None),
+            paused: Cell::new(false),
+            endpoints: RefCell::new(Vec::new()),
+            name,
+        });
+        core.add_endpoints(endpoints)?;
+        let weak = Rc::downgrade(&core);
+        let id = reactor
+            .add_source(fd, move |cx, id| {
+                if let Some(core) = weak.upgrade() {
+                    core.on_ready(cx, id);
+                }
+            })
+            .map_err(Error::Reactor)?;
+        core.source.set(Some(id));
+        core.factory_key.set(factory.register(&core));
+        // Invariant 5: look once, for messages that arrived before registration.
+        reactor.wake_source(id);
+        Ok(core)
+    }
+
+    /// The connection's name with its endpoints, for errors and logs.
+    pub(crate) fn describe(&self) -> String {
+        let endpoints = self.endpoints.borrow();
+        if endpoints.is_empty() {
+            self.name.clone()
+        } else {
+            let list: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+            format!("{} [{}]", self.name, list.join(", "))
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.socket.borrow().is_none()
+    }
+
+    fn closed(&self, operation: &'static str) -> Error {
+        Error::Closed {
+            operation,
+            connection: self.describe(),
+        }
+    }
+
+    /// Runs `f` on the socket, or fails with `Closed` naming `operation`.
+    pub(crate) fn with_socket<R>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&zmq::Socket) -> R,
+    ) -> Result<R> {
+        let socket = self.socket.borrow();
+        match socket.as_ref() {
+            Some(socket) => Ok(f(socket)),
+            None => Err(self.closed(operation)),
+        }
+    }
+
+    pub(crate) fn add_endpoints(&self, endpoints: &[ZmqEndpoint]) -> Result<()> {
+        for endpoint in endpoints {
+            let outcome = self.with_socket("add an endpoint", |socket| match endpoint.kind {
+                ZmqEndpointType::Bind => socket.bind(&endpoint.address),
+                ZmqEndpointType::Connect => socket.connect(&endpoint.address),
+            })?;
+            outcome.map_err(|source| Error::Endpoint {
+                endpoint: endpoint.clone(),
+                source,
+            })?;
+            self.endpoints.borrow_mut().push(endpoint.clone());
+        }
+        self.touched();
+        Ok(())
+    }
+
+    pub(crate) fn endpoints(&self) -> Vec<ZmqEndpoint> {
+        self.endpoints.borrow().clone()
+    }
+
+    pub(crate) fn last_endpoint(&self) -> Result<String> {
+        let outcome = self.with_socket("read the last endpoint", |s| s.get_last_endpoint())?;
+        match outcome {
+            Ok(Ok(endpoint)) => Ok(endpoint),
+            Ok(Err(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(source) => Err(Error::Socket {
+                context: format!("read the last endpoint of the {}", self.describe()),
+                source,
+            }),
+        }
+    }
+
+    /// Invariant 3: after touching the socket, make the reactor look at it
+    /// again before it blocks.
+    pub(crate) fn touched(&self) {
+        if let (Some(id), Some(reactor)) = (self.source.get(), self.reactor.upgrade()) {
+            reactor.wake_source(id);
+        }
+    }
+
+    pub(crate) fn outbox_len(&self) -> usize {
+        self.outbox.borrow().len()
+    }
+
+    /// Sends a whole multipart message now, or queues it whole if libzmq
+    /// cannot take it yet. Never half-sent; never calls a protocol.
+    pub(crate) fn send(&self, message: Multipart, operation: &'static str) -> Result<()> {
+        if message.is_empty() {
+            return Err(Error::Socket {
+                context: format!(
+                    "{operation} on the {}: a message needs at least one frame",
+                    self.describe()
+                ),
+                source: zmq::Error::EINVAL,
+            });
+        }
+        let queued = !self.outbox.borrow().is_empty();
+        let outcome = if queued {
+            Err((zmq::Error::EAGAIN, message))
+        } else {
+            let socket = self.socket.borrow();
+            match socket.as_ref() {
+                Some(socket) => send_now(socket, message),
+                None => return Err(self.closed(operation)),
+            }
+        };
+        let result = match outcome {
+            Ok(()) => Ok(()),
+            Err((zmq::Error::EAGAIN, message)) if !message.is_empty() => {
+                if self.is_closed() {
+                    return Err(self.closed(operation));
+                }
+                if self.kind == zmq::SocketType::PUB {
+                    // PUB never queues: libzmq drops at the high-water mark by design.
+                    log::debug!(
+                        "{}: message dropped (no subscriber can take it)",
+                        self.describe()
+                    );
+                    Ok(())
+                } else {
+                    let mut outbox = self.outbox.borrow_mut();
+                    if outbox.len() >= self.outbox_limit {
+                        Err(Error::OutboxFull {
+                            connection: self.describe(),
+                            limit: self.outbox_limit,
+                        })
+                    } else {
+                        outbox.push_back(message);
+                        Ok(())
+                    }
+                }
+            }
+            Err((source, _)) => Err(Error::Socket {
+                context: format!("{operation} on the {}", self.describe()),
+                source,
+            }),
+        };
+        self.touched();
+        result
+    }
+
+    /// Sends queued messages until libzmq pushes back. Returns whether the
+    /// outbox is now empty.
+    fn flush(&self) {
+        loop {
+            let Some(message) = self.outbox.borrow_mut().pop_front() else {
+                return;
+            };
+            let outcome = {
+                let socket = self.socket.borrow();
+                match socket.as_ref() {
+                    Some(socket) => send_now(socket, message),
+                    None => return,
+                }
+            };
+            match outcome {
+                Ok(()) => {}
+                Err((zmq::Error::EAGAIN, message)) if !message.is_empty() => {
+                    self.outbox.borrow_mut().push_front(message);
+                    return;
+                }
+                Err((e, _)) => {
+                    log::error!(
+                        "{}: a queued message could not be sent and was dropped: {e}",
+                        self.describe()
+                    );
+                }
+            }
+        }
+    }
+
+    fn events(&self) -> Option<zmq::PollEvents> {
+        let socket = self.socket.borrow();
+        match socket.as_ref()?.get_events() {
+            Ok(events) => Some(events),
+            Err(e) => {
+                log::error!("{}: cannot read ZMQ_EVENTS: {e}", self.describe());
+                None
+            }
+        }
+    }
+
+    fn recv(&self) -> Result<Option<Multipart>, zmq::Error> {
+        let socket = self.socket.borrow();
+        let Some(socket) = socket.as_ref() else {
+            return Ok(None);
+        };
+        let mut first = zmq::Message::new();
+        match socket.recv(&mut first, zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut more = first.get_more();
+        let mut parts = vec![first];
+        while more {
+            // The rest of a multipart message is already here (atomic delivery).
+            let mut part = zmq::Message::new();
+            socket.recv(&mut part, zmq::DONTWAIT)?;
+            more = part.get_more();
+            parts.push(part);
+        }
+        Ok(Some(parts))
+    }
+
+    /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
+    fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>, id: SourceId) {
+        if self.made_pending.get() {
+            self.deliver(cx, |h, cx, core| h.made(cx, core));
+        }
+        let Some(mut events) = self.events() else {
+            return;
+        };
+        if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
+            self.flush();
+            match self.events() {
+                Some(e) => events = e,
+                None => return,
+            }
+        }
+        if events.contains(zmq::POLLIN) && self.reading() {
+            self.receive_batch(cx);
+        }
+        // Invariant 3 and 4: look again before the reactor blocks.
+        if let Some(events) = self.events() {
+            let more_in = events.contains(zmq::POLLIN) && self.reading();
+            let more_out = events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
+            if more_in || more_out {
+                cx.reactor.wake_source(id);
+            }
+        }
+    }
+
+    fn reading(&self) -> bool {
+        !self.paused.get() && self.has_handler.get() && !self.is_closed()
+    }
+
+    fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) {
+        let Some((mut handler, serial)) = self.take_handler() else {
+            return;
+        };
+        for _ in 0..BATCH {
+            match self.recv() {
+                Ok(Some(message)) => handler.message(cx, self, message),
+                Ok(None) => break,
+                Err(e) => {
+                    log::error!("{}: receive failed: {e}", self.describe());
+                    break;
+                }
+            }
+            if !self.reading() || self.slot.borrow().serial != serial {
+                break; // paused, shut down or handed to a new protocol meanwhile
+            }
+        }
+        self.put_back(cx, handler, serial);
+    }
+
+    fn take_handler(&self) -> Option<(Box<dyn Handler<S>>, u64)> {
+        let mut slot = self.slot.borrow_mut();
+        let serial = slot.serial;
+        slot.handler.take().map(|h| (h, serial))
+    }
+
+    /// Puts a handler back after a call, unless it was replaced meanwhile, and
+    /// delivers a `connection_lost` that happened during the call.
+    fn put_back(
+        self: &Rc<Self>,
+        cx: &mut Ctx<'_, S>,
+        mut handler: Box<dyn Handler<S>>,
+        serial: u64,
+    ) {
+        let lost = self.lost_pending.borrow_mut().take();
+        if let Some(lost) = lost {
+            handler.lost(cx, self, &lost);
+            return;
+        }
+        let leftover = {
+            let mut slot = self.slot.borrow_mut();
+            if slot.serial == serial && slot.handler.is_none() {
+                slot.handler = Some(handler);
+                None
+            } else {
+                Some(handler)
+            }
+        };
+        drop(leftover);
+    }
+
+    /// Calls the handler with `f`, taking it out of its slot meanwhile.
+    fn deliver(
+        self: &Rc<Self>,
+        cx: &mut Ctx<'_, S>,
+        f: impl FnOnce(&mut dyn Handler<S>, &mut Ctx<'_, S>, &Rc<Self>),
+    ) {
+        if let Some((mut handler, serial)) = self.take_handler() {
+            self.made_pending.set(false);
+            f(handler.as_mut(), cx, self);
+            self.put_back(cx, handler, serial);
+        }
+    }
+
+    /// Installs a new handler: `connection_made` first, then messages.
+    pub(crate) fn set_handler(&self, handler: Box<dyn Handler<S>>) -> Result<()> {
+        if self.is_closed() {
+            return Err(self.closed("set a protocol"));
+        }
+        let old = {
+            let mut slot = self.slot.borrow_mut();
+            slot.serial += 1;
+            slot.handler.replace(handler)
+        };
+        drop(old);
+        self.has_handler.set(true);
+        self.made_pending.set(true);
+        self.touched();
+        Ok(())
+    }
+
+    /// Stops reading (Twisted's `pauseProducing`): messages wait in libzmq,
+    /// where the high-water mark applies.
+    pub(crate) fn pause(&self) {
+        self.paused.set(true);
+    }
+
+    /// Resumes reading.
+    pub(crate) fn resume(&self) {
+        self.paused.set(false);
+        self.touched();
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.get()
+    }
+
+    /// Closes the connection: what is left in the outbox gets one last try,
+    /// the fd leaves the reactor, the socket closes with its linger, and the
+    /// protocol hears `connection_lost` (at once if `cx` is given or the
+    /// state is free, else on the next pass).
+    pub(crate) fn shutdown_in(self: &Rc<Self>, cx: Option<&mut Ctx<'_, S>>, reason: LostReason) {
+        if self.is_closed() {
+            return;
+        }
+        self.flush();
+        let dropped = std::mem::take(&mut *self.outbox.borrow_mut()).len();
+        if dropped > 0 {
+            log::warn!(
+                "{}: {dropped} queued message(s) dropped at shutdown",
+                self.describe()
+            );
+        }
+        let reactor = self.reactor.upgrade();
+        if let (Some(id), Some(reactor)) = (self.source.take(), reactor.as_ref()) {
+            reactor.remove_source(id); // invariant 6: deregister before closing
+        }
+        let socket = self.socket.borrow_mut().take();
+        drop(socket);
+        if let Some(factory) = self.factory.upgrade() {
+            factory.unregister(self.factory_key.replace(usize::MAX));
+        }
+        let lost = ConnectionLost { reason, dropped };
+        let taken = self.take_handler();
+        self.has_handler.set(false);
+        let Some((mut handler, _)) = taken else {
+            // The handler is running (we were called from inside it): it hears
+            // of the loss when it returns.
+            *self.lost_pending.borrow_mut() = Some(lost);
+            return;
+        };
+        if let Some(cx) = cx {
+            handler.lost(cx, self, &lost);
+            return;
+        }
+        let Some(reactor) = reactor else {
+            return;
+        };
+        let core = self.clone();
+        let lost_now = lost.clone();
+        let mut handler = Some(handler);
+        let delivered = reactor.with_ctx(|cx| {
+            if let Some(mut h) = handler.take() {
+                h.lost(cx, &core, &lost_now);
+            }
+        });
+        if delivered.is_err() {
+            if let Some(mut h) = handler.take() {
+                let core = self.clone();
+                reactor.call_later(std::time::Duration::ZERO, move |cx| {
+                    h.lost(cx, &core, &lost)
+                });
+            }
+        }
+    }
+
+    pub(crate) fn reactor(&self) -> Option<Reactor<S>> {
+        self.reactor.upgrade()
+    }
+}
+
+/// Sends all frames with DONTWAIT. Only the first frame can meet EAGAIN
+/// (libzmq accepts the rest of a message once it took its first frame), so
+/// it is sent by copy and the message comes back whole on EAGAIN; the rest
+/// go by value.
+fn send_now(
+    socket: &zmq::Socket,
+    message: Multipart,
+) -> std::result::Result<(), (zmq::Error, Multipart)> {
+    let count = message.len();
+    let flags = |i: usize| {
+        if i + 1 < count {
+            zmq::DONTWAIT | zmq::SNDMORE
+        } else {
+            zmq::DONTWAIT
+        }
+    };
+    if let Err(e) = socket.send(&message[0][..], flags(0)) {
+        return Err((e, message));
+    }
+    for (i, frame) in message.into_iter().enumerate().skip(1) {
+        if let Err(e) = socket.send(frame, flags(i)) {
+            // Cannot happen with libzmq's atomic multipart; report it loudly.
+            log::error!("a multipart message was cut after {i} frame(s): {e}");
+            return Err((e, Vec::new()));
+        }
+    }
+    Ok(())
+}
+
+impl<S: 'static> Drop for Core<S> {
+    fn drop(&mut self) {
+        // Only reached once the factory let go (after shutdown, or with the
+        // factory itself): take the fd out of the reactor before the socket closes.
+        if let (Some(id), Some(reactor)) = (self.source.get(), self.reactor.upgrade()) {
+            reactor.remove_source(id);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Endpoints: where a connection binds or connects.
+
+use std::fmt;
+
+/// Whether an endpoint binds (listens) or connects (txZMQ's `ZmqEndpointType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ZmqEndpointType {
+    /// Listen for peers.
+    Bind,
+    /// Connect to a peer.
+    Connect,
+}
+
+impl ZmqEndpointType {
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            ZmqEndpointType::Bind => "bind",
+            ZmqEndpointType::Connect => "connect",
+        }
+    }
+}
+
+/// An address and whether to bind or connect it (txZMQ's `ZmqEndpoint`).
+///
+/// ```
+/// use tx0mq_connections::{ZmqEndpoint, ZmqEndpointType};
+///
+/// let e = ZmqEndpoint::bind("tcp://127.0.0.1:*");
+/// assert_eq!(e.kind, ZmqEndpointType::Bind);
+/// assert_eq!(e, ZmqEndpoint::new(ZmqEndpointType::Bind, "tcp://127.0.0.1:*"));
+/// assert_eq!(e.to_string(), "bind tcp://127.0.0.1:*");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ZmqEndpoint {
+    /// Bind or connect.
+    pub kind: ZmqEndpointType,
+    /// A ZeroMQ address: `tcp://host:port`, `ipc://path`, `inproc://name`...
+    pub address: String,
+}
+
+impl ZmqEndpoint {
+    /// An endpoint of either kind.
+    pub fn new(kind: ZmqEndpointType, address: impl Into<String>) -> Self {
+        ZmqEndpoint {
+            kind,
+            address: address.into(),
+        }
+    }
+
+    /// An endpoint to bind (listen on). `tcp://127.0.0.1:*` picks a free port;
+    /// read it back with `last_endpoint`.
+    pub fn bind(address: impl Into<String>) -> Self {
+        Self::new(ZmqEndpointType::Bind, address)
+    }
+
+    /// An endpoint to connect to.
+    pub fn connect(address: impl Into<String>) -> Self {
+        Self::new(ZmqEndpointType::Connect, address)
+    }
+}
+
+impl fmt::Display for ZmqEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.verb(), self.address)
+    }
+}

@@ -1,0 +1,136 @@
+//! The connections crate's error type.
+
+use std::fmt;
+
+use crate::endpoint::ZmqEndpoint;
+
+/// Everything that can go wrong in the connections crate.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Binding or connecting an endpoint failed (bad address, unknown
+    /// transport, unresolvable host, address in use...).
+    Endpoint {
+        /// The endpoint that failed.
+        endpoint: ZmqEndpoint,
+        /// What libzmq said.
+        source: zmq::Error,
+    },
+    /// A socket operation failed; `context` says which and on what connection.
+    Socket {
+        /// What was being done, naming the connection.
+        context: String,
+        /// What libzmq said.
+        source: zmq::Error,
+    },
+    /// A socket option was refused.
+    Option {
+        /// The option's name (`"sndhwm"`, `"curve_server"`...).
+        option: &'static str,
+        /// The connection it was set on.
+        connection: String,
+        /// What libzmq said.
+        source: zmq::Error,
+    },
+    /// The connection (or its factory) was shut down; `operation` was refused.
+    Closed {
+        /// What was attempted (`"send"`, `"subscribe"`...).
+        operation: &'static str,
+        /// The connection.
+        connection: String,
+    },
+    /// The outbox is full: libzmq refused the message (high-water mark or no
+    /// peer) and `limit` messages are already waiting. The message was not sent.
+    OutboxFull {
+        /// The connection.
+        connection: String,
+        /// The outbox limit.
+        limit: usize,
+    },
+    /// `reply` named a message id that has no request waiting (unknown, or
+    /// already answered).
+    UnknownMessageId {
+        /// The id, as given.
+        message_id: Vec<u8>,
+    },
+    /// A reactor error (the reactor was dropped, say).
+    Reactor(tx0mq_reactor::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Endpoint { endpoint, source } => write!(
+                f,
+                "cannot {} {:?}: {source} (check the transport, host, port and that the address is free)",
+                endpoint.kind.verb(),
+                endpoint.address
+            ),
+            Error::Socket { context, source } => write!(f, "{context}: {source}"),
+            Error::Option {
+                option,
+                connection,
+                source,
+            } => write!(f, "cannot set socket option {option} on {connection}: {source}"),
+            Error::Closed {
+                operation,
+                connection,
+            } => write!(f, "cannot {operation}: {connection} has been shut down"),
+            Error::OutboxFull { connection, limit } => write!(
+                f,
+                "{connection}: outbox full ({limit} messages waiting for libzmq); the message was not sent. \
+                 Slow down, raise the high-water mark or the outbox limit"
+            ),
+            Error::UnknownMessageId { message_id } => write!(
+                f,
+                "no request with message id {} is waiting for a reply (unknown or already answered)",
+                crate::frames::escape(message_id)
+            ),
+            Error::Reactor(e) => write!(f, "reactor: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Endpoint { source, .. }
+            | Error::Socket { source, .. }
+            | Error::Option { source, .. } => Some(source),
+            Error::Reactor(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<tx0mq_reactor::Error> for Error {
+    fn from(e: tx0mq_reactor::Error) -> Self {
+        Error::Reactor(e)
+    }
+}
+
+/// The connections crate's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A request sent with `ZmqReqConnection::send_msg` got no reply in time
+/// (txZMQ's `ZmqRequestTimeoutError`). Its Deferred fails with this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZmqRequestTimeoutError {
+    /// The request's message id.
+    pub message_id: Vec<u8>,
+    /// The timeout that ran out.
+    pub timeout: std::time::Duration,
+}
+
+impl fmt::Display for ZmqRequestTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "request {} got no reply within {:?}",
+            crate::frames::escape(&self.message_id),
+            self.timeout
+        )
+    }
+}
+
+impl std::error::Error for ZmqRequestTimeoutError {}

@@ -1,0 +1,337 @@
+//! Socket options, set when a connection is created.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The high-water mark this crate sets unless told otherwise: libzmq's own
+/// default, 1000 messages per peer in each direction.
+///
+/// txZMQ sets 0 (no limit) on every socket, which lets a slow peer grow a
+/// process's memory without bound; this crate keeps libzmq's limit and makes
+/// the sender see backpressure instead (see the outbox). Use
+/// [`ZmqOptions::high_water_mark`]`(0)` for txZMQ's behaviour.
+pub const DEFAULT_HIGH_WATER_MARK: i32 = 1000;
+
+/// How many messages a connection's outbox holds by default (ten times the
+/// default high-water mark). See [`ZmqOptions::outbox_limit`].
+pub const DEFAULT_OUTBOX_LIMIT: usize = 10_000;
+
+/// Socket options for a new connection: everything txZMQ sets from class
+/// attributes, and the modern ones. Unset options keep libzmq's defaults
+/// (except the high-water mark, see [`DEFAULT_HIGH_WATER_MARK`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_connections::ZmqOptions;
+///
+/// let options = ZmqOptions::new()
+///     .high_water_mark(10_000)
+///     .identity(b"worker-1")
+///     .heartbeat(Duration::from_secs(1), Duration::from_secs(3))
+///     .immediate(true);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct ZmqOptions {
+    pub(crate) sndhwm: Option<i32>,
+    pub(crate) rcvhwm: Option<i32>,
+    pub(crate) identity: Option<Vec<u8>>,
+    pub(crate) linger: Option<Duration>,
+    pub(crate) rate: Option<i32>,
+    pub(crate) recovery_ivl: Option<Duration>,
+    pub(crate) tcp_keepalive: Option<(i32, i32, i32, i32)>,
+    pub(crate) reconnect_ivl: Option<Duration>,
+    pub(crate) reconnect_ivl_max: Option<Duration>,
+    pub(crate) heartbeat: Option<(Duration, Duration)>,
+    pub(crate) heartbeat_ttl: Option<Duration>,
+    pub(crate) immediate: Option<bool>,
+    pub(crate) conflate: Option<bool>,
+    pub(crate) router_mandatory: Option<bool>,
+    pub(crate) probe_router: Option<bool>,
+    pub(crate) xpub_verbose: Option<bool>,
+    pub(crate) maxmsgsize: Option<i64>,
+    pub(crate) ipv6: Option<bool>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) handshake_ivl: Option<Duration>,
+    pub(crate) curve_server: Option<bool>,
+    pub(crate) curve_publickey: Option<Vec<u8>>,
+    pub(crate) curve_secretkey: Option<Vec<u8>>,
+    pub(crate) curve_serverkey: Option<Vec<u8>>,
+    pub(crate) plain_server: Option<bool>,
+    pub(crate) plain_credentials: Option<(String, String)>,
+    pub(crate) zap_domain: Option<String>,
+    pub(crate) outbox_limit: Option<usize>,
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+impl ZmqOptions {
+    /// No options set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Both high-water marks (txZMQ's `highWaterMark`); 0 means no limit.
+    pub fn high_water_mark(mut self, messages: i32) -> Self {
+        self.sndhwm = Some(messages);
+        self.rcvhwm = Some(messages);
+        self
+    }
+    /// The send high-water mark (`ZMQ_SNDHWM`).
+    pub fn sndhwm(mut self, messages: i32) -> Self {
+        self.sndhwm = Some(messages);
+        self
+    }
+    /// The receive high-water mark (`ZMQ_RCVHWM`).
+    pub fn rcvhwm(mut self, messages: i32) -> Self {
+        self.rcvhwm = Some(messages);
+        self
+    }
+    /// The socket's identity (`ZMQ_ROUTING_ID`; txZMQ's `identity` argument).
+    pub fn identity(mut self, identity: impl AsRef<[u8]>) -> Self {
+        self.identity = Some(identity.as_ref().to_vec());
+        self
+    }
+    /// How long closing waits for queued messages (`ZMQ_LINGER`); defaults to
+    /// the factory's linger.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = Some(linger);
+        self
+    }
+    /// Multicast rate in kbit/s (`ZMQ_RATE`; txZMQ's `multicastRate`).
+    pub fn rate(mut self, kbps: i32) -> Self {
+        self.rate = Some(kbps);
+        self
+    }
+    /// Multicast recovery interval (`ZMQ_RECOVERY_IVL`).
+    pub fn recovery_ivl(mut self, ivl: Duration) -> Self {
+        self.recovery_ivl = Some(ivl);
+        self
+    }
+    /// TCP keepalive: on (1), off (0) or OS default (-1), with count, idle and
+    /// interval (-1 for the OS default); txZMQ's `tcpKeepalive*`.
+    pub fn tcp_keepalive(mut self, keepalive: i32, count: i32, idle: i32, interval: i32) -> Self {
+        self.tcp_keepalive = Some((keepalive, count, idle, interval));
+        self
+    }
+    /// Reconnect interval (`ZMQ_RECONNECT_IVL`; txZMQ's `reconnectInterval`).
+    pub fn reconnect_ivl(mut self, ivl: Duration) -> Self {
+        self.reconnect_ivl = Some(ivl);
+        self
+    }
+    /// Maximum reconnect interval (`ZMQ_RECONNECT_IVL_MAX`).
+    pub fn reconnect_ivl_max(mut self, ivl: Duration) -> Self {
+        self.reconnect_ivl_max = Some(ivl);
+        self
+    }
+    /// ZMTP heartbeats: send a PING every `interval`, drop the peer after
+    /// `timeout` without traffic (`ZMQ_HEARTBEAT_IVL`, `ZMQ_HEARTBEAT_TIMEOUT`).
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some((interval, timeout));
+        self
+    }
+    /// The time-to-live the peer should apply to our heartbeats (`ZMQ_HEARTBEAT_TTL`).
+    pub fn heartbeat_ttl(mut self, ttl: Duration) -> Self {
+        self.heartbeat_ttl = Some(ttl);
+        self
+    }
+    /// Queue only to completed connections (`ZMQ_IMMEDIATE`).
+    pub fn immediate(mut self, on: bool) -> Self {
+        self.immediate = Some(on);
+        self
+    }
+    /// Keep only the last message (`ZMQ_CONFLATE`).
+    pub fn conflate(mut self, on: bool) -> Self {
+        self.conflate = Some(on);
+        self
+    }
+    /// ROUTER: fail sends to unknown peers instead of dropping them (`ZMQ_ROUTER_MANDATORY`).
+    pub fn router_mandatory(mut self, on: bool) -> Self {
+        self.router_mandatory = Some(on);
+        self
+    }
+    /// Send an empty message to ROUTER peers on connect (`ZMQ_PROBE_ROUTER`).
+    pub fn probe_router(mut self, on: bool) -> Self {
+        self.probe_router = Some(on);
+        self
+    }
+    /// XPUB: pass every subscription up, duplicates included (`ZMQ_XPUB_VERBOSE`).
+    pub fn xpub_verbose(mut self, on: bool) -> Self {
+        self.xpub_verbose = Some(on);
+        self
+    }
+    /// Largest inbound message in bytes; a peer that sends a larger one is
+    /// disconnected (`ZMQ_MAXMSGSIZE`, -1 for no limit).
+    pub fn maxmsgsize(mut self, bytes: i64) -> Self {
+        self.maxmsgsize = Some(bytes);
+        self
+    }
+    /// Enable IPv6 on the socket (`ZMQ_IPV6`).
+    pub fn ipv6(mut self, on: bool) -> Self {
+        self.ipv6 = Some(on);
+        self
+    }
+    /// Give up a TCP connect after this long (`ZMQ_CONNECT_TIMEOUT`).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+    /// Maximum time for the ZMTP handshake (`ZMQ_HANDSHAKE_IVL`).
+    pub fn handshake_ivl(mut self, ivl: Duration) -> Self {
+        self.handshake_ivl = Some(ivl);
+        self
+    }
+    /// Act as a CURVE server with this secret key (`ZMQ_CURVE_SERVER`,
+    /// `ZMQ_CURVE_SECRETKEY`). Needs a libzmq built with CURVE.
+    pub fn curve_server(mut self, secret_key: &[u8]) -> Self {
+        self.curve_server = Some(true);
+        self.curve_secretkey = Some(secret_key.to_vec());
+        self
+    }
+    /// Act as a CURVE client of the server with `server_key`, with our own key
+    /// pair. Needs a libzmq built with CURVE.
+    pub fn curve_client(mut self, server_key: &[u8], public_key: &[u8], secret_key: &[u8]) -> Self {
+        self.curve_serverkey = Some(server_key.to_vec());
+        self.curve_publickey = Some(public_key.to_vec());
+        self.curve_secretkey = Some(secret_key.to_vec());
+        self
+    }
+    /// Act as a PLAIN server (`ZMQ_PLAIN_SERVER`).
+    pub fn plain_server(mut self, on: bool) -> Self {
+        self.plain_server = Some(on);
+        self
+    }
+    /// PLAIN client credentials (`ZMQ_PLAIN_USERNAME`, `ZMQ_PLAIN_PASSWORD`).
+    pub fn plain_client(mut self, username: &str, password: &str) -> Self {
+        self.plain_credentials = Some((username.to_string(), password.to_string()));
+        self
+    }
+    /// The ZAP domain (`ZMQ_ZAP_DOMAIN`).
+    pub fn zap_domain(mut self, domain: &str) -> Self {
+        self.zap_domain = Some(domain.to_string());
+        self
+    }
+    /// How many messages may wait in the connection's outbox when libzmq
+    /// refuses them (default [`DEFAULT_OUTBOX_LIMIT`]). Past it, sends fail
+    /// with `Error::OutboxFull`.
+    pub fn outbox_limit(mut self, messages: usize) -> Self {
+        self.outbox_limit = Some(messages);
+        self
+    }
+
+    /// Applies the options to a new socket.
+    pub(crate) fn apply(
+        &self,
+        socket: &zmq::Socket,
+        connection: &str,
+        default_linger: Duration,
+    ) -> Result<()> {
+        let check = |option: &'static str, r: zmq::Result<()>| {
+            r.map_err(|source| Error::Option {
+                option,
+                connection: connection.to_string(),
+                source,
+            })
+        };
+        check(
+            "sndhwm",
+            socket.set_sndhwm(self.sndhwm.unwrap_or(DEFAULT_HIGH_WATER_MARK)),
+        )?;
+        check(
+            "rcvhwm",
+            socket.set_rcvhwm(self.rcvhwm.unwrap_or(DEFAULT_HIGH_WATER_MARK)),
+        )?;
+        check(
+            "linger",
+            socket.set_linger(millis(self.linger.unwrap_or(default_linger))),
+        )?;
+        if let Some(id) = &self.identity {
+            check("identity", socket.set_identity(id))?;
+        }
+        if let Some(v) = self.rate {
+            check("rate", socket.set_rate(v))?;
+        }
+        if let Some(v) = self.recovery_ivl {
+            check("recovery_ivl", socket.set_recovery_ivl(millis(v)))?;
+        }
+        if let Some((on, count, idle, interval)) = self.tcp_keepalive {
+            check("tcp_keepalive", socket.set_tcp_keepalive(on))?;
+            check("tcp_keepalive_cnt", socket.set_tcp_keepalive_cnt(count))?;
+            check("tcp_keepalive_idle", socket.set_tcp_keepalive_idle(idle))?;
+            check(
+                "tcp_keepalive_intvl",
+                socket.set_tcp_keepalive_intvl(interval),
+            )?;
+        }
+        if let Some(v) = self.reconnect_ivl {
+            check("reconnect_ivl", socket.set_reconnect_ivl(millis(v)))?;
+        }
+        if let Some(v) = self.reconnect_ivl_max {
+            check("reconnect_ivl_max", socket.set_reconnect_ivl_max(millis(v)))?;
+        }
+        if let Some((ivl, timeout)) = self.heartbeat {
+            check("heartbeat_ivl", socket.set_heartbeat_ivl(millis(ivl)))?;
+            check(
+                "heartbeat_timeout",
+                socket.set_heartbeat_timeout(millis(timeout)),
+            )?;
+        }
+        if let Some(v) = self.heartbeat_ttl {
+            check("heartbeat_ttl", socket.set_heartbeat_ttl(millis(v)))?;
+        }
+        if let Some(v) = self.immediate {
+            check("immediate", socket.set_immediate(v))?;
+        }
+        if let Some(v) = self.conflate {
+            check("conflate", socket.set_conflate(v))?;
+        }
+        if let Some(v) = self.router_mandatory {
+            check("router_mandatory", socket.set_router_mandatory(v))?;
+        }
+        if let Some(v) = self.probe_router {
+            check("probe_router", socket.set_probe_router(v))?;
+        }
+        if let Some(v) = self.xpub_verbose {
+            check("xpub_verbose", socket.set_xpub_verbose(v))?;
+        }
+        if let Some(v) = self.maxmsgsize {
+            check("maxmsgsize", socket.set_maxmsgsize(v))?;
+        }
+        if let Some(v) = self.ipv6 {
+            check("ipv6", socket.set_ipv6(v))?;
+        }
+        if let Some(v) = self.connect_timeout {
+            check("connect_timeout", socket.set_connect_timeout(millis(v)))?;
+        }
+        if let Some(v) = self.handshake_ivl {
+            check("handshake_ivl", socket.set_handshake_ivl(millis(v)))?;
+        }
+        if let Some(v) = self.curve_server {
+            check("curve_server", socket.set_curve_server(v))?;
+        }
+        if let Some(v) = &self.curve_publickey {
+            check("curve_publickey", socket.set_curve_publickey(v))?;
+        }
+        if let Some(v) = &self.curve_secretkey {
+            check("curve_secretkey", socket.set_curve_secretkey(v))?;
+        }
+        if let Some(v) = &self.curve_serverkey {
+            check("curve_serverkey", socket.set_curve_serverkey(v))?;
+        }
+        if let Some(v) = self.plain_server {
+            check("plain_server", socket.set_plain_server(v))?;
+        }
+        if let Some((user, password)) = &self.plain_credentials {
+            check("plain_username", socket.set_plain_username(Some(user)))?;
+            check("plain_password", socket.set_plain_password(Some(password)))?;
+        }
+        if let Some(v) = &self.zap_domain {
+            check("zap_domain", socket.set_zap_domain(v))?;
+        }
+        Ok(())
+    }
+}
