@@ -18,3 +18,8 @@ pub use tx0mq_reactor::{
     defer_later, gather_results, Ctx, Deferred, DelayedCall, Failure, LoopingCall, Phase, Reactor,
     SystemEvent,
 };
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
