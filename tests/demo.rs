@@ -4,18 +4,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The compiled example, which `cargo test` builds next to the test binaries.
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite (`cargo test --workspace` builds the examples)",
-        path.display()
-    );
-    path
-}
+mod support;
+use support::example;
 
 #[test]
 fn the_demo_shows_every_pattern_and_exits_zero_by_itself() {
