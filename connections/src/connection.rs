@@ -315,6 +315,106 @@ impl<S: 'static> ZmqConnection<S> {
     }
 }
 
+/// A producer of messages for a connection (Twisted's `IPushProducer` /
+/// `IPullProducer`), registered with [`ZmqConnection::register_producer`].
+///
+/// A *streaming* producer sends whenever it likes; when a send has to wait in
+/// the outbox (libzmq's high-water mark, or no peer yet) it is told to
+/// `pause_producing`, and once the outbox has drained, to
+/// `resume_producing`. A *pull* producer (`streaming == false`) is asked for
+/// more with `resume_producing` on every pass while the outbox is empty: it
+/// sends a chunk each time. Either way the reactor never spins while the peer
+/// cannot take more.
+pub trait ZmqProducer<S: 'static = ()>: 'static {
+    /// Stop sending for now: the outbox holds messages libzmq could not take.
+    fn pause_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {}
+    /// Send (more): the outbox is empty.
+    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>);
+    /// The connection shut down: stop for good.
+    fn stop_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {}
+}
+
+struct ProducerAdapter<P>(P);
+
+impl<S: 'static, P: ZmqProducer<S>> crate::core::ProducerHandler<S> for ProducerAdapter<P> {
+    fn pause(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
+        let conn = ZmqConnection { core: core.clone() };
+        with_zcx(cx, &conn, |zcx| self.0.pause_producing(zcx));
+    }
+    fn resume(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
+        let conn = ZmqConnection { core: core.clone() };
+        with_zcx(cx, &conn, |zcx| self.0.resume_producing(zcx));
+    }
+    fn stop(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
+        let conn = ZmqConnection { core: core.clone() };
+        with_zcx(cx, &conn, |zcx| self.0.stop_producing(zcx));
+    }
+}
+
+struct PullProducerFn<F>(F);
+
+impl<S: 'static, F> ZmqProducer<S> for PullProducerFn<F>
+where
+    F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>) + 'static,
+{
+    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {
+        (self.0)(cx)
+    }
+}
+
+impl<S: 'static> ZmqConnection<S> {
+    /// Registers a producer (Twisted's `registerProducer`), replacing any
+    /// other. See [`ZmqProducer`] for `streaming`.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Closed` after shutdown.
+    pub fn register_producer(&self, producer: impl ZmqProducer<S>, streaming: bool) -> Result<()> {
+        self.core.set_producer(Some(Box::new(ProducerAdapter(producer))), streaming)
+    }
+
+    /// A pull producer from a closure: `f` is called on every pass while the
+    /// outbox is empty, to send the next chunk; unregister it when done.
+    ///
+    /// ```
+    /// use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().state(0u32).handle_signals(false).build()?;
+    /// let factory = ZmqFactory::new(&reactor)?;
+    /// let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-producer"))?;
+    /// pull.on_pull(|cx, _| cx.reactor.stop());
+    /// let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-producer"))?;
+    /// push.produce_with(|cx| {
+    ///     // Up to 100 messages a pass, 1,000 in all.
+    ///     for _ in 0..100 {
+    ///         *cx.state += 1;
+    ///         if cx.conn.send(b"work").is_err() || *cx.state == 1_000 {
+    ///             cx.conn.unregister_producer();
+    ///             return;
+    ///         }
+    ///     }
+    /// })?;
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Error::Closed` after shutdown.
+    pub fn produce_with<F>(&self, f: F) -> Result<()>
+    where
+        F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>) + 'static,
+    {
+        self.register_producer(PullProducerFn(f), false)
+    }
+
+    /// Unregisters the producer (Twisted's `unregisterProducer`).
+    pub fn unregister_producer(&self) {
+        let _ = self.core.set_producer(None, true);
+    }
+}
+
 /// Implements `Clone`, `Debug` and `Deref<Target = ZmqConnection>` for a
 /// connection type whose first field is `base: ZmqConnection<S>`.
 macro_rules! connection_common {

@@ -81,6 +81,20 @@ pub(crate) trait Handler<S: 'static> {
     fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _lost: &ConnectionLost) {}
 }
 
+/// A registered producer (Twisted's `IProducer`), as the core sees it.
+pub(crate) trait ProducerHandler<S: 'static> {
+    fn pause(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>);
+    fn resume(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>);
+    fn stop(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>);
+}
+
+struct ProducerSlot<S: 'static> {
+    serial: u64,
+    producer: Option<Box<dyn ProducerHandler<S>>>,
+    streaming: bool,
+    paused: bool,
+}
+
 struct HandlerSlot<S: 'static> {
     serial: u64,
     handler: Option<Box<dyn Handler<S>>>,
@@ -103,6 +117,7 @@ pub(crate) struct Core<S: 'static> {
     paused: Cell<bool>,
     endpoints: RefCell<Vec<ZmqEndpoint>>,
     name: String,
+    producer: RefCell<ProducerSlot<S>>,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -162,6 +177,12 @@ impl<S: 'static> Core<S> {
             paused: Cell::new(false),
             endpoints: RefCell::new(Vec::new()),
             name,
+            producer: RefCell::new(ProducerSlot {
+                serial: 0,
+                producer: None,
+                streaming: true,
+                paused: false,
+            }),
         });
         core.add_endpoints(endpoints)?;
         let weak = Rc::downgrade(&core);
@@ -216,6 +237,13 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn add_endpoints(&self, endpoints: &[ZmqEndpoint]) -> Result<()> {
         for endpoint in endpoints {
+            if !endpoint.port_in_range() {
+                // libzmq wraps an out-of-range port (70000 becomes 4464).
+                return Err(Error::Endpoint {
+                    endpoint: endpoint.clone(),
+                    source: zmq::Error::EINVAL,
+                });
+            }
             let outcome = self.with_socket("add an endpoint", |socket| match endpoint.kind {
                 ZmqEndpointType::Bind => socket.bind(&endpoint.address),
                 ZmqEndpointType::Connect => socket.connect(&endpoint.address),
@@ -397,14 +425,81 @@ impl<S: 'static> Core<S> {
         if events.contains(zmq::POLLIN) && self.reading() {
             self.receive_batch(cx);
         }
+        let produce_again = self.drive_producer(cx);
         // Invariant 3 and 4: look again before the reactor blocks.
         if let Some(events) = self.events() {
             let more_in = events.contains(zmq::POLLIN) && self.reading();
             let more_out = events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
-            if more_in || more_out {
+            if more_in || more_out || produce_again {
                 cx.reactor.wake_source(id);
             }
         }
+    }
+
+    /// Tells a registered producer to pause when the outbox holds messages
+    /// and to resume once it drained; a pull (non-streaming) producer is
+    /// asked for more on every pass while the outbox is empty. Returns
+    /// whether to come back on the next pass for that.
+    fn drive_producer(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
+        let backlog = !self.outbox.borrow().is_empty();
+        let (mut producer, serial, call) = {
+            let mut slot = self.producer.borrow_mut();
+            if slot.producer.is_none() || self.is_closed() {
+                return false;
+            }
+            let call = match (backlog, slot.paused, slot.streaming) {
+                (true, false, _) => {
+                    slot.paused = true;
+                    Some(false)
+                }
+                (false, true, _) => {
+                    slot.paused = false;
+                    Some(true)
+                }
+                (false, false, false) => Some(true),
+                _ => None,
+            };
+            let Some(call) = call else {
+                return false;
+            };
+            let Some(producer) = slot.producer.take() else {
+                return false;
+            };
+            (producer, slot.serial, call)
+        };
+        if call {
+            producer.resume(cx, self);
+        } else {
+            producer.pause(cx, self);
+        }
+        let mut slot = self.producer.borrow_mut();
+        let again = slot.serial == serial && slot.producer.is_none();
+        if again {
+            slot.producer = Some(producer);
+            !slot.streaming && !slot.paused && self.outbox.borrow().is_empty() && !self.is_closed()
+        } else {
+            drop(slot);
+            drop(producer);
+            false
+        }
+    }
+
+    /// Registers a producer (replacing any other); `streaming` as Twisted's
+    /// `registerProducer`.
+    pub(crate) fn set_producer(&self, producer: Option<Box<dyn ProducerHandler<S>>>, streaming: bool) -> Result<()> {
+        if producer.is_some() && self.is_closed() {
+            return Err(self.closed("register a producer"));
+        }
+        let old = {
+            let mut slot = self.producer.borrow_mut();
+            slot.serial += 1;
+            slot.streaming = streaming;
+            slot.paused = false;
+            std::mem::replace(&mut slot.producer, producer)
+        };
+        drop(old);
+        self.touched();
+        Ok(())
     }
 
     fn reading(&self) -> bool {
@@ -412,54 +507,38 @@ impl<S: 'static> Core<S> {
     }
 
     fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) {
-        let Some((mut handler, serial)) = self.take_handler() else {
+        let Some(mut taken) = self.take_handler() else {
             return;
         };
         for _ in 0..BATCH {
             match self.recv() {
-                Ok(Some(message)) => handler.message(cx, self, message),
+                Ok(Some(message)) => {
+                    if let Some(handler) = taken.handler.as_mut() {
+                        handler.message(cx, self, message);
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     break;
                 }
             }
-            if !self.reading() || self.slot.borrow().serial != serial {
+            if !self.reading() || self.slot.borrow().serial != taken.serial {
                 break; // paused, shut down or handed to a new protocol meanwhile
             }
         }
-        self.put_back(cx, handler, serial);
+        taken.put_back(cx);
     }
 
-    fn take_handler(&self) -> Option<(Box<dyn Handler<S>>, u64)> {
+    fn take_handler(self: &Rc<Self>) -> Option<TakenHandler<'_, S>> {
         let mut slot = self.slot.borrow_mut();
         let serial = slot.serial;
-        slot.handler.take().map(|h| (h, serial))
-    }
-
-    /// Puts a handler back after a call, unless it was replaced meanwhile, and
-    /// delivers a `connection_lost` that happened during the call.
-    fn put_back(
-        self: &Rc<Self>,
-        cx: &mut Ctx<'_, S>,
-        mut handler: Box<dyn Handler<S>>,
-        serial: u64,
-    ) {
-        let lost = self.lost_pending.borrow_mut().take();
-        if let Some(lost) = lost {
-            handler.lost(cx, self, &lost);
-            return;
-        }
-        let leftover = {
-            let mut slot = self.slot.borrow_mut();
-            if slot.serial == serial && slot.handler.is_none() {
-                slot.handler = Some(handler);
-                None
-            } else {
-                Some(handler)
-            }
-        };
-        drop(leftover);
+        let handler = slot.handler.take()?;
+        Some(TakenHandler {
+            core: self,
+            handler: Some(handler),
+            serial,
+        })
     }
 
     /// Calls the handler with `f`, taking it out of its slot meanwhile.
@@ -468,10 +547,24 @@ impl<S: 'static> Core<S> {
         cx: &mut Ctx<'_, S>,
         f: impl FnOnce(&mut dyn Handler<S>, &mut Ctx<'_, S>, &Rc<Self>),
     ) {
-        if let Some((mut handler, serial)) = self.take_handler() {
+        if let Some(mut taken) = self.take_handler() {
             self.made_pending.set(false);
-            f(handler.as_mut(), cx, self);
-            self.put_back(cx, handler, serial);
+            if let Some(handler) = taken.handler.as_mut() {
+                f(handler.as_mut(), cx, self);
+            }
+            taken.put_back(cx);
+        }
+    }
+
+    /// Returns a handler to its slot if the slot still expects it; else hands
+    /// it back to be dropped outside the borrow.
+    fn restore(&self, handler: Box<dyn Handler<S>>, serial: u64) -> Option<Box<dyn Handler<S>>> {
+        let mut slot = self.slot.borrow_mut();
+        if slot.serial == serial && slot.handler.is_none() && !self.is_closed() {
+            slot.handler = Some(handler);
+            None
+        } else {
+            Some(handler)
         }
     }
 
@@ -534,9 +627,20 @@ impl<S: 'static> Core<S> {
             factory.unregister(self.factory_key.replace(usize::MAX));
         }
         let lost = ConnectionLost { reason, dropped };
-        let taken = self.take_handler();
+        let producer = self.producer.borrow_mut().producer.take();
+        if let Some(mut producer) = producer {
+            match self.reactor.upgrade() {
+                Some(reactor) => {
+                    let core = self.clone();
+                    // stop_producing needs a context; run it on the next pass.
+                    reactor.call_later(std::time::Duration::ZERO, move |cx| producer.stop(cx, &core));
+                }
+                None => drop(producer),
+            }
+        }
+        let taken = self.take_handler().and_then(|mut t| t.handler.take());
         self.has_handler.set(false);
-        let Some((mut handler, _)) = taken else {
+        let Some(mut handler) = taken else {
             // The handler is running (we were called from inside it): it hears
             // of the loss when it returns.
             *self.lost_pending.borrow_mut() = Some(lost);
@@ -569,6 +673,47 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn reactor(&self) -> Option<Reactor<S>> {
         self.reactor.upgrade()
+    }
+}
+
+/// A handler taken out of its slot for a call. Put back with `put_back`;
+/// if the call panics instead, dropping the guard during the unwind puts it
+/// back and wakes the source, so the connection keeps reading on the next
+/// pass (the reactor logs the panic, or lets it unwind, as configured).
+struct TakenHandler<'a, S: 'static> {
+    core: &'a Rc<Core<S>>,
+    handler: Option<Box<dyn Handler<S>>>,
+    serial: u64,
+}
+
+impl<S: 'static> TakenHandler<'_, S> {
+    /// Puts the handler back unless it was replaced meanwhile, and delivers
+    /// a `connection_lost` that happened during the call.
+    fn put_back(mut self, cx: &mut Ctx<'_, S>) {
+        let Some(mut handler) = self.handler.take() else {
+            return;
+        };
+        let lost = self.core.lost_pending.borrow_mut().take();
+        if let Some(lost) = lost {
+            handler.lost(cx, self.core, &lost);
+            return;
+        }
+        let leftover = self.core.restore(handler, self.serial);
+        drop(leftover);
+    }
+}
+
+impl<S: 'static> Drop for TakenHandler<'_, S> {
+    fn drop(&mut self) {
+        if let Some(handler) = self.handler.take() {
+            log::error!(
+                "{}: its protocol panicked; the connection carries on",
+                self.core.describe()
+            );
+            let leftover = self.core.restore(handler, self.serial);
+            drop(leftover);
+            self.core.touched();
+        }
     }
 }
 

@@ -57,6 +57,23 @@ impl ZmqEndpoint {
     pub fn connect(address: impl Into<String>) -> Self {
         Self::new(ZmqEndpointType::Connect, address)
     }
+
+    /// For `tcp://` and `udp://` addresses: whether the port (after the last
+    /// `:`) is `*`, or a number libzmq will take as given (0 to 65535).
+    /// Other transports, and addresses with no port, are left to libzmq.
+    pub(crate) fn port_in_range(&self) -> bool {
+        let Some(rest) = self
+            .address
+            .strip_prefix("tcp://")
+            .or_else(|| self.address.strip_prefix("udp://"))
+        else {
+            return true;
+        };
+        match rest.rsplit_once(':') {
+            Some((_, "*")) | None => true,
+            Some((_, port)) => port.parse::<u16>().is_ok(),
+        }
+    }
 }
 
 impl fmt::Display for ZmqEndpoint {

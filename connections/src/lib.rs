@@ -52,8 +52,10 @@
 //! (high-water mark reached, or no peer yet for PUSH/DEALER/REQ) waits whole
 //! in the connection's outbox and goes out in order on POLLOUT; past the
 //! outbox limit (`ZmqOptions::outbox_limit`), sends fail with
-//! [`Error::OutboxFull`]. PUB never queues. A reader can apply backpressure
-//! upstream with [`ZmqConnection::pause_reading`].
+//! [`Error::OutboxFull`]. PUB never queues. A sender learns when to
+//! pause and resume from a [`ZmqProducer`] ([`ZmqConnection::register_producer`],
+//! [`ZmqConnection::produce_with`]); a reader can push back upstream with
+//! [`ZmqConnection::pause_reading`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -69,7 +71,7 @@ pub mod pushpull;
 pub mod reqrep;
 pub mod routerdealer;
 
-pub use crate::connection::{IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProtocol};
+pub use crate::connection::{IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProducer, ZmqProtocol};
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
