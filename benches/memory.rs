@@ -1,0 +1,89 @@
+//! Memory: resident memory per idle registered connection, beyond libzmq's
+//! own per-socket cost.
+//!
+//!     cargo bench --bench memory [-- --quick]
+//!
+//! Opens N plain PULL sockets and measures the growth of resident memory,
+//! then N `ZmqPullConnection`s (registered in the reactor, protocol set) and
+//! measures again. "reactor" is bytes per connection, "raw" bytes per plain
+//! socket; their difference is what the reactor adds.
+
+use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+use tx0mq::Reactor;
+
+mod common;
+use common::{report, Options, Row};
+
+/// Resident set size in bytes, from /proc/self/statm.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("rss pages");
+    pages * 4096
+}
+
+/// libzmq caps a context at 1023 sockets, so sockets are spread over
+/// contexts of 1000.
+const PER_CONTEXT: usize = 1000;
+
+fn main() {
+    let options = Options::from_args();
+    let n = options.pick(5_000, 2_000);
+
+    let contexts: Vec<zmq::Context> = (0..n.div_ceil(PER_CONTEXT))
+        .map(|_| zmq::Context::new())
+        .collect();
+    let before = rss();
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let socket = contexts[i / PER_CONTEXT].socket(zmq::PULL).expect("socket");
+        socket
+            .bind(&format!("inproc://memory-raw-{i}"))
+            .expect("bind");
+        sockets.push(socket);
+    }
+    let raw = rss().saturating_sub(before) as f64 / n as f64;
+    // The plain sockets stay open, so the connections below cannot reuse
+    // their freed memory and look cheaper than they are.
+
+    let reactor = Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("reactor");
+    let factories: Vec<ZmqFactory> = (0..n.div_ceil(PER_CONTEXT))
+        .map(|_| ZmqFactory::new(&reactor).expect("factory"))
+        .collect();
+    let before = rss();
+    let mut connections = Vec::with_capacity(n);
+    for i in 0..n {
+        let pull = ZmqPullConnection::new(
+            &factories[i / PER_CONTEXT],
+            ZmqEndpoint::bind(format!("inproc://memory-ours-{i}")),
+        )
+        .expect("pull");
+        pull.on_pull(|_, _| ());
+        connections.push(pull);
+    }
+    reactor.iterate(std::time::Duration::ZERO).expect("iterate"); // registration checks run
+    let ours = rss().saturating_sub(before) as f64 / n as f64;
+    report(
+        "Memory per idle connection",
+        &format!(
+            "{n} idle PULL sockets; resident bytes per socket (lower is better). The reactor adds about {:.0} bytes per connection.",
+            ours - raw
+        ),
+        &[Row {
+            name: "memory_per_idle_connection".into(),
+            reactor: ours,
+            raw,
+            unit: "bytes",
+        }],
+    );
+    for factory in factories {
+        factory.shutdown();
+    }
+    drop(sockets);
+}
