@@ -370,7 +370,8 @@ impl<S: 'static> ZmqConnection<S> {
     ///
     /// `Error::Closed` after shutdown.
     pub fn register_producer(&self, producer: impl ZmqProducer<S>, streaming: bool) -> Result<()> {
-        self.core.set_producer(Some(Box::new(ProducerAdapter(producer))), streaming)
+        self.core
+            .set_producer(Some(Box::new(ProducerAdapter(producer))), streaming)
     }
 
     /// A pull producer from a closure: `f` is called on every pass while the

@@ -486,7 +486,11 @@ impl<S: 'static> Core<S> {
 
     /// Registers a producer (replacing any other); `streaming` as Twisted's
     /// `registerProducer`.
-    pub(crate) fn set_producer(&self, producer: Option<Box<dyn ProducerHandler<S>>>, streaming: bool) -> Result<()> {
+    pub(crate) fn set_producer(
+        &self,
+        producer: Option<Box<dyn ProducerHandler<S>>>,
+        streaming: bool,
+    ) -> Result<()> {
         if producer.is_some() && self.is_closed() {
             return Err(self.closed("register a producer"));
         }
@@ -633,7 +637,9 @@ impl<S: 'static> Core<S> {
                 Some(reactor) => {
                     let core = self.clone();
                     // stop_producing needs a context; run it on the next pass.
-                    reactor.call_later(std::time::Duration::ZERO, move |cx| producer.stop(cx, &core));
+                    reactor.call_later(std::time::Duration::ZERO, move |cx| {
+                        producer.stop(cx, &core)
+                    });
                 }
                 None => drop(producer),
             }
