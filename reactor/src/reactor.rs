@@ -221,12 +221,14 @@ impl<S: 'static> Drop for Inner<S> {
 
 impl<S: 'static> TimerOps for Inner<S> {
     fn cancel_timer(&self, meta: &TimerMeta) -> Result<()> {
-        let callback = self.timers.borrow_mut().cancel(meta)?;
-        drop(callback); // outside the borrow: its captures may call back in
+        let call = self.timers.borrow_mut().cancel(meta)?;
+        if let Some(call) = call {
+            call.discard(); // outside the borrow: its captures may call back in
+        }
         Ok(())
     }
 
-    fn reschedule_timer(&self, meta: &Rc<TimerMeta>, deadline: Duration) -> Result<()> {
+    fn reschedule_timer(&self, meta: &TimerMeta, deadline: Duration) -> Result<()> {
         self.timers.borrow_mut().reschedule(meta, deadline)
     }
 
@@ -369,10 +371,13 @@ impl<S: 'static> Reactor<S> {
         R: CallbackResult,
     {
         let deadline = self.inner.clock.now().saturating_add(delay);
-        let callback: Callback<S> = Box::new(move |cx| report("timed call", f(cx)));
-        let meta = self.inner.timers.borrow_mut().schedule(deadline, callback);
+        let call = self
+            .inner
+            .timers
+            .borrow_mut()
+            .schedule(deadline, move |cx: &mut Ctx<'_, S>| report("timed call", f(cx)));
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
-        DelayedCall { meta, ops }
+        DelayedCall { call, ops }
     }
 
     /// Runs `f` once the reactor is running: on the next pass if it already
@@ -523,7 +528,7 @@ impl<S: 'static> Reactor<S> {
         loop {
             let due = self.inner.timers.borrow_mut().pop_due(now, limit);
             match due {
-                Some(callback) => self.invoke(callback),
+                Some(call) => self.invoke(|cx| call.fire(cx)),
                 None => break,
             }
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::reactor::Callback;
+use crate::reactor::Ctx;
 
 /// Where a timed call is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,20 +31,52 @@ pub(crate) struct TimerMeta {
     pub(crate) deadline: Cell<Duration>,
     /// The sequence number of the call's one live heap entry.
     pub(crate) seq: Cell<u64>,
-    /// Where the closure is kept in the queue's slab.
-    pub(crate) key: usize,
+    /// Where the call is kept in the queue's slab while pending.
+    key: Cell<usize>,
+}
+
+/// A timed call's state seen without its state type: what a `DelayedCall`
+/// handle holds.
+pub(crate) trait TimerState {
+    fn meta(&self) -> &TimerMeta;
+}
+
+/// A timed call as the queue sees it: its state and its closure, in one
+/// allocation.
+pub(crate) trait Timed<S: 'static>: TimerState {
+    /// Runs the closure (once; later calls do nothing).
+    fn fire(&self, cx: &mut Ctx<'_, S>);
+    /// Drops the closure without running it.
+    fn discard(&self);
+}
+
+struct TimerNode<F> {
+    meta: TimerMeta,
+    f: Cell<Option<F>>,
+}
+
+impl<F> TimerState for TimerNode<F> {
+    fn meta(&self) -> &TimerMeta {
+        &self.meta
+    }
+}
+
+impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>) + 'static> Timed<S> for TimerNode<F> {
+    fn fire(&self, cx: &mut Ctx<'_, S>) {
+        if let Some(f) = self.f.take() {
+            f(cx);
+        }
+    }
+
+    fn discard(&self) {
+        drop(self.f.take());
+    }
 }
 
 struct HeapEntry {
     deadline: Duration,
     seq: u64,
-    meta: Rc<TimerMeta>,
-}
-
-impl HeapEntry {
-    fn is_live(&self) -> bool {
-        self.meta.status.get() == Status::Pending && self.meta.seq.get() == self.seq
-    }
+    key: usize,
 }
 
 impl PartialEq for HeapEntry {
@@ -69,10 +101,12 @@ impl Ord for HeapEntry {
 /// Stale entries tolerated before a compaction is considered.
 const COMPACT_MIN_STALE: usize = 64;
 
-/// The reactor's timer queue.
+/// The reactor's timer queue: a heap of `(deadline, sequence, key)` over a
+/// slab of pending calls. An entry is live while the slab holds a pending
+/// call at its key whose current sequence number is the entry's.
 pub(crate) struct TimerQueue<S: 'static> {
     heap: BinaryHeap<HeapEntry>,
-    callbacks: Slab<Callback<S>>,
+    calls: Slab<Rc<dyn Timed<S>>>,
     stale: usize,
     next_seq: u64,
 }
@@ -81,7 +115,7 @@ impl<S: 'static> TimerQueue<S> {
     pub(crate) fn new() -> Self {
         TimerQueue {
             heap: BinaryHeap::new(),
-            callbacks: Slab::new(),
+            calls: Slab::new(),
             stale: 0,
             next_seq: 0,
         }
@@ -93,40 +127,52 @@ impl<S: 'static> TimerQueue<S> {
         seq
     }
 
+    fn is_live(calls: &Slab<Rc<dyn Timed<S>>>, entry: &HeapEntry) -> bool {
+        calls
+            .get(entry.key)
+            .is_some_and(|call| call.meta().seq.get() == entry.seq)
+    }
+
     /// The sequence number the next scheduled call will get. Calls scheduled
     /// during a pass have a number at least this, so the pass leaves them alone.
     pub(crate) fn seq_limit(&self) -> u64 {
         self.next_seq
     }
 
-    pub(crate) fn schedule(&mut self, deadline: Duration, callback: Callback<S>) -> Rc<TimerMeta> {
+    /// Schedules `f` at `deadline`; returns the call's state for its handle.
+    pub(crate) fn schedule<F>(&mut self, deadline: Duration, f: F) -> Rc<dyn TimerState>
+    where
+        F: FnOnce(&mut Ctx<'_, S>) + 'static,
+    {
         let seq = self.take_seq();
-        let key = self.callbacks.insert(callback);
-        let meta = Rc::new(TimerMeta {
-            status: Cell::new(Status::Pending),
-            deadline: Cell::new(deadline),
-            seq: Cell::new(seq),
-            key,
+        let entry = self.calls.vacant_entry();
+        let key = entry.key();
+        let node = Rc::new(TimerNode {
+            meta: TimerMeta {
+                status: Cell::new(Status::Pending),
+                deadline: Cell::new(deadline),
+                seq: Cell::new(seq),
+                key: Cell::new(key),
+            },
+            f: Cell::new(Some(f)),
         });
-        self.heap.push(HeapEntry {
-            deadline,
-            seq,
-            meta: meta.clone(),
-        });
-        meta
+        entry.insert(node.clone());
+        self.heap.push(HeapEntry { deadline, seq, key });
+        node
     }
 
-    /// Marks a pending call cancelled and hands back its closure, which the
-    /// caller drops once no borrow of the queue is held.
-    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Callback<S>>> {
+    /// Marks a pending call cancelled and hands it back; the caller discards
+    /// its closure once no borrow of the queue is held.
+    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Rc<dyn Timed<S>>>> {
         check_pending(meta)?;
         meta.status.set(Status::Cancelled);
+        let call = self.calls.try_remove(meta.key.get());
         self.note_stale();
-        Ok(self.callbacks.try_remove(meta.key))
+        Ok(call)
     }
 
     /// Moves a pending call to a new deadline. Its old heap entry turns stale.
-    pub(crate) fn reschedule(&mut self, meta: &Rc<TimerMeta>, deadline: Duration) -> Result<()> {
+    pub(crate) fn reschedule(&mut self, meta: &TimerMeta, deadline: Duration) -> Result<()> {
         check_pending(meta)?;
         let seq = self.take_seq();
         meta.seq.set(seq);
@@ -134,7 +180,7 @@ impl<S: 'static> TimerQueue<S> {
         self.heap.push(HeapEntry {
             deadline,
             seq,
-            meta: meta.clone(),
+            key: meta.key.get(),
         });
         self.note_stale();
         Ok(())
@@ -143,7 +189,8 @@ impl<S: 'static> TimerQueue<S> {
     fn note_stale(&mut self) {
         self.stale += 1;
         if self.stale >= COMPACT_MIN_STALE && self.stale * 2 > self.heap.len() {
-            self.heap.retain(HeapEntry::is_live);
+            let calls = &self.calls;
+            self.heap.retain(|entry| Self::is_live(calls, entry));
             self.stale = 0;
         }
     }
@@ -151,7 +198,7 @@ impl<S: 'static> TimerQueue<S> {
     /// Drops stale entries from the top of the heap.
     fn skim(&mut self) {
         while let Some(top) = self.heap.peek() {
-            if top.is_live() {
+            if Self::is_live(&self.calls, top) {
                 return;
             }
             self.heap.pop();
@@ -161,19 +208,16 @@ impl<S: 'static> TimerQueue<S> {
 
     /// Takes the next call that is due at `now` and was scheduled before the
     /// pass began (`seq < limit`), marking it called.
-    pub(crate) fn pop_due(&mut self, now: Duration, limit: u64) -> Option<Callback<S>> {
-        loop {
-            self.skim();
-            let top = self.heap.peek()?;
-            if top.deadline > now || top.seq >= limit {
-                return None;
-            }
-            let entry = self.heap.pop()?;
-            entry.meta.status.set(Status::Called);
-            if let Some(callback) = self.callbacks.try_remove(entry.meta.key) {
-                return Some(callback);
-            }
+    pub(crate) fn pop_due(&mut self, now: Duration, limit: u64) -> Option<Rc<dyn Timed<S>>> {
+        self.skim();
+        let top = self.heap.peek()?;
+        if top.deadline > now || top.seq >= limit {
+            return None;
         }
+        let entry = self.heap.pop()?;
+        let call = self.calls.try_remove(entry.key)?;
+        call.meta().status.set(Status::Called);
+        Some(call)
     }
 
     /// The earliest live deadline.
@@ -184,7 +228,7 @@ impl<S: 'static> TimerQueue<S> {
 
     /// Live calls waiting.
     pub(crate) fn len(&self) -> usize {
-        self.callbacks.len()
+        self.calls.len()
     }
 }
 
@@ -199,7 +243,7 @@ fn check_pending(meta: &TimerMeta) -> Result<()> {
 /// What a [`DelayedCall`] asks of its reactor, with the reactor's state type erased.
 pub(crate) trait TimerOps {
     fn cancel_timer(&self, meta: &TimerMeta) -> Result<()>;
-    fn reschedule_timer(&self, meta: &Rc<TimerMeta>, deadline: Duration) -> Result<()>;
+    fn reschedule_timer(&self, meta: &TimerMeta, deadline: Duration) -> Result<()>;
     fn now(&self) -> Duration;
 }
 
@@ -223,7 +267,7 @@ pub(crate) trait TimerOps {
 /// ```
 #[derive(Clone)]
 pub struct DelayedCall {
-    pub(crate) meta: Rc<TimerMeta>,
+    pub(crate) call: Rc<dyn TimerState>,
     pub(crate) ops: Weak<dyn TimerOps>,
 }
 
@@ -239,7 +283,7 @@ impl DelayedCall {
     /// [`Error::AlreadyCalled`] or [`Error::AlreadyCancelled`] if the call is
     /// no longer pending, [`Error::ReactorGone`] if its reactor was dropped.
     pub fn cancel(&self) -> Result<()> {
-        self.ops()?.cancel_timer(&self.meta)
+        self.ops()?.cancel_timer(self.call.meta())
     }
 
     /// Reschedules the call to run `delay` from now (Twisted's `reset`).
@@ -250,7 +294,7 @@ impl DelayedCall {
     pub fn reset(&self, delay: Duration) -> Result<()> {
         let ops = self.ops()?;
         let deadline = ops.now().saturating_add(delay);
-        ops.reschedule_timer(&self.meta, deadline)
+        ops.reschedule_timer(self.call.meta(), deadline)
     }
 
     /// Pushes the call `by` later than it is now due (Twisted's `delay`).
@@ -259,27 +303,28 @@ impl DelayedCall {
     ///
     /// As for [`cancel`](Self::cancel).
     pub fn delay(&self, by: Duration) -> Result<()> {
-        let deadline = self.meta.deadline.get().saturating_add(by);
-        self.ops()?.reschedule_timer(&self.meta, deadline)
+        let meta = self.call.meta();
+        let deadline = meta.deadline.get().saturating_add(by);
+        self.ops()?.reschedule_timer(meta, deadline)
     }
 
     /// True until the call has run or been cancelled.
     pub fn active(&self) -> bool {
-        self.meta.status.get() == Status::Pending
+        self.call.meta().status.get() == Status::Pending
     }
 
     /// When the call is (or was) due, on the reactor's clock
     /// (see [`Reactor::seconds`](crate::Reactor::seconds)).
     pub fn get_time(&self) -> Duration {
-        self.meta.deadline.get()
+        self.call.meta().deadline.get()
     }
 }
 
 impl fmt::Debug for DelayedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DelayedCall")
-            .field("time", &self.meta.deadline.get())
-            .field("status", &self.meta.status.get())
+            .field("time", &self.call.meta().deadline.get())
+            .field("status", &self.call.meta().status.get())
             .finish()
     }
 }
