@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use tx0mq_connections::{ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqProducer, ZmqPushConnection};
+use tx0mq_connections::{
+    ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqProducer, ZmqPushConnection,
+};
 use tx0mq_reactor::Reactor;
 
 #[derive(Default)]
@@ -25,7 +27,11 @@ impl ZmqProducer<Log> for Streaming {
 }
 
 fn reactor() -> (Reactor<Log>, ZmqFactory<Log>) {
-    let reactor = Reactor::builder().state(Log::default()).handle_signals(false).build().unwrap();
+    let reactor = Reactor::builder()
+        .state(Log::default())
+        .handle_signals(false)
+        .build()
+        .unwrap();
     let factory = ZmqFactory::new(&reactor).unwrap();
     reactor.call_later(Duration::from_secs(20), |cx| {
         cx.state.events.push("WATCHDOG");
@@ -38,19 +44,26 @@ fn reactor() -> (Reactor<Log>, ZmqFactory<Log>) {
 fn a_streaming_producer_is_paused_while_the_outbox_waits_and_resumed_when_it_drains() {
     let (reactor, factory) = reactor();
     // Bound, no peer: every push waits in the outbox.
-    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::bind("inproc://producer-streaming")).unwrap();
+    let push =
+        ZmqPushConnection::new(&factory, ZmqEndpoint::bind("inproc://producer-streaming")).unwrap();
     push.register_producer(Streaming, true).unwrap();
     for _ in 0..5 {
         push.push(b"job").unwrap();
     }
     assert_eq!(push.outbox_len(), 5);
     reactor.iterate(Duration::ZERO).unwrap();
-    assert_eq!(reactor.access_state(|l| l.events.clone()).unwrap(), ["pause"]);
+    assert_eq!(
+        reactor.access_state(|l| l.events.clone()).unwrap(),
+        ["pause"]
+    );
     // A peer arrives: the outbox drains into it, and the producer resumes.
     let pull = factory.context().unwrap().socket(zmq::PULL).unwrap();
     pull.connect("inproc://producer-streaming").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !reactor.access_state(|l| l.events.contains(&"resume")).unwrap() {
+    while !reactor
+        .access_state(|l| l.events.contains(&"resume"))
+        .unwrap()
+    {
         assert!(std::time::Instant::now() < deadline, "never resumed");
         reactor.iterate(Duration::from_millis(10)).unwrap();
     }
@@ -58,7 +71,10 @@ fn a_streaming_producer_is_paused_while_the_outbox_waits_and_resumed_when_it_dra
     for _ in 0..5 {
         assert_eq!(pull.recv_bytes(0).unwrap(), b"job");
     }
-    assert_eq!(reactor.access_state(|l| l.events.clone()).unwrap(), ["pause", "resume"]);
+    assert_eq!(
+        reactor.access_state(|l| l.events.clone()).unwrap(),
+        ["pause", "resume"]
+    );
 }
 
 #[test]
@@ -87,7 +103,10 @@ fn a_pull_producer_sends_everything_in_order_without_outrunning_the_peer() {
     push.produce_with(move |cx| {
         // Called only while the outbox is empty.
         max_outbox = max_outbox.max(cx.conn.outbox_len());
-        assert_eq!(max_outbox, 0, "asked for more while the outbox was not empty");
+        assert_eq!(
+            max_outbox, 0,
+            "asked for more while the outbox was not empty"
+        );
         for _ in 0..1000 {
             if cx.state.sent == N {
                 cx.conn.unregister_producer();
@@ -103,7 +122,9 @@ fn a_pull_producer_sends_everything_in_order_without_outrunning_the_peer() {
     .unwrap();
     reactor.run().unwrap();
     receiver.join().unwrap();
-    let log = reactor.access_state(|l| (l.sent, l.received, l.events.clone())).unwrap();
+    let log = reactor
+        .access_state(|l| (l.sent, l.received, l.events.clone()))
+        .unwrap();
     assert_eq!(log, (N, N, vec![]));
 }
 
@@ -117,9 +138,13 @@ fn shutting_down_stops_the_producer() {
         }
     }
     let (reactor, factory) = reactor();
-    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::bind("inproc://producer-stop")).unwrap();
+    let push =
+        ZmqPushConnection::new(&factory, ZmqEndpoint::bind("inproc://producer-stop")).unwrap();
     push.register_producer(Stops, true).unwrap();
     push.shutdown();
     reactor.iterate(Duration::ZERO).unwrap();
-    assert_eq!(reactor.access_state(|l| l.events.clone()).unwrap(), ["stop"]);
+    assert_eq!(
+        reactor.access_state(|l| l.events.clone()).unwrap(),
+        ["stop"]
+    );
 }
