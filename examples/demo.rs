@@ -36,7 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sub = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(publisher.last_endpoint()?))?;
     sub.subscribe(b"weather")?;
     sub.got_message(|cx, message, tag| {
-        println!("sub: got {} tagged {}", bytes_repr(&message), bytes_repr(&tag));
+        println!(
+            "sub: got {} tagged {}",
+            bytes_repr(&message),
+            bytes_repr(&tag)
+        );
         cx.state.published += 1;
     });
     // Subscriptions take a moment to reach the publisher (ZeroMQ's slow
@@ -112,5 +116,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn parse(bytes: &[u8]) -> u64 {
-    std::str::from_utf8(bytes).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }

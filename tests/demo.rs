@@ -27,7 +27,12 @@ fn the_demo_shows_every_pattern_and_exits_zero_by_itself() {
     };
     let mut out = String::new();
     use std::io::Read;
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(status.success(), "demo failed: {status:?}\n{out}");
     for line in [
         "pull: b'task 1'",
@@ -38,6 +43,9 @@ fn the_demo_shows_every_pattern_and_exits_zero_by_itself() {
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
-    assert!(!out.contains("sports"), "a message for another tag got through:\n{out}");
+    assert!(
+        !out.contains("sports"),
+        "a message for another tag got through:\n{out}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
 }

@@ -375,7 +375,9 @@ impl<S: 'static> Reactor<S> {
             .inner
             .timers
             .borrow_mut()
-            .schedule(deadline, move |cx: &mut Ctx<'_, S>| report("timed call", f(cx)));
+            .schedule(deadline, move |cx: &mut Ctx<'_, S>| {
+                report("timed call", f(cx))
+            });
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
         DelayedCall { call, ops }
     }

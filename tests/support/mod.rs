@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 /// The compiled example, which `cargo test` builds next to the test binaries.
 pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let path = dir.join("examples").join(name);
     assert!(
         path.exists(),
@@ -48,11 +51,17 @@ impl Proc {
     /// Starts example `name` with `args` and extra environment.
     pub fn spawn_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut command = Command::new(example(name));
-        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
         let stdout: ChildStdout = child.stdout.take().expect("stdout");
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -83,7 +92,10 @@ impl Proc {
                 line
             }
             Err(RecvTimeoutError::Timeout) => {
-                panic!("{}: no line within {within:?}; so far: {:#?}", self.name, self.seen)
+                panic!(
+                    "{}: no line within {within:?}; so far: {:#?}",
+                    self.name, self.seen
+                )
             }
             Err(RecvTimeoutError::Disconnected) => {
                 panic!("{}: output ended; so far: {:#?}", self.name, self.seen)
@@ -143,7 +155,10 @@ impl Proc {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("{}: did not exit within {within:?}; output: {:#?}", self.name, self.seen);
+                panic!(
+                    "{}: did not exit within {within:?}; output: {:#?}",
+                    self.name, self.seen
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
