@@ -15,8 +15,8 @@ pub use tx0mq_connections as connections;
 pub use tx0mq_reactor as reactor;
 
 pub use tx0mq_reactor::{
-    defer_later, gather_results, Ctx, Deferred, DelayedCall, Failure, LoopingCall, Phase, Reactor,
-    SystemEvent,
+    defer_later, ensure_deferred, gather_futures, gather_results, sleep, Ctx, Deferred,
+    DelayedCall, Failure, LoopingCall, Phase, Reactor, SystemEvent,
 };
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -25,6 +25,17 @@ pub struct ZmqCtx<'a, S: 'static, C> {
     pub conn: &'a C,
 }
 
+impl<S: 'static, C> ZmqCtx<'_, S, C> {
+    /// The plain reactor context (reactor and state), for helpers shared by
+    /// connection callbacks and timers that take a `&mut Ctx<S>`.
+    pub fn ctx(&mut self) -> Ctx<'_, S> {
+        Ctx {
+            reactor: self.reactor,
+            state: &mut *self.state,
+        }
+    }
+}
+
 impl<S: 'static, C> fmt::Debug for ZmqCtx<'_, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ZmqCtx")
@@ -445,3 +456,25 @@ macro_rules! connection_common {
 }
 
 pub(crate) use connection_common;
+
+/// Forwards every message from `frontend` to `backend` and back, whole, as
+/// `zmq_proxy` does, but inside the reactor (for the zguide's brokers and
+/// devices). Replaces both connections' protocols.
+///
+/// ```
+/// use tx0mq_connections::{proxy, ZmqConnection, ZmqEndpoint, ZmqFactory};
+/// use tx0mq_reactor::Reactor;
+///
+/// let reactor = Reactor::builder().handle_signals(false).build()?;
+/// let factory = ZmqFactory::new(&reactor)?;
+/// let frontend = ZmqConnection::new(&factory, zmq::ROUTER, ZmqEndpoint::bind("inproc://doc-proxy-front"))?;
+/// let backend = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::bind("inproc://doc-proxy-back"))?;
+/// proxy(&frontend, &backend);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn proxy<S: 'static>(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) {
+    let to_backend = backend.clone();
+    frontend.message_received(move |_, message| to_backend.send(message));
+    let to_frontend = frontend.clone();
+    backend.message_received(move |_, message| to_frontend.send(message));
+}

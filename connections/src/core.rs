@@ -392,7 +392,8 @@ impl<S: 'static> Core<S> {
         let mut first = zmq::Message::new();
         match socket.recv(&mut first, zmq::DONTWAIT) {
             Ok(()) => {}
-            Err(zmq::Error::EAGAIN) => return Ok(None),
+            // EFSM: a REQ socket waiting to send has nothing to receive.
+            Err(zmq::Error::EAGAIN | zmq::Error::EFSM) => return Ok(None),
             Err(e) => return Err(e),
         }
         let mut more = first.get_more();
@@ -527,8 +528,11 @@ impl<S: 'static> Core<S> {
                     break;
                 }
             }
-            if !self.reading() || self.slot.borrow().serial != taken.serial {
-                break; // paused, shut down or handed to a new protocol meanwhile
+            if !self.reading()
+                || self.slot.borrow().serial != taken.serial
+                || cx.reactor.is_stopping()
+            {
+                break; // paused, shut down, handed to a new protocol, or the reactor is stopping
             }
         }
         taken.put_back(cx);

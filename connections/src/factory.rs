@@ -26,7 +26,9 @@ pub(crate) struct FactoryInner<S: 'static> {
 /// Owns the ZeroMQ context and keeps track of the connections made from it
 /// (txZMQ's `ZmqFactory`).
 ///
-/// Cloning gives another handle to the same factory.
+/// Cloning gives another handle to the same factory. The reactor keeps the
+/// factory (and so its connections) alive until the reactor is dropped;
+/// [`shutdown`](Self::shutdown) closes the connections sooner.
 ///
 /// ```
 /// use tx0mq_connections::ZmqFactory;
@@ -83,15 +85,17 @@ impl<S: 'static> ZmqFactory<S> {
                 context: format!("set {io_threads} I/O threads on the ZeroMQ context"),
                 source,
             })?;
-        Ok(ZmqFactory {
-            inner: Rc::new(FactoryInner {
-                context: RefCell::new(Some(context)),
-                reactor: reactor.downgrade(),
-                connections: RefCell::new(Slab::new()),
-                linger: Cell::new(DEFAULT_LINGER),
-                trigger: Cell::new(None),
-            }),
-        })
+        let inner = Rc::new(FactoryInner {
+            context: RefCell::new(Some(context)),
+            reactor: reactor.downgrade(),
+            connections: RefCell::new(Slab::new()),
+            linger: Cell::new(DEFAULT_LINGER),
+            trigger: Cell::new(None),
+        });
+        // Like txZMQ's factory, it lives as long as the reactor: dropping
+        // the last handle must not close the connections made from it.
+        reactor.keep_alive(inner.clone());
+        Ok(ZmqFactory { inner })
     }
 
     /// The ZeroMQ context, for sockets used outside the reactor (a worker

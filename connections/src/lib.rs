@@ -56,6 +56,15 @@
 //! pause and resume from a [`ZmqProducer`] ([`ZmqConnection::register_producer`],
 //! [`ZmqConnection::produce_with`]); a reader can push back upstream with
 //! [`ZmqConnection::pause_reading`].
+//!
+//! # async/await
+//!
+//! Connections work from futures spawned on the reactor
+//! ([`Reactor::spawn`](tx0mq_reactor::Reactor::spawn)): a REQ connection's
+//! `send_msg(...)` returns a Deferred, which can be awaited
+//! (`req.send_msg(b"ping").await?`), and [`ZmqConnection::messages`] turns a
+//! connection's incoming messages into a [`MessageStream`] to pull with
+//! `stream.next().await`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -70,8 +79,11 @@ pub mod pubsub;
 pub mod pushpull;
 pub mod reqrep;
 pub mod routerdealer;
+pub mod stream;
 
-pub use crate::connection::{IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProducer, ZmqProtocol};
+pub use crate::connection::{
+    proxy, IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProducer, ZmqProtocol,
+};
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
@@ -89,6 +101,7 @@ pub use reqrep::{
 pub use routerdealer::{
     DealerProtocol, RouterProtocol, ZmqDealerConnection, ZmqPairConnection, ZmqRouterConnection,
 };
+pub use stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;
 
 /// Logs a protocol callback's error, naming the callback.

@@ -38,7 +38,8 @@ pub struct ZmqOptions {
     pub(crate) sndhwm: Option<i32>,
     pub(crate) rcvhwm: Option<i32>,
     pub(crate) identity: Option<Vec<u8>>,
-    pub(crate) linger: Option<Duration>,
+    /// Milliseconds; -1 waits forever.
+    pub(crate) linger: Option<i32>,
     pub(crate) rate: Option<i32>,
     pub(crate) recovery_ivl: Option<Duration>,
     pub(crate) tcp_keepalive: Option<(i32, i32, i32, i32)>,
@@ -99,7 +100,13 @@ impl ZmqOptions {
     /// How long closing waits for queued messages (`ZMQ_LINGER`); defaults to
     /// the factory's linger.
     pub fn linger(mut self, linger: Duration) -> Self {
-        self.linger = Some(linger);
+        self.linger = Some(millis(linger));
+        self
+    }
+    /// Closing waits until every queued message is sent (`ZMQ_LINGER` -1):
+    /// for programs that must deliver everything before they exit.
+    pub fn linger_forever(mut self) -> Self {
+        self.linger = Some(-1);
         self
     }
     /// Multicast rate in kbit/s (`ZMQ_RATE`; txZMQ's `multicastRate`).
@@ -247,7 +254,7 @@ impl ZmqOptions {
         )?;
         check(
             "linger",
-            socket.set_linger(millis(self.linger.unwrap_or(default_linger))),
+            socket.set_linger(self.linger.unwrap_or(millis(default_linger))),
         )?;
         if let Some(id) = &self.identity {
             check("identity", socket.set_identity(id))?;

@@ -174,7 +174,10 @@ pub trait SubProtocol<S: 'static = ()>: 'static {
 /// before messages can arrive; with no subscription nothing does.
 ///
 /// A message that is neither one frame containing the separator nor two
-/// frames is logged and dropped.
+/// frames is logged and dropped. To receive plain frames from publishers that
+/// do not use txZMQ's framing (zguide-style `"10001 temp humidity"`), set a
+/// raw protocol instead: `sub.message_received(|cx, frames| ...)` (from
+/// [`ZmqConnection`], to which this derefs).
 pub struct ZmqSubConnection<S: 'static = ()> {
     base: ZmqConnection<S>,
     sep: TopicSep,

@@ -38,7 +38,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq_reactor::{CallbackResult, Ctx, Deferred, DelayedCall, Failure};
@@ -110,13 +110,13 @@ connection_common!(ZmqReqConnection { state });
 #[deprecated(note = "use ZmqReqConnection (or ZmqDealerConnection for raw DEALER)")]
 pub type ZmqXReqConnection<S = ()> = ZmqReqConnection<S>;
 
-struct ReqHandler(Weak<ReqState>);
+/// Holds the request table strongly: the factory keeps the connection (and
+/// so this handler) alive even when the user drops every handle.
+struct ReqHandler(Rc<ReqState>);
 
 impl<S: 'static> Handler<S> for ReqHandler {
     fn message(&mut self, _cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, mut message: Multipart) {
-        let Some(state) = self.0.upgrade() else {
-            return;
-        };
+        let state = &self.0;
         if message.len() < 2 || !message[1].is_empty() {
             log::warn!(
                 "{}: dropped a reply that is not [id, \"\", parts...] ({} frame(s))",
@@ -140,13 +140,25 @@ impl<S: 'static> Handler<S> for ReqHandler {
     }
 
     fn lost(&mut self, _cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let Some(state) = self.0.upgrade() else {
-            return;
-        };
-        let pending: Vec<Pending> = state.pending.borrow_mut().drain().map(|(_, p)| p).collect();
+        let pending: Vec<Pending> = self
+            .0
+            .pending
+            .borrow_mut()
+            .drain()
+            .map(|(_, p)| p)
+            .collect();
         for p in pending {
             if let Some(timer) = p.timer {
                 let _ = timer.cancel();
+            }
+            if lost.reason == crate::core::LostReason::ReactorShutdown {
+                // The reactor is going away: nobody is left to handle a
+                // failure, so the request is dropped unfired (as txZMQ's are).
+                log::debug!(
+                    "{}: a request was pending at reactor shutdown",
+                    core.describe()
+                );
+                continue;
             }
             let _ = p.deferred.errback(Error::Closed {
                 operation: "wait for a reply",
@@ -178,8 +190,7 @@ impl<S: 'static> ZmqReqConnection<S> {
     ) -> Result<Self> {
         let base = ZmqConnection::with_options(factory, zmq::DEALER, endpoints, options)?;
         let state = Rc::new(ReqState::new());
-        base.core
-            .set_handler(Box::new(ReqHandler(Rc::downgrade(&state))))?;
+        base.core.set_handler(Box::new(ReqHandler(state.clone())))?;
         Ok(ZmqReqConnection { base, state })
     }
 

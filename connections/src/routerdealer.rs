@@ -193,9 +193,59 @@ pub struct ZmqDealerConnection<S: 'static = ()> {
 
 connection_common!(ZmqDealerConnection {});
 
-/// A PAIR connection: exclusive to one peer, with the DEALER connection's API.
-/// Create it with [`ZmqDealerConnection::pair`].
-pub type ZmqPairConnection<S = ()> = ZmqDealerConnection<S>;
+/// A PAIR connection: exclusive to one peer, with the DEALER connection's
+/// API (`send_msg`, `got_message`, `set_protocol`), to which it derefs.
+/// Protocols see it as a [`ZmqDealerConnection`].
+pub struct ZmqPairConnection<S: 'static = ()> {
+    base: ZmqDealerConnection<S>,
+}
+
+impl<S: 'static> Clone for ZmqPairConnection<S> {
+    fn clone(&self) -> Self {
+        ZmqPairConnection {
+            base: self.base.clone(),
+        }
+    }
+}
+
+impl<S: 'static> std::fmt::Debug for ZmqPairConnection<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZmqPairConnection({:?})", *self.base)
+    }
+}
+
+impl<S: 'static> std::ops::Deref for ZmqPairConnection<S> {
+    type Target = ZmqDealerConnection<S>;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl<S: 'static> ZmqPairConnection<S> {
+    /// A PAIR connection on `endpoints`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ZmqConnection::with_options`].
+    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
+        Self::with_options(factory, endpoints, &ZmqOptions::default())
+    }
+
+    /// A PAIR connection with socket options.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ZmqConnection::with_options`].
+    pub fn with_options(
+        factory: &ZmqFactory<S>,
+        endpoints: impl IntoEndpoints,
+        options: &ZmqOptions,
+    ) -> Result<Self> {
+        Ok(ZmqPairConnection {
+            base: ZmqDealerConnection::pair(factory, endpoints, options)?,
+        })
+    }
+}
 
 struct DealerHandler<P>(P);
 
@@ -257,7 +307,8 @@ impl<S: 'static> ZmqDealerConnection<S> {
         })
     }
 
-    /// A PAIR connection (see [`ZmqPairConnection`]).
+    /// A PAIR socket with the DEALER connection's API; prefer
+    /// [`ZmqPairConnection::new`].
     ///
     /// # Errors
     ///

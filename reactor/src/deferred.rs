@@ -84,6 +84,30 @@
 //! is waiting for a Deferred returned by one of its steps, `cancel` cancels
 //! that one. On any other fired Deferred it does nothing.
 //!
+//! # Awaiting
+//!
+//! A `Deferred<T>` is a [`Future`](std::future::Future) whose output is
+//! `Result<T, Failure>`: inside a future run by
+//! [`Reactor::spawn`](crate::Reactor::spawn), `d.await?` waits for the
+//! result (at once if the Deferred already has it and is not paused).
+//!
+//! - Awaiting *consumes* the result at that point of the chain, as
+//!   [`then`](Deferred::then) does: the first poll that finds no result
+//!   appends one entry to the chain; when the chain reaches it, the result
+//!   moves into the awaiting handle and its task is woken. Steps added after
+//!   that point get the consumed failure.
+//! - Each handle is its own awaiter: two clones awaited by two tasks append
+//!   two entries; the first in chain order gets the result, the other the
+//!   consumed failure (as two `then`s would).
+//! - Dropping a handle that is being awaited before its result arrived (its
+//!   task was cancelled, say) [cancels](Deferred::cancel) the Deferred: a
+//!   request is forgotten, a timer is cancelled. Handles that were never
+//!   polled never cancel anything when dropped.
+//! - Polling never runs a step of the chain, and no borrow is held while a
+//!   waker runs.
+//!
+//! [`sleep`] and [`Deferred::with_timeout`] are the awaitable helpers.
+//!
 //! # Unhandled failures
 //!
 //! When the last handle to a Deferred is dropped while its chain ends in a
@@ -100,10 +124,12 @@ use std::rc::{Rc, Weak};
 use crate::error::{Error, Result};
 
 mod failure;
+mod future;
 mod list;
 mod time;
 
 pub use failure::Failure;
+pub use future::sleep;
 pub use list::{gather_results, DeferredList, FirstError, ListResult};
 pub use time::defer_later;
 
@@ -258,13 +284,16 @@ enum Take<T> {
 /// ```
 pub struct Deferred<T: 'static> {
     core: Rc<RefCell<Core<T>>>,
+    /// This handle's place in the chain while it is being awaited (see
+    /// [`future`]); `None` for handles that were never polled.
+    awaiting: Option<future::AwaitSlot<T>>,
 }
 
 impl<T: 'static> Clone for Deferred<T> {
+    /// Another handle to the same Deferred. The clone is not awaiting
+    /// anything, even if `self` is.
     fn clone(&self) -> Self {
-        Deferred {
-            core: Rc::clone(&self.core),
-        }
+        Deferred::from_core(Rc::clone(&self.core))
     }
 }
 
@@ -328,14 +357,20 @@ pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
 impl<T: 'static> Deferred<T> {
     /// A Deferred that has not fired and has no canceller.
     pub fn new() -> Self {
+        Deferred::from_core(Rc::new(RefCell::new(Core {
+            state: State::Pending,
+            entries: VecDeque::new(),
+            canceller: None,
+            running: false,
+            suppress_already_called: false,
+        })))
+    }
+
+    /// A handle to an existing chain.
+    fn from_core(core: Rc<RefCell<Core<T>>>) -> Self {
         Deferred {
-            core: Rc::new(RefCell::new(Core {
-                state: State::Pending,
-                entries: VecDeque::new(),
-                canceller: None,
-                running: false,
-                suppress_already_called: false,
-            })),
+            core,
+            awaiting: None,
         }
     }
 
@@ -498,7 +533,7 @@ impl<T: 'static> Deferred<T> {
         let upstream = Rc::downgrade(&self.core);
         let next = Deferred::<U>::with_canceller(move |_| {
             if let Some(core) = upstream.upgrade() {
-                Deferred { core }.cancel();
+                Deferred::from_core(core).cancel();
             }
         });
         let target = next.clone();
@@ -556,7 +591,7 @@ impl<T: 'static> Deferred<T> {
             }
             Action::Inner(inner) => {
                 if let Some(core) = inner.upgrade() {
-                    Deferred { core }.cancel();
+                    Deferred::from_core(core).cancel();
                 }
             }
             Action::Nothing => {}

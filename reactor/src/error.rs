@@ -35,6 +35,9 @@ pub enum Error {
     UnknownFd(i32),
     /// `LoopingCall::start` on a loop that is already running.
     LoopAlreadyRunning,
+    /// A spawned future panicked; the message is the panic's. The task is
+    /// dropped and its Deferred fails with this.
+    Panicked(String),
     /// An operating-system call failed; `context` names what was being done.
     Io {
         /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
@@ -67,6 +70,7 @@ impl fmt::Display for Error {
             Error::FdInUse(fd) => write!(f, "file descriptor {fd} is already registered with this reactor in another role"),
             Error::UnknownFd(fd) => write!(f, "file descriptor {fd} is not registered with this reactor"),
             Error::LoopAlreadyRunning => f.write_str("the LoopingCall is already running; stop it before starting it again"),
+            Error::Panicked(message) => write!(f, "a spawned future panicked: {message}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

@@ -16,6 +16,8 @@
 //! | `task.LoopingCall` (`withCount`)     | [`LoopingCall`] ([`LoopingCall::with_count`])         |
 //! | `task.Clock`                         | [`ReactorBuilder::fake_clock`] + [`Reactor::advance`] |
 //! | `defer.Deferred`                     | [`Deferred`]                                          |
+//! | `ensureDeferred(coro)`, `await d`    | [`Reactor::spawn`] / [`ensure_deferred`], `d.await`   |
+//! | `task.deferLater(r, d)` (awaited)    | [`sleep`]                                             |
 //!
 //! # Callbacks, state and reentrancy
 //!
@@ -57,6 +59,7 @@
 mod clock;
 pub mod deferred;
 mod error;
+pub mod executor;
 mod fd;
 mod looping;
 mod reactor;
@@ -67,6 +70,7 @@ mod trigger;
 
 pub use deferred::*;
 pub use error::{Error, Result};
+pub use executor::{ensure_deferred, gather_futures, TaskOutput};
 pub use fd::SourceId;
 pub use looping::LoopingCall;
 pub use reactor::{CallbackResult, Ctx, Reactor, ReactorBuilder, WeakReactor};

@@ -12,6 +12,7 @@ use mio::{Events, Poll, Registry, Token};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::executor::Executor;
 use crate::fd::FdTable;
 use crate::signals::SignalGuard;
 use crate::thread::ThreadShared;
@@ -191,6 +192,9 @@ impl<S: 'static> ReactorBuilder<S> {
                 in_pass: Cell::new(0),
                 handle_signals: self.handle_signals,
                 catch_panics: self.catch_panics,
+                executor: Executor::default(),
+                kept: RefCell::new(Vec::new()),
+                exit_signal: Cell::new(None),
             }),
         })
     }
@@ -211,10 +215,20 @@ pub(crate) struct Inner<S: 'static> {
     in_pass: Cell<u32>,
     handle_signals: bool,
     catch_panics: bool,
+    /// Spawned futures (`executor.rs`); empty until the first `spawn`.
+    pub(crate) executor: Executor,
+    /// Values that live as long as the reactor (see `Reactor::keep_alive`).
+    kept: RefCell<Vec<Box<dyn Any>>>,
+    /// The signal that stopped the last `run`, if one did.
+    exit_signal: Cell<Option<i32>>,
 }
 
 impl<S: 'static> Drop for Inner<S> {
     fn drop(&mut self) {
+        let mut kept = std::mem::take(self.kept.get_mut());
+        while let Some(value) = kept.pop() {
+            drop(value);
+        }
         self.threads.close();
     }
 }
@@ -355,6 +369,26 @@ impl<S: 'static> Reactor<S> {
         self.inner.clock.now()
     }
 
+    /// Keeps `value` alive as long as the reactor, like a module-level object
+    /// in a Twisted program. The ZeroMQ factory uses it so that its
+    /// connections keep working when the program drops its last handle.
+    /// Values are dropped with the reactor, last kept first.
+    pub fn keep_alive<T: 'static>(&self, value: T) {
+        self.inner.kept.borrow_mut().push(Box::new(value));
+    }
+
+    /// The signal (SIGINT = 2, SIGTERM = 15) that stopped the last
+    /// [`run`](Self::run), or `None` if it was stopped by [`stop`](Self::stop).
+    pub fn exit_signal(&self) -> Option<i32> {
+        self.inner.exit_signal.get()
+    }
+
+    /// True from [`stop`](Self::stop) until [`run`](Self::run) returns:
+    /// loops that handle a batch of work can end early.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stop_requested.get()
+    }
+
     /// True while [`run`](Self::run) is executing.
     pub fn running(&self) -> bool {
         self.inner.running.get()
@@ -431,6 +465,7 @@ impl<S: 'static> Reactor<S> {
         };
         self.inner.running.set(true);
         self.inner.stop_requested.set(false);
+        self.inner.exit_signal.set(None);
         let result = {
             let _guard = PassGuard::enter(&self.inner.in_pass);
             self.run_loop(signals.as_ref())
@@ -461,9 +496,10 @@ impl<S: 'static> Reactor<S> {
         Ok(())
     }
 
-    /// Runs one pass of the loop: due thread calls, due timers and ready
-    /// sources, then polls for at most `timeout` (less if a timer is due
-    /// sooner, zero if work is pending) and dispatches what the poll reports.
+    /// Runs one pass of the loop: due thread calls, due timers, ready
+    /// sources and woken tasks, then polls for at most `timeout` (less if a
+    /// timer is due sooner, zero if work is pending) and dispatches what the
+    /// poll reports.
     /// For tests and for embedding the reactor in another loop. Does not fire
     /// startup or shutdown triggers.
     ///
@@ -481,6 +517,8 @@ impl<S: 'static> Reactor<S> {
     /// Moves a fake clock forward by `by` and runs everything that falls due,
     /// including calls that those calls schedule within the new time (Twisted's
     /// `Clock.advance`). Also dispatches any I/O that is ready, without waiting.
+    /// Spawned tasks that those calls wake run too, until none is ready (so a
+    /// task that wakes itself forever keeps `advance` from returning).
     ///
     /// # Errors
     ///
@@ -497,7 +535,10 @@ impl<S: 'static> Reactor<S> {
             self.pass(Some(Duration::ZERO), None)?;
             let now = self.inner.clock.now();
             let next = self.inner.timers.borrow_mut().next_deadline();
-            if !matches!(next, Some(deadline) if deadline <= now) {
+            // Tasks woken by those calls run too, as Deferred callbacks would.
+            if !matches!(next, Some(deadline) if deadline <= now)
+                && !self.inner.executor.has_ready()
+            {
                 return Ok(());
             }
         }
@@ -538,10 +579,16 @@ impl<S: 'static> Reactor<S> {
         // 3. Sources still ready from the last pass (or woken since).
         self.run_ready();
 
+        // 3b. Spawned futures woken before this step (by the steps above, by
+        // the last pass's dispatch, or from other threads); ones woken during
+        // it wait for the next pass. Nothing to do until the first `spawn`.
+        self.inner.executor.run_ready();
+
         // 4. How long may the poll wait?
         let timeout = if self.inner.stop_requested.get()
             || self.fds_have_ready()
             || self.inner.threads.has_calls()
+            || self.inner.executor.has_ready()
         {
             Some(Duration::ZERO)
         } else {
@@ -583,8 +630,9 @@ impl<S: 'static> Reactor<S> {
                 WAKER_TOKEN => {} // thread calls run at the start of the next pass
                 SIGNAL_TOKEN => {
                     if let Some(signals) = signals {
-                        if signals.drain() && self.inner.running.get() {
-                            log::info!("signal received: stopping the reactor");
+                        if let Some(signal) = signals.drain().filter(|_| self.inner.running.get()) {
+                            log::info!("signal {signal} received: stopping the reactor");
+                            self.inner.exit_signal.set(Some(signal));
                             let _ = self.stop();
                         }
                     }
@@ -712,7 +760,7 @@ pub(crate) fn report(what: &str, result: impl CallbackResult) {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

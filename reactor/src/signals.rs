@@ -61,15 +61,15 @@ impl SignalGuard {
         })
     }
 
-    /// True if SIGINT or SIGTERM arrived since the last call.
-    pub(crate) fn drain(&self) -> bool {
+    /// The last of the signals (SIGINT, SIGTERM) that arrived since the last call.
+    pub(crate) fn drain(&self) -> Option<i32> {
         let mut signals = self.signals.lock().unwrap_or_else(|p| p.into_inner());
-        let mut any = false;
+        let mut last = None;
         for signal in signals.pending() {
             log::debug!("signal {signal}");
-            any = true;
+            last = Some(signal);
         }
-        any
+        last
     }
 
     pub(crate) fn uninstall(self, registry: &Registry) {

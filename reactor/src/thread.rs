@@ -14,7 +14,7 @@ type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 /// The part of a reactor that other threads share.
 pub(crate) struct ThreadShared<S: 'static> {
     queue: Mutex<Vec<ThreadCall<S>>>,
-    waker: Waker,
+    waker: Arc<Waker>,
     open: AtomicBool,
 }
 
@@ -24,7 +24,7 @@ impl<S: 'static> ThreadShared<S> {
             .map_err(|e| Error::io("create the reactor's waker", e))?;
         Ok(ThreadShared {
             queue: Mutex::new(Vec::new()),
-            waker,
+            waker: Arc::new(waker),
             open: AtomicBool::new(true),
         })
     }
@@ -39,6 +39,11 @@ impl<S: 'static> ThreadShared<S> {
     /// The calls queued so far; later ones wait for the next pass.
     pub(crate) fn take_calls(&self) -> Vec<ThreadCall<S>> {
         std::mem::take(&mut *self.lock())
+    }
+
+    /// The poll's one waker, shared with the executor's task wakers.
+    pub(crate) fn poll_waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
     }
 
     pub(crate) fn has_calls(&self) -> bool {

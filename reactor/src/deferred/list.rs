@@ -190,7 +190,7 @@ impl<T: 'static> DeferredList<T> {
         let list = Deferred::with_canceller(move |_| {
             for member in members {
                 if let Some(core) = member.upgrade() {
-                    Deferred { core }.cancel();
+                    Deferred::from_core(core).cancel();
                 }
             }
         });

@@ -1,0 +1,292 @@
+//! Pulling messages with `.await`: [`ZmqConnection::messages`] and
+//! [`MessageStream`].
+//!
+//! For code that prefers pulling to callbacks: `stream.next().await` yields
+//! the connection's next message, `None` once the connection is gone.
+//!
+//! ```
+//! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+//! use tx0mq_reactor::{Failure, Reactor};
+//!
+//! let reactor = Reactor::builder().handle_signals(false).build()?;
+//! let factory = ZmqFactory::new(&reactor)?;
+//! let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-stream"))?;
+//! let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-stream"))?;
+//! let mut messages = pull.messages()?;
+//! let r = reactor.clone();
+//! let words = reactor.spawn(async move {
+//!     let mut words = Vec::new();
+//!     while let Some(message) = messages.next().await {
+//!         words.push(String::from_utf8_lossy(&message[0]).into_owned());
+//!         if words.len() == 3 {
+//!             break;
+//!         }
+//!     }
+//!     r.stop()?;
+//!     Ok::<_, Failure>(words)
+//! });
+//! for word in ["a", "b", "c"] {
+//!     push.push(word)?;
+//! }
+//! reactor.run()?;
+//! # words.add_callback(|w| { assert_eq!(w, ["a", "b", "c"]); Ok(w) });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it fits the edge-triggered socket
+//!
+//! The stream is a protocol like any other: [`ZmqConnection::messages`]
+//! installs a handler that the connection's ordinary receive path calls, in
+//! batches, from the reactor (DESIGN.md §4 holds unchanged: the stream never
+//! touches the socket). The handler appends each message to a bounded queue
+//! and wakes the task waiting in `next()`. When the queue reaches its
+//! capacity the handler pauses reading ([`ZmqConnection::pause_reading`]),
+//! so further messages wait in libzmq, where the high-water mark applies;
+//! once the consumer has taken the queue down to half its capacity the
+//! stream resumes reading, which wakes the connection's source so the
+//! reactor re-reads `ZMQ_EVENTS` before it next blocks.
+//!
+//! # Raw frames
+//!
+//! The stream yields the connection's raw multipart messages, as
+//! [`ZmqConnection::message_received`] sees them: a SUB connection's
+//! messages are txZMQ's one-frame `tag + "\0" + message`, a ROUTER's start
+//! with the sender's identity. Do not call `messages` on a
+//! [`ZmqReqConnection`](crate::ZmqReqConnection) or
+//! [`ZmqRepConnection`](crate::ZmqRepConnection): their own protocols
+//! (matching replies to requests, remembering routes) would be replaced.
+//! Await `send_msg` on a REQ connection instead.
+//!
+//! # End of the stream
+//!
+//! `next()` yields `None` once the connection was shut down (by you, its
+//! factory, or the reactor's shutdown) and every message received before
+//! that has been taken; [`MessageStream::lost`] then says why. Setting
+//! another protocol on the connection also ends the stream (the new
+//! protocol gets the messages from then on, with reading resumed if the
+//! stream had paused it). Dropping the stream leaves its handler in place:
+//! once the queue fills, the connection stays paused until another protocol
+//! is set.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use tx0mq_reactor::Ctx;
+
+use crate::connection::ZmqConnection;
+use crate::core::{ConnectionLost, Core, Handler};
+use crate::error::Result;
+use crate::frames::Multipart;
+
+/// How many messages a [`MessageStream`] buffers before it pauses reading,
+/// unless [`ZmqConnection::messages_with_capacity`] says otherwise.
+pub const DEFAULT_STREAM_CAPACITY: usize = 1024;
+
+/// What the stream and its handler share.
+struct Shared {
+    queue: RefCell<VecDeque<Multipart>>,
+    capacity: usize,
+    waker: RefCell<Option<Waker>>,
+    /// The handler is gone (connection lost, or another protocol set).
+    ended: Cell<bool>,
+    lost: RefCell<Option<ConnectionLost>>,
+    /// Reading was paused by the stream (not by the user).
+    paused: Cell<bool>,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            waker.wake(); // outside the borrow
+        }
+    }
+
+    fn end(&self) {
+        self.ended.set(true);
+        self.wake();
+    }
+}
+
+/// The protocol a stream installs: buffer, pause when full, wake the reader.
+struct StreamHandler<S: 'static> {
+    shared: Rc<Shared>,
+    core: Weak<Core<S>>,
+}
+
+impl<S: 'static> Handler<S> for StreamHandler<S> {
+    fn message(&mut self, _cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
+        let full = {
+            let mut queue = self.shared.queue.borrow_mut();
+            queue.push_back(message);
+            queue.len() >= self.shared.capacity
+        };
+        if full && !self.shared.paused.get() {
+            // The receive loop sees this and stops its batch at once.
+            self.shared.paused.set(true);
+            core.pause();
+        }
+        self.shared.wake();
+    }
+
+    fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, lost: &ConnectionLost) {
+        *self.shared.lost.borrow_mut() = Some(lost.clone());
+        self.shared.end();
+    }
+}
+
+impl<S: 'static> Drop for StreamHandler<S> {
+    /// Replaced by another protocol (or lost): the stream ends, and the new
+    /// protocol does not inherit the stream's pause.
+    fn drop(&mut self) {
+        if self.shared.paused.replace(false) {
+            if let Some(core) = self.core.upgrade() {
+                core.resume();
+            }
+        }
+        self.shared.end();
+    }
+}
+
+/// The messages of a connection, to be pulled with [`next`](Self::next)
+/// (see the [module docs](self)).
+pub struct MessageStream<S: 'static = ()> {
+    shared: Rc<Shared>,
+    conn: ZmqConnection<S>,
+}
+
+impl<S: 'static> fmt::Debug for MessageStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageStream")
+            .field("connection", &self.conn)
+            .field("buffered", &self.len())
+            .field("ended", &self.shared.ended.get())
+            .finish()
+    }
+}
+
+impl<S: 'static> MessageStream<S> {
+    /// The next message, or `None` once the connection is gone and the
+    /// buffered messages have all been taken.
+    ///
+    /// Cancel-safe: dropping the returned future loses no message.
+    pub async fn next(&mut self) -> Option<Multipart> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// The poll behind [`next`](Self::next), for hand-written futures.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Multipart>> {
+        let message = self.shared.queue.borrow_mut().pop_front();
+        if let Some(message) = message {
+            self.resume_if_drained();
+            return Poll::Ready(Some(message));
+        }
+        if self.shared.ended.get() {
+            return Poll::Ready(None);
+        }
+        let old = {
+            let mut waker = self.shared.waker.borrow_mut();
+            match waker.as_ref() {
+                Some(w) if w.will_wake(cx.waker()) => None,
+                _ => waker.replace(cx.waker().clone()),
+            }
+        };
+        drop(old);
+        Poll::Pending
+    }
+
+    /// Takes a buffered message without waiting (`None` if none is buffered).
+    pub fn try_next(&mut self) -> Option<Multipart> {
+        let message = self.shared.queue.borrow_mut().pop_front();
+        if message.is_some() {
+            self.resume_if_drained();
+        }
+        message
+    }
+
+    /// Resumes reading once the queue is down to half its capacity.
+    fn resume_if_drained(&self) {
+        if self.shared.paused.get() && self.shared.queue.borrow().len() <= self.shared.capacity / 2
+        {
+            self.shared.paused.set(false);
+            self.conn.resume_reading();
+        }
+    }
+
+    /// Messages received and not taken yet.
+    pub fn len(&self) -> usize {
+        self.shared.queue.borrow().len()
+    }
+
+    /// True when no message is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many messages the stream buffers before it pauses reading.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// True once no more messages will arrive (they may still be buffered).
+    pub fn is_ended(&self) -> bool {
+        self.shared.ended.get()
+    }
+
+    /// Why the connection was lost, once it was.
+    pub fn lost(&self) -> Option<ConnectionLost> {
+        self.shared.lost.borrow().clone()
+    }
+
+    /// The connection, to send on it (a reply on a DEALER, ROUTER or PAIR)
+    /// or shut it down.
+    pub fn connection(&self) -> &ZmqConnection<S> {
+        &self.conn
+    }
+}
+
+impl<S: 'static> ZmqConnection<S> {
+    /// Installs a protocol that buffers this connection's messages and
+    /// returns the [`MessageStream`] to pull them from with `.await`,
+    /// buffering up to [`DEFAULT_STREAM_CAPACITY`] messages (see the
+    /// [module docs](crate::stream)). It replaces the current protocol.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Closed` after shutdown.
+    pub fn messages(&self) -> Result<MessageStream<S>> {
+        self.messages_with_capacity(DEFAULT_STREAM_CAPACITY)
+    }
+
+    /// [`messages`](Self::messages), buffering up to `capacity` messages
+    /// (at least 1) before reading pauses; reading resumes once the consumer
+    /// has taken the buffer down to half of that.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Closed` after shutdown.
+    pub fn messages_with_capacity(&self, capacity: usize) -> Result<MessageStream<S>> {
+        let capacity = capacity.max(1);
+        let shared = Rc::new(Shared {
+            queue: RefCell::new(VecDeque::with_capacity(
+                capacity.min(DEFAULT_STREAM_CAPACITY),
+            )),
+            capacity,
+            waker: RefCell::new(None),
+            ended: Cell::new(false),
+            lost: RefCell::new(None),
+            paused: Cell::new(false),
+        });
+        self.core.set_handler(Box::new(StreamHandler {
+            shared: Rc::clone(&shared),
+            core: Rc::downgrade(&self.core),
+        }))?;
+        Ok(MessageStream {
+            shared,
+            conn: self.clone(),
+        })
+    }
+}

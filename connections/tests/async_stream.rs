@@ -1,0 +1,355 @@
+//! Connections from async code: awaiting `ZmqReqConnection::send_msg`, and
+//! pulling messages with `ZmqConnection::messages` (order, backpressure,
+//! the end of the stream). One behaviour per test, named for it.
+//!
+//! Every wait has a deadline: `run_until` fails the test after 10 s.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tx0mq_connections::{
+    LostReason, Multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection,
+    ZmqRepConnection, ZmqReqConnection, ZmqRequestTimeoutError, ZmqRouterConnection,
+};
+use tx0mq_reactor::{Deferred, Failure, Reactor};
+
+fn reactor() -> Reactor {
+    Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("a reactor")
+}
+
+/// Iterates `r` until `done()` holds; fails the test after 10 s.
+fn run_until<S: 'static>(r: &Reactor<S>, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        r.iterate(Duration::from_millis(10)).expect("iterate");
+    }
+}
+
+/// A unique inproc endpoint name for this test.
+fn inproc(name: &str) -> String {
+    format!("inproc://async-stream-{name}-{}", std::process::id())
+}
+
+type Outcome<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
+
+fn outcome<T: 'static>(d: &Deferred<T>) -> Outcome<T> {
+    let slot: Outcome<T> = Rc::new(RefCell::new(None));
+    let store = Rc::clone(&slot);
+    d.clone().then_both(move |result| {
+        *store.borrow_mut() = Some(result);
+        Ok(())
+    });
+    slot
+}
+
+/// Runs until `d` fires and returns its value (failing on a failure).
+fn wait_for<S: 'static, T: 'static>(r: &Reactor<S>, d: &Deferred<T>, what: &str) -> T {
+    let slot = outcome(d);
+    run_until(r, what, || slot.borrow().is_some());
+    let result = slot.borrow_mut().take();
+    match result {
+        Some(Ok(value)) => value,
+        Some(Err(failure)) => panic!("{what}: failed with {failure:#}"),
+        None => unreachable!(),
+    }
+}
+
+fn text(frame: &[u8]) -> String {
+    String::from_utf8_lossy(frame).into_owned()
+}
+
+// ------------------------------------------------------------- send_msg
+
+/// `send_msg(...).await` yields the reply's frames; a hundred requests in a
+/// row from one task, against a REP connection that answers in a callback.
+#[test]
+fn send_msg_can_be_awaited() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let rep = ZmqRepConnection::new(&factory, ZmqEndpoint::bind(inproc("reqrep"))).unwrap();
+    rep.got_message(|cx, id, request| {
+        let mut answer = request[0].to_vec();
+        answer.reverse();
+        cx.conn.reply(&id, answer)
+    });
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(inproc("reqrep"))).unwrap();
+    let d = r.spawn(async move {
+        let mut replies = Vec::new();
+        for i in 0..100 {
+            let reply = req.send_msg(format!("olleh {i}")).await?;
+            replies.push(text(&reply[0]));
+        }
+        Ok::<_, Failure>(replies)
+    });
+    let replies = wait_for(&r, &d, "100 replies");
+    assert_eq!(replies.len(), 100);
+    assert_eq!(replies[0], "0 hello");
+    assert_eq!(replies[99], "99 hello");
+    factory.shutdown();
+}
+
+/// A request that times out comes out of `.await` as a failure holding a
+/// `ZmqRequestTimeoutError`.
+#[test]
+fn a_request_timeout_comes_out_of_await() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let rep = ZmqRepConnection::new(&factory, ZmqEndpoint::bind(inproc("silent"))).unwrap();
+    rep.got_message(|_, _, _| {}); // never answers
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(inproc("silent"))).unwrap();
+    let d = r.spawn(async move {
+        match req
+            .send_msg_with_timeout(b"anyone?", Duration::from_millis(50))
+            .await
+        {
+            Ok(_) => Err(Failure::msg("got a reply from a silent peer")),
+            Err(f) => Ok(f
+                .downcast_ref::<ZmqRequestTimeoutError>()
+                .map(|e| e.timeout)),
+        }
+    });
+    let timeout = wait_for(&r, &d, "the timeout");
+    assert_eq!(timeout, Some(Duration::from_millis(50)));
+    factory.shutdown();
+}
+
+/// Cancelling a task that awaits a request drops the await, which cancels
+/// the request's Deferred: the connection forgets the request.
+#[test]
+fn cancelling_a_task_awaiting_send_msg_forgets_the_request() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let rep = ZmqRepConnection::new(&factory, ZmqEndpoint::bind(inproc("forget"))).unwrap();
+    let asked = Rc::new(Cell::new(0));
+    let count = Rc::clone(&asked);
+    rep.got_message(move |_, _, _| count.set(count.get() + 1));
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(inproc("forget"))).unwrap();
+    let client = req.clone();
+    let task = r.spawn(async move { client.send_msg(b"hello?").await });
+    run_until(&r, "the request to arrive", || asked.get() == 1);
+    assert_eq!(req.pending_requests(), 1);
+    task.cancel();
+    assert_eq!(req.pending_requests(), 0);
+    assert!(outcome(&task)
+        .borrow()
+        .as_ref()
+        .is_some_and(|o| o.as_ref().is_err_and(Failure::is_cancelled)));
+    factory.shutdown();
+}
+
+// ------------------------------------------------------------- the stream
+
+/// The stream yields every message, whole and in order, including those
+/// that arrived before the stream was created.
+#[test]
+fn a_stream_yields_messages_in_order() {
+    const COUNT: usize = 1000;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("order"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("order"))).unwrap();
+    for i in 0..COUNT / 2 {
+        push.push([i.to_string(), "second frame".to_string()])
+            .unwrap();
+    }
+    r.iterate(Duration::from_millis(10)).unwrap(); // nothing read: no protocol yet
+    let mut messages = pull.messages().unwrap();
+    let d = r.spawn(async move {
+        let mut seen: Vec<Multipart> = Vec::new();
+        while seen.len() < COUNT {
+            match messages.next().await {
+                Some(message) => seen.push(message),
+                None => return Err(Failure::msg("the stream ended early")),
+            }
+        }
+        Ok::<_, Failure>(seen)
+    });
+    for i in COUNT / 2..COUNT {
+        push.push([i.to_string(), "second frame".to_string()])
+            .unwrap();
+    }
+    let seen = wait_for(&r, &d, "all messages");
+    for (i, message) in seen.iter().enumerate() {
+        assert_eq!(message.len(), 2, "message {i} is whole");
+        assert_eq!(text(&message[0]), i.to_string(), "message {i} in order");
+        assert_eq!(&message[1][..], b"second frame");
+    }
+    factory.shutdown();
+}
+
+/// A full stream pauses reading: the rest wait in libzmq, the buffer stays
+/// at its capacity; taking messages resumes reading once the buffer is down
+/// to half, and every message arrives, in order.
+#[test]
+fn a_full_stream_pauses_reading_and_resumes_when_drained() {
+    const COUNT: usize = 100;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("pressure"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("pressure"))).unwrap();
+    let mut messages = pull.messages_with_capacity(4).unwrap();
+    assert_eq!(messages.capacity(), 4);
+    for i in 0..COUNT {
+        push.push(i.to_string()).unwrap();
+    }
+    run_until(&r, "the buffer to fill", || messages.len() == 4);
+    assert!(pull.is_paused(), "reading paused when the buffer filled");
+    for _ in 0..20 {
+        r.iterate(Duration::from_millis(2)).unwrap();
+    }
+    assert_eq!(messages.len(), 4, "nothing read while paused");
+
+    // Taking one leaves 3 > 4/2: still paused. Taking a second resumes.
+    assert_eq!(messages.try_next().map(|m| text(&m[0])), Some("0".into()));
+    assert!(pull.is_paused());
+    assert_eq!(messages.try_next().map(|m| text(&m[0])), Some("1".into()));
+    assert!(!pull.is_paused(), "resumed at half the capacity");
+
+    let d = r.spawn(async move {
+        let mut seen = vec!["0".to_string(), "1".to_string()];
+        let mut most_buffered = 0;
+        while seen.len() < COUNT {
+            most_buffered = most_buffered.max(messages.len());
+            match messages.next().await {
+                Some(message) => seen.push(text(&message[0])),
+                None => return Err(Failure::msg("the stream ended early")),
+            }
+        }
+        Ok::<_, Failure>((seen, most_buffered))
+    });
+    let (seen, most_buffered) = wait_for(&r, &d, "all messages");
+    assert!(seen.iter().cloned().eq((0..COUNT).map(|i| i.to_string())));
+    assert!(most_buffered <= 4, "the buffer never exceeds its capacity");
+    assert!(!pull.is_paused());
+    factory.shutdown();
+}
+
+/// Shutting the connection down ends the stream once the buffered messages
+/// have been taken; `lost()` says why.
+#[test]
+fn shutdown_ends_the_stream_after_the_buffered_messages() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("end"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("end"))).unwrap();
+    let mut messages = pull.messages().unwrap();
+    for word in ["a", "b", "c"] {
+        push.push(word).unwrap();
+    }
+    run_until(&r, "three messages", || messages.len() == 3);
+    pull.shutdown();
+    assert!(messages.is_ended());
+    let d = r.spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(message) = messages.next().await {
+            seen.push(text(&message[0]));
+        }
+        Ok::<_, Failure>((seen, messages.lost().map(|l| l.reason)))
+    });
+    let (seen, reason) = wait_for(&r, &d, "the end of the stream");
+    assert_eq!(seen, ["a", "b", "c"]);
+    assert_eq!(reason, Some(LostReason::Shutdown));
+    factory.shutdown();
+}
+
+/// A task waiting on an empty stream is woken when the reactor shuts the
+/// factory down, and sees the end of the stream.
+#[test]
+fn reactor_shutdown_wakes_a_waiting_stream_with_its_end() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    factory.register_for_shutdown();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("down"))).unwrap();
+    let mut messages = pull.messages().unwrap();
+    let d = r.spawn(async move {
+        let next = messages.next().await;
+        Ok::<_, Failure>((next.is_none(), messages.lost().map(|l| l.reason)))
+    });
+    r.call_later(Duration::from_millis(20), |cx| cx.reactor.stop());
+    r.run().unwrap();
+    // The shutdown triggers woke the task; it runs on the next pass.
+    let (ended, reason) = wait_for(&r, &d, "the task to see the end");
+    assert!(ended);
+    assert_eq!(reason, Some(LostReason::ReactorShutdown));
+}
+
+/// Setting another protocol ends the stream (its buffer is still yielded)
+/// and the new protocol gets the rest, with reading resumed.
+#[test]
+fn another_protocol_ends_the_stream_and_gets_the_rest() {
+    const COUNT: usize = 10;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("swap"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("swap"))).unwrap();
+    let mut messages = pull.messages_with_capacity(2).unwrap();
+    for i in 0..COUNT {
+        push.push(i.to_string()).unwrap();
+    }
+    run_until(&r, "the buffer to fill", || messages.len() == 2);
+    assert!(pull.is_paused());
+    let rest = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&rest);
+    pull.on_pull(move |_, message| sink.borrow_mut().push(text(&message[0])));
+    assert!(messages.is_ended());
+    assert!(
+        !pull.is_paused(),
+        "the new protocol does not inherit the pause"
+    );
+    run_until(&r, "the rest", || rest.borrow().len() == COUNT - 2);
+    let mut buffered = Vec::new();
+    while let Some(message) = messages.try_next() {
+        buffered.push(text(&message[0]));
+    }
+    assert_eq!(buffered, ["0", "1"]);
+    assert!(rest
+        .borrow()
+        .iter()
+        .cloned()
+        .eq((2..COUNT).map(|i| i.to_string())));
+    factory.shutdown();
+}
+
+/// A ROUTER echo server written as a task over a stream, replying with
+/// sends from the task, serves two clients that await their requests; all
+/// in one reactor, with no lost wake-ups.
+#[test]
+fn a_router_echo_task_serves_clients_that_await() {
+    const ROUNDS: usize = 300;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let router = ZmqRouterConnection::new(&factory, ZmqEndpoint::bind(inproc("echo"))).unwrap();
+    let mut requests = router.messages().unwrap();
+    let _server = r.spawn(async move {
+        while let Some(message) = requests.next().await {
+            // [client identity, request id, "", payload]: echo it whole.
+            requests.connection().send(message)?;
+        }
+        Ok::<_, Failure>(())
+    });
+    let clients: Vec<Deferred<usize>> = (0..2)
+        .map(|c| {
+            let req =
+                ZmqReqConnection::new(&factory, ZmqEndpoint::connect(inproc("echo"))).unwrap();
+            r.spawn(async move {
+                for i in 0..ROUNDS {
+                    let body = format!("client {c} round {i}");
+                    let reply = req.send_msg(body.as_str()).await?;
+                    if text(&reply[0]) != body {
+                        return Err(Failure::msg(format!("wrong echo {:?}", text(&reply[0]))));
+                    }
+                }
+                Ok::<_, Failure>(ROUNDS)
+            })
+        })
+        .collect();
+    for (c, client) in clients.iter().enumerate() {
+        assert_eq!(wait_for(&r, client, &format!("client {c}")), ROUNDS);
+    }
+    factory.shutdown();
+}
