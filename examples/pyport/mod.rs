@@ -1,0 +1,351 @@
+//! Helpers shared by the ports of Python examples (not an example itself).
+//!
+//! - [`Flags`]: a tiny command-line parser in the spirit of Python's
+//!   `optparse` (`--name value`, `--name=value`, `-n value`, positionals);
+//!   bad input prints an error and exits with status 2, never panics.
+//! - Python 3's print formats that the ports reproduce: `repr(float)`
+//!   ([`float_repr`]), `repr(str)` ([`str_repr`]), a list of bytes
+//!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
+//!   the library's `bytes_repr`.
+//! - What the originals take from Python's standard library: `time.time()`
+//!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
+//!   ([`hostname`]).
+//! - [`finish`]: turns `main`'s result into an exit status, printing the error.
+//!
+//! Each example includes it with `mod pyport;` and uses only part of it.
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tx0mq::connections::{bytes_repr, Frame};
+
+/// Parsed command-line flags: `--name value`, `--name=value`, `-n value`,
+/// `-nvalue`, and positional arguments.
+#[derive(Debug)]
+pub struct Flags {
+    program: &'static str,
+    values: Vec<(&'static str, String)>,
+    positional: Vec<String>,
+}
+
+/// One flag that takes a value: its long name (without `--`) and an optional
+/// one-letter short name (without `-`).
+pub type Spec = (&'static str, Option<&'static str>);
+
+impl Flags {
+    /// Parses the process's arguments. `usage` is printed for `--help` (exit
+    /// 0) and after an error (exit 2). `max_positional` positional arguments
+    /// are accepted.
+    pub fn parse(
+        program: &'static str,
+        usage: &str,
+        spec: &[Spec],
+        max_positional: usize,
+    ) -> Flags {
+        match Self::try_parse(program, spec, max_positional, std::env::args().skip(1)) {
+            Ok(Some(flags)) => flags,
+            Ok(None) => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            Err(message) => usage_error(program, usage, &message),
+        }
+    }
+
+    /// Parses `args`; `Ok(None)` means help was asked for.
+    pub fn try_parse(
+        program: &'static str,
+        spec: &[Spec],
+        max_positional: usize,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Option<Flags>, String> {
+        let mut flags = Flags {
+            program,
+            values: Vec::new(),
+            positional: Vec::new(),
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "-h" || arg == "--help" {
+                return Ok(None);
+            }
+            let (name, inline) = if let Some(long) = arg.strip_prefix("--") {
+                match long.split_once('=') {
+                    Some((name, value)) => (find(spec, name, true), Some(value.to_string())),
+                    None => (find(spec, long, true), None),
+                }
+            } else if arg.len() > 1 && arg.starts_with('-') && !is_number(&arg) {
+                let mut chars = arg[1..].chars();
+                let short = chars.next().map(String::from).unwrap_or_default();
+                let rest = chars.as_str();
+                let inline = (!rest.is_empty()).then(|| rest.to_string());
+                (find(spec, &short, false), inline)
+            } else {
+                if flags.positional.len() >= max_positional {
+                    return Err(format!("unexpected argument {arg:?}"));
+                }
+                flags.positional.push(arg);
+                continue;
+            };
+            let Some(name) = name else {
+                return Err(format!("unknown option {arg:?}"));
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => args
+                    .next()
+                    .ok_or_else(|| format!("option --{name} needs a value"))?,
+            };
+            flags.values.retain(|(n, _)| *n != name);
+            flags.values.push((name, value));
+        }
+        Ok(Some(flags))
+    }
+
+    /// The value given for `--name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value given for `--name`, or `default`.
+    pub fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or(default).to_string()
+    }
+
+    /// `--name` parsed as a `T`, if given; a value that does not parse
+    /// prints an error and exits with status 2.
+    pub fn optional<T: FromStr>(&self, name: &str) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.get(name)?;
+        match value.parse() {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                eprintln!(
+                    "{}: invalid value {value:?} for --{name}: {e}",
+                    self.program
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+
+    /// `--name` parsed as a `T`, or `default`.
+    pub fn number<T: FromStr>(&self, name: &str, default: T) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.optional(name).unwrap_or(default)
+    }
+
+    /// `--name` as a duration in (possibly fractional) seconds, or `default`
+    /// seconds; a negative or non-numeric value exits with status 2.
+    pub fn seconds(&self, name: &str, default: f64) -> std::time::Duration {
+        let seconds = self.number(name, default);
+        std::time::Duration::try_from_secs_f64(seconds).unwrap_or_else(|e| {
+            eprintln!(
+                "{}: invalid value {seconds} for --{name}: {e}",
+                self.program
+            );
+            std::process::exit(2);
+        })
+    }
+
+    /// The `index`th positional argument.
+    pub fn positional(&self, index: usize) -> Option<&str> {
+        self.positional.get(index).map(String::as_str)
+    }
+}
+
+fn find(spec: &[Spec], name: &str, long: bool) -> Option<&'static str> {
+    spec.iter()
+        .find(|(l, s)| if long { *l == name } else { *s == Some(name) })
+        .map(|(l, _)| *l)
+}
+
+fn is_number(arg: &str) -> bool {
+    arg.parse::<f64>().is_ok()
+}
+
+/// Prints `message` and the usage to stderr and exits with status 2.
+pub fn usage_error(program: &str, usage: &str, message: &str) -> ! {
+    eprintln!("{program}: {message}");
+    eprintln!("{usage}");
+    std::process::exit(2);
+}
+
+/// Turns `main`'s result into the exit status: an error is printed (not
+/// panicked) and the process exits with status 1.
+pub fn finish(program: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first frame of a message (empty if there is none), as Python's
+/// `socket.recv()` returns it.
+pub fn first(message: &[Frame]) -> &[u8] {
+    message.first().map_or(&[], |frame| &frame[..])
+}
+
+/// `repr(x)` for a Python float: the shortest text that reads back as `x`,
+/// with `.0` on whole numbers and Python's exponent form outside
+/// `1e-4 <= |x| < 1e16`.
+pub fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".to_string();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let magnitude = x.abs();
+    if magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) {
+        // Rust: "1.5e-5"; Python: "1.5e-05".
+        let text = format!("{x:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let (sign, digits) = match exponent.strip_prefix('-') {
+            Some(digits) => ('-', digits),
+            None => ('+', exponent),
+        };
+        return format!("{mantissa}e{sign}{digits:0>2}");
+    }
+    let text = format!("{x}");
+    if text.contains('.') {
+        text
+    } else {
+        text + ".0"
+    }
+}
+
+/// `repr(s)` for a Python `str`: single quotes unless the text has a single
+/// quote and no double quote; backslash escapes for control characters.
+pub fn str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// `repr(list_of_bytes)`: `[b'a', b'b']`.
+pub fn bytes_list_repr<T: std::ops::Deref<Target = [u8]>>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(|i| bytes_repr(i)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `repr(list_of_str)`: `['a', 'b']`.
+pub fn str_list_repr<T: AsRef<str>>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(|i| str_repr(i.as_ref())).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Python's `time.time()`: seconds since the Unix epoch, as a float.
+pub fn time_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Python's `socket.gethostname()`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// A small pseudo-random generator (xorshift64*), seeded from the clock and
+/// the process id, for what the originals take from Python's `random`.
+#[derive(Debug, Clone)]
+pub struct Random(u64);
+
+impl Random {
+    /// A generator seeded from the clock and the process id (`random.seed()`).
+    pub fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+        Random(seed.max(1))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Python's `randrange(start, stop)`: `start <= n < stop`.
+    pub fn randrange(&mut self, start: i64, stop: i64) -> i64 {
+        let span = stop.saturating_sub(start).max(1) as u64;
+        start + (self.next_u64() % span) as i64
+    }
+
+    /// Python's `randint(a, b)`: `a <= n <= b`.
+    pub fn randint(&mut self, a: i64, b: i64) -> i64 {
+        self.randrange(a, b.saturating_add(1))
+    }
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// txZMQ's `ZmqEndpoint(method, address)`: `method` must be `bind` or
+/// `connect`; anything else is a usage error (exit status 2).
+pub fn zmq_endpoint(
+    program: &str,
+    usage: &str,
+    method: &str,
+    address: String,
+) -> tx0mq::connections::ZmqEndpoint {
+    use tx0mq::connections::ZmqEndpoint;
+    match method {
+        "bind" => ZmqEndpoint::bind(address),
+        "connect" => ZmqEndpoint::connect(address),
+        other => usage_error(
+            program,
+            usage,
+            &format!("--method must be bind or connect, not {other:?}"),
+        ),
+    }
+}
