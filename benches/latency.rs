@@ -34,6 +34,7 @@ fn raw_reqrep(size: usize, n: usize) -> Samples {
             rep.recv(&mut msg, 0).expect("recv");
             rep.send(&msg[..], 0).expect("send");
         }
+        rep // closed after the client has its last reply
     });
     let req = context.socket(zmq::REQ).expect("socket");
     req.connect(&endpoint).expect("connect");
@@ -46,7 +47,7 @@ fn raw_reqrep(size: usize, n: usize) -> Samples {
         req.recv(&mut msg, 0).expect("recv");
         samples.push(started.elapsed().as_secs_f64() * 1e6);
     }
-    server.join().expect("server");
+    drop(server.join().expect("server"));
     samples.sort_by(|a, b| a.total_cmp(b));
     samples
 }

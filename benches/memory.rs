@@ -31,7 +31,9 @@ const PER_CONTEXT: usize = 1000;
 
 fn main() {
     let options = Options::from_args();
-    let n = options.pick(5_000, 2_000);
+    // Two descriptors per libzmq socket, both sets open at once, under a
+    // 20,000-descriptor limit.
+    let n = options.pick(4_000, 2_000);
 
     let contexts: Vec<zmq::Context> = (0..n.div_ceil(PER_CONTEXT))
         .map(|_| zmq::Context::new())

@@ -321,6 +321,18 @@ impl<S: 'static> Core<S> {
                         self.describe()
                     );
                     Ok(())
+                } else if self.kind == zmq::SocketType::ROUTER {
+                    // ROUTER never queues either: EAGAIN (router_mandatory)
+                    // concerns one peer, and queueing would hold every other
+                    // peer's messages behind it. The caller decides.
+                    Err(Error::Socket {
+                        context: format!(
+                            "{operation} on the {}: the recipient is at its high-water mark (router_mandatory); \
+                             the message was not sent",
+                            self.describe()
+                        ),
+                        source: zmq::Error::EAGAIN,
+                    })
                 } else {
                     let mut outbox = self.outbox.borrow_mut();
                     if outbox.len() >= self.outbox_limit {
@@ -345,25 +357,28 @@ impl<S: 'static> Core<S> {
 
     /// Sends queued messages until libzmq pushes back. Returns whether the
     /// outbox is now empty.
-    fn flush(&self) {
+    /// Returns whether any message left the outbox.
+    fn flush(&self) -> bool {
+        let mut progress = false;
         loop {
             let Some(message) = self.outbox.borrow_mut().pop_front() else {
-                return;
+                return progress;
             };
             let outcome = {
                 let socket = self.socket.borrow();
                 match socket.as_ref() {
                     Some(socket) => send_now(socket, message),
-                    None => return,
+                    None => return progress,
                 }
             };
             match outcome {
-                Ok(()) => {}
+                Ok(()) => progress = true,
                 Err((zmq::Error::EAGAIN, message)) if !message.is_empty() => {
                     self.outbox.borrow_mut().push_front(message);
-                    return;
+                    return progress;
                 }
                 Err((e, _)) => {
+                    progress = true;
                     log::error!(
                         "{}: a queued message could not be sent and was dropped: {e}",
                         self.describe()
@@ -416,8 +431,12 @@ impl<S: 'static> Core<S> {
         let Some(mut events) = self.events() else {
             return;
         };
+        // A flush that moved nothing despite POLLOUT waits for the next edge
+        // rather than spinning (libzmq's POLLOUT can mean "some peer", not
+        // the one at the head of the outbox).
+        let mut stuck = false;
         if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
-            self.flush();
+            stuck = !self.flush();
             match self.events() {
                 Some(e) => events = e,
                 None => return,
@@ -430,7 +449,8 @@ impl<S: 'static> Core<S> {
         // Invariant 3 and 4: look again before the reactor blocks.
         if let Some(events) = self.events() {
             let more_in = events.contains(zmq::POLLIN) && self.reading();
-            let more_out = events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
+            let more_out =
+                !stuck && events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
             if more_in || more_out || produce_again {
                 cx.reactor.wake_source(id);
             }

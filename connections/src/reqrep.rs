@@ -297,6 +297,11 @@ type Routes = Rc<RefCell<HashMap<Vec<u8>, Multipart>>>;
 ///
 /// A request with no empty delimiter, or with nothing before it, is logged
 /// and dropped.
+///
+/// Replies go out through a ROUTER, which never queues: at the default
+/// high-water mark (1000 per peer) libzmq drops replies to a peer that has
+/// not read the previous thousand. txZMQ sets no limit; to match it, build
+/// the connection with `ZmqOptions::new().high_water_mark(0)`.
 pub struct ZmqRepConnection<S: 'static = ()> {
     base: ZmqConnection<S>,
     routes: Routes,

@@ -55,6 +55,11 @@ pub trait RouterProtocol<S: 'static = ()>: 'static {
 
 /// A raw ROUTER connection (txZMQ's `ZmqRouterConnection`): messages come
 /// with their sender's routing id and go to a recipient's.
+///
+/// A ROUTER never queues (see [`send_msg`](Self::send_msg)): at the default
+/// high-water mark (1000 per peer) libzmq drops messages for a peer that does
+/// not keep up. txZMQ sets no limit; `ZmqOptions::new().high_water_mark(0)`
+/// matches it, and `router_mandatory(true)` turns drops into errors.
 pub struct ZmqRouterConnection<S: 'static = ()> {
     base: ZmqConnection<S>,
 }
@@ -134,13 +139,18 @@ impl<S: 'static> ZmqRouterConnection<S> {
     }
 
     /// Sends `parts` to the peer whose routing id is `recipient`: the frames
-    /// `[recipient, parts...]` (txZMQ's `sendMsg` / `sendMultipart`). Without
-    /// `router_mandatory`, a message to an unknown peer is dropped by libzmq.
+    /// `[recipient, parts...]` (txZMQ's `sendMsg` / `sendMultipart`).
+    ///
+    /// A ROUTER never queues in the outbox: without `router_mandatory`,
+    /// libzmq drops a message to an unknown peer or to one at its high-water
+    /// mark; with it, the send fails and the caller decides (a queue would
+    /// hold every other peer's messages behind one slow peer).
     ///
     /// # Errors
     ///
     /// As for [`ZmqConnection::send`]; with `router_mandatory`, an unknown
-    /// recipient is `Error::Socket` (EHOSTUNREACH).
+    /// recipient is `Error::Socket` (EHOSTUNREACH) and one at its high-water
+    /// mark `Error::Socket` (EAGAIN).
     pub fn send_msg(&self, recipient: &[u8], parts: impl IntoMultipart) -> Result<()> {
         let parts = parts.into_multipart();
         let mut message = Vec::with_capacity(parts.len() + 1);
