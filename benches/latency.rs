@@ -143,6 +143,37 @@ fn reactor_reqrep(size: usize, n: usize) -> Samples {
     samples
 }
 
+/// The REQ/REP round trip written as a coroutine: `send_msg(..).await` in a
+/// loop, as an `inlineCallbacks` client would be.
+fn reactor_reqrep_async(size: usize, n: usize) -> Samples {
+    let (endpoint, server, join) = server_thread(false);
+    let reactor = Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("reactor");
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(endpoint)).expect("req");
+    let payload = vec![7u8; size];
+    let samples = reactor
+        .run_until_complete(async move {
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                let started = Instant::now();
+                req.send_msg(&payload[..]).await?;
+                samples.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+            Ok::<Samples, tx0mq::Failure>(samples)
+        })
+        .expect("run")
+        .expect("requests");
+    let _ = server.call_from_thread(|cx| cx.reactor.stop());
+    join.join().expect("server");
+    factory.shutdown();
+    let mut samples = samples;
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples
+}
+
 fn reactor_dealer_router(size: usize, n: usize) -> Samples {
     let (endpoint, server, join) = server_thread(true);
     let reactor = Reactor::builder()
@@ -190,11 +221,13 @@ fn main() {
     let options = Options::from_args();
     let n = options.pick(20_000, 3_000);
     let mut rows = Vec::new();
+    let mut p50_by_flavour: Vec<(&str, &str, f64)> = Vec::new();
     for size in [1usize, 1024] {
         let size_name = if size == 1 { "1B" } else { "1KiB" };
         for (flavour, run) in [
             ("reqrep", reactor_reqrep as fn(usize, usize) -> Samples),
             ("dealer_router", reactor_dealer_router),
+            ("reqrep_async", reactor_reqrep_async),
         ] {
             let name = format!("rtt_{flavour}_{size_name}");
             if !options.wants(&name) {
@@ -229,11 +262,30 @@ fn main() {
                 raw: r99,
                 unit: "us",
             });
+            p50_by_flavour.push((flavour, size_name, p50));
+        }
+    }
+    // The coroutine form against the callback form of the same round trip.
+    for size_name in ["1B", "1KiB"] {
+        let find = |flavour: &str| {
+            p50_by_flavour
+                .iter()
+                .find(|(f, s, _)| *f == flavour && *s == size_name)
+                .map(|(_, _, p50)| *p50)
+        };
+        if let (Some(async_p50), Some(callback_p50)) = (find("reqrep_async"), find("reqrep")) {
+            rows.push(Row {
+                name: format!("rtt_reqrep_async_vs_callback_{size_name}_p50"),
+                reactor: async_p50,
+                raw: callback_p50,
+                unit: "us",
+            });
         }
     }
     report(
         "Round-trip latency",
-        "Microseconds per round trip (lower is better); ratio = reactor time / raw time, so lower is better.",
+        "Microseconds per round trip (lower is better); ratio = reactor time / raw time, so lower is better. \
+         The async_vs_callback rows compare the coroutine client (reactor) with the callback client (raw).",
         &rows,
     );
 }
