@@ -164,17 +164,10 @@ where
 struct RawHandler<P>(P);
 
 impl<S: 'static, P: ZmqProtocol<S>> Handler<S> for RawHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqConnection { core: core.clone() });
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = ZmqConnection { core: core.clone() };
         with_zcx(cx, &conn, |zcx| self.0.message_received(zcx, message));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 
@@ -426,6 +419,38 @@ impl<S: 'static> ZmqConnection<S> {
         let _ = self.core.set_producer(None, true);
     }
 }
+
+/// The `made` and `lost` methods of a pattern's `Handler`: build the
+/// connection view with `$conn` (which may use `$core` and `$this`, the
+/// handler), then call the protocol's `connection_made` / `connection_lost`.
+macro_rules! made_and_lost {
+    (|$core:ident, $this:ident| $conn:expr) => {
+        fn made(
+            &mut self,
+            cx: &mut tx0mq_reactor::Ctx<'_, S>,
+            $core: &std::rc::Rc<crate::core::Core<S>>,
+        ) {
+            #[allow(unused_variables)]
+            let $this = &*self;
+            let conn = $conn;
+            crate::connection::with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
+        }
+
+        fn lost(
+            &mut self,
+            cx: &mut tx0mq_reactor::Ctx<'_, S>,
+            $core: &std::rc::Rc<crate::core::Core<S>>,
+            lost: &crate::core::ConnectionLost,
+        ) {
+            #[allow(unused_variables)]
+            let $this = &*self;
+            let conn = $conn;
+            crate::connection::with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
+        }
+    };
+}
+
+pub(crate) use made_and_lost;
 
 /// Implements `Clone`, `Debug` and `Deref<Target = ZmqConnection>` for a
 /// connection type whose first field is `base: ZmqConnection<S>`.

@@ -31,7 +31,9 @@ use std::rc::Rc;
 
 use tx0mq_reactor::{CallbackResult, Ctx};
 
-use crate::connection::{connection_common, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx};
+use crate::connection::{
+    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+};
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
 use crate::factory::ZmqFactory;
@@ -190,10 +192,7 @@ connection_common!(ZmqSubConnection { sep, xsub });
 struct SubHandler<P>(P, TopicSep);
 
 impl<S: 'static, P: SubProtocol<S>> Handler<S> for SubHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqSubConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqSubConnection::from_core(core, &this.1));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = ZmqSubConnection::from_core(core, &self.1);
         let split = untag(message, &self.1.borrow());
@@ -201,10 +200,6 @@ impl<S: 'static, P: SubProtocol<S>> Handler<S> for SubHandler<P> {
             Ok((message, tag)) => with_zcx(cx, &conn, |zcx| self.0.got_message(zcx, message, tag)),
             Err(why) => log::warn!("{}: dropped a malformed message: {why}", core.describe()),
         }
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqSubConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 
@@ -389,10 +384,7 @@ connection_common!(ZmqXPubConnection { sep });
 struct XPubHandler<P>(P, TopicSep);
 
 impl<S: 'static, P: XPubProtocol<S>> Handler<S> for XPubHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqXPubConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqXPubConnection::from_core(core, &this.1));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = ZmqXPubConnection::from_core(core, &self.1);
         let Some(first) = message.first().filter(|f| !f.is_empty() && f[0] <= 1) else {
@@ -405,10 +397,6 @@ impl<S: 'static, P: XPubProtocol<S>> Handler<S> for XPubHandler<P> {
         let subscribe = first[0] == 1;
         let topic = Frame::from(&first[1..]);
         with_zcx(cx, &conn, |zcx| self.0.subscription(zcx, subscribe, topic));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqXPubConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 

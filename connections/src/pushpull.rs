@@ -32,7 +32,9 @@ use std::rc::Rc;
 
 use tx0mq_reactor::{CallbackResult, Ctx};
 
-use crate::connection::{connection_common, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx};
+use crate::connection::{
+    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+};
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
 use crate::factory::ZmqFactory;
@@ -106,17 +108,10 @@ connection_common!(ZmqPullConnection {});
 struct PullHandler<P>(P);
 
 impl<S: 'static, P: PullProtocol<S>> Handler<S> for PullHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqPullConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqPullConnection::from_core(core));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = ZmqPullConnection::from_core(core);
         with_zcx(cx, &conn, |zcx| self.0.on_pull(zcx, message));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqPullConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 

@@ -43,7 +43,9 @@ use std::time::Duration;
 
 use tx0mq_reactor::{CallbackResult, Ctx, Deferred, DelayedCall, Failure};
 
-use crate::connection::{connection_common, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx};
+use crate::connection::{
+    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+};
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::{Error, Result, ZmqRequestTimeoutError};
 use crate::factory::ZmqFactory;
@@ -316,10 +318,7 @@ pub type ZmqXRepConnection<S = ()> = ZmqRepConnection<S>;
 struct RepHandler<P>(P, Routes);
 
 impl<S: 'static, P: RepProtocol<S>> Handler<S> for RepHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqRepConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqRepConnection::from_core(core, &this.1));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, mut message: Multipart) {
         let Some(delimiter) = message.iter().position(|f| f.is_empty()) else {
             log::warn!(
@@ -352,10 +351,6 @@ impl<S: 'static, P: RepProtocol<S>> Handler<S> for RepHandler<P> {
         }
         let conn = ZmqRepConnection::from_core(core, &self.1);
         with_zcx(cx, &conn, |zcx| self.0.got_message(zcx, id, parts));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqRepConnection::from_core(core, &self.1);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 

@@ -26,7 +26,9 @@ use std::rc::Rc;
 
 use tx0mq_reactor::{CallbackResult, Ctx};
 
-use crate::connection::{connection_common, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx};
+use crate::connection::{
+    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+};
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
 use crate::factory::ZmqFactory;
@@ -69,10 +71,7 @@ connection_common!(ZmqRouterConnection {});
 struct RouterHandler<P>(P);
 
 impl<S: 'static, P: RouterProtocol<S>> Handler<S> for RouterHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqRouterConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqRouterConnection::from_core(core));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, mut message: Multipart) {
         if message.is_empty() {
             return;
@@ -83,10 +82,6 @@ impl<S: 'static, P: RouterProtocol<S>> Handler<S> for RouterHandler<P> {
         };
         let conn = ZmqRouterConnection::from_core(core);
         with_zcx(cx, &conn, |zcx| self.0.got_message(zcx, sender, parts));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqRouterConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 
@@ -260,17 +255,10 @@ impl<S: 'static> ZmqPairConnection<S> {
 struct DealerHandler<P>(P);
 
 impl<S: 'static, P: DealerProtocol<S>> Handler<S> for DealerHandler<P> {
-    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqDealerConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-    }
+    made_and_lost!(|core, this| ZmqDealerConnection::from_core(core));
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = ZmqDealerConnection::from_core(core);
         with_zcx(cx, &conn, |zcx| self.0.got_message(zcx, message));
-    }
-    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
-        let conn = ZmqDealerConnection::from_core(core);
-        with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
     }
 }
 
