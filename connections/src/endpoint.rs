@@ -11,6 +11,32 @@ pub enum ZmqEndpointType {
     Connect,
 }
 
+/// Parses txZMQ's endpoint type strings, `"bind"` and `"connect"`.
+///
+/// ```
+/// use tx0mq_connections::{ZmqEndpoint, ZmqEndpointType};
+///
+/// let kind: ZmqEndpointType = "connect".parse()?;
+/// assert_eq!(kind, ZmqEndpointType::Connect);
+/// let endpoint = ZmqEndpoint::new("bind".parse()?, "tcp://*:5555");
+/// assert_eq!(endpoint, ZmqEndpoint::bind("tcp://*:5555"));
+/// assert!("listen".parse::<ZmqEndpointType>().is_err());
+/// # Ok::<(), tx0mq_connections::Error>(())
+/// ```
+impl std::str::FromStr for ZmqEndpointType {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bind" => Ok(ZmqEndpointType::Bind),
+            "connect" => Ok(ZmqEndpointType::Connect),
+            other => Err(crate::Error::EndpointType {
+                given: other.to_string(),
+            }),
+        }
+    }
+}
+
 impl ZmqEndpointType {
     pub(crate) fn verb(self) -> &'static str {
         match self {

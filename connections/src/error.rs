@@ -53,6 +53,11 @@ pub enum Error {
         /// The id, as given.
         message_id: Vec<u8>,
     },
+    /// An endpoint type that is neither `"bind"` nor `"connect"`.
+    EndpointType {
+        /// What was given.
+        given: String,
+    },
     /// A reactor error (the reactor was dropped, say).
     Reactor(tx0mq_reactor::Error),
 }
@@ -85,6 +90,10 @@ impl fmt::Display for Error {
                 f,
                 "no request with message id {} is waiting for a reply (unknown or already answered)",
                 crate::frames::escape(message_id)
+            ),
+            Error::EndpointType { given } => write!(
+                f,
+                "unknown endpoint type {given:?}: expected \"bind\" or \"connect\""
             ),
             Error::Reactor(e) => write!(f, "reactor: {e}"),
         }

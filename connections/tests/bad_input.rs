@@ -1072,3 +1072,16 @@ fn shutdown_from_inside_a_callback_stops_delivery() {
     assert_eq!(logs::errors(), Vec::<String>::new());
     factory.shutdown();
 }
+
+#[test]
+fn an_unknown_endpoint_type_is_refused_naming_it() {
+    let err = "listen"
+        .parse::<tx0mq_connections::ZmqEndpointType>()
+        .unwrap_err();
+    assert!(matches!(err, tx0mq_connections::Error::EndpointType { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("\"listen\"") && text.contains("bind"),
+        "{text}"
+    );
+}
