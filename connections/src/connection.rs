@@ -157,7 +157,7 @@ where
     R: CallbackResult,
 {
     fn message_received(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>, message: Multipart) {
-        crate::report("message_received", (self.0)(cx, message));
+        (self.0)(cx, message).report("message_received");
     }
 }
 

@@ -104,13 +104,6 @@ pub use routerdealer::{
 pub use stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;
 
-/// Logs a protocol callback's error, naming the callback.
-pub(crate) fn report(what: &str, result: impl tx0mq_reactor::CallbackResult) {
-    if let Err(e) = result.into_callback_result() {
-        log::error!("{what} failed: {e}");
-    }
-}
-
 /// Logs a protocol that could not be set because the connection is closed.
 pub(crate) fn warn_closed(result: Result<()>) {
     if let Err(e) = result {

@@ -216,7 +216,7 @@ where
         message: Frame,
         tag: Frame,
     ) {
-        crate::report("got_message", (self.0)(cx, message, tag));
+        (self.0)(cx, message, tag).report("got_message");
     }
 }
 
@@ -413,7 +413,7 @@ where
         subscribe: bool,
         topic: Frame,
     ) {
-        crate::report("subscription", (self.0)(cx, subscribe, topic));
+        (self.0)(cx, subscribe, topic).report("subscription");
     }
 }
 

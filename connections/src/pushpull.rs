@@ -123,7 +123,7 @@ where
     R: CallbackResult,
 {
     fn on_pull(&mut self, cx: &mut ZmqCtx<'_, S, ZmqPullConnection<S>>, message: Multipart) {
-        crate::report("on_pull", (self.0)(cx, message));
+        (self.0)(cx, message).report("on_pull");
     }
 }
 

@@ -367,7 +367,7 @@ where
         message_id: Frame,
         parts: Multipart,
     ) {
-        crate::report("got_message", (self.0)(cx, message_id, parts));
+        (self.0)(cx, message_id, parts).report("got_message");
     }
 }
 

@@ -98,7 +98,7 @@ where
         sender: Frame,
         parts: Multipart,
     ) {
-        crate::report("got_message", (self.0)(cx, sender, parts));
+        (self.0)(cx, sender, parts).report("got_message");
     }
 }
 
@@ -270,7 +270,7 @@ where
     R: CallbackResult,
 {
     fn got_message(&mut self, cx: &mut ZmqCtx<'_, S, ZmqDealerConnection<S>>, parts: Multipart) {
-        crate::report("got_message", (self.0)(cx, parts));
+        (self.0)(cx, parts).report("got_message");
     }
 }
 

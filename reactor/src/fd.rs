@@ -18,7 +18,7 @@ use mio::{Interest, Token};
 use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::reactor::{report, CallbackResult, Ctx, Reactor};
+use crate::reactor::{CallbackResult, Ctx, Reactor};
 
 type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
@@ -176,7 +176,7 @@ impl<S: 'static> Reactor<S> {
         self.add_level(
             fd.as_raw_fd(),
             Role::Reader,
-            Box::new(move |cx| report("reader", f(cx))),
+            Box::new(move |cx| f(cx).report("reader")),
         )
     }
 
@@ -196,7 +196,7 @@ impl<S: 'static> Reactor<S> {
         self.add_level(
             fd.as_raw_fd(),
             Role::Writer,
-            Box::new(move |cx| report("writer", f(cx))),
+            Box::new(move |cx| f(cx).report("writer")),
         )
     }
 

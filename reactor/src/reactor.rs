@@ -66,9 +66,18 @@ pub struct Ctx<'a, S: 'static = ()> {
 /// reactor. A callback that returns `Err` has its error logged with
 /// `log::error!`, naming the kind of callback, and the reactor goes on with the
 /// next one.
-pub trait CallbackResult {
+pub trait CallbackResult: Sized {
     /// Turns the callback's return value into `Ok` or a boxed error.
     fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// Logs an error with `log::error!`, naming the kind of callback
+    /// (`what`): the reactor's policy for failing callbacks, for layers built
+    /// on it (the ZeroMQ connections use it for their protocols).
+    fn report(self, what: &str) {
+        if let Err(e) = self.into_callback_result() {
+            log::error!("{what} failed: {e}");
+        }
+    }
 }
 
 impl CallbackResult for () {
@@ -410,7 +419,7 @@ impl<S: 'static> Reactor<S> {
             .timers
             .borrow_mut()
             .schedule(deadline, move |cx: &mut Ctx<'_, S>| {
-                report("timed call", f(cx))
+                f(cx).report("timed call")
             });
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
         DelayedCall { call, ops }
@@ -427,7 +436,7 @@ impl<S: 'static> Reactor<S> {
         if self.running() {
             self.call_later(Duration::ZERO, f);
         } else {
-            let callback: Callback<S> = Box::new(move |cx| report("call_when_running", f(cx)));
+            let callback: Callback<S> = Box::new(move |cx| f(cx).report("call_when_running"));
             self.inner.triggers.borrow_mut().when_running.push(callback);
         }
     }
@@ -682,7 +691,7 @@ impl<S: 'static> Reactor<S> {
         self.inner.triggers.borrow_mut().add(
             phase,
             event,
-            Box::new(move |cx| report("system event trigger", f(cx))),
+            Box::new(move |cx| f(cx).report("system event trigger")),
         )
     }
 
@@ -750,13 +759,6 @@ impl<'a> PassGuard<'a> {
 impl Drop for PassGuard<'_> {
     fn drop(&mut self) {
         self.0.set(self.0.get().saturating_sub(1));
-    }
-}
-
-/// Logs a callback's error, naming the kind of callback.
-pub(crate) fn report(what: &str, result: impl CallbackResult) {
-    if let Err(e) = result.into_callback_result() {
-        log::error!("{what} failed: {e}");
     }
 }
 

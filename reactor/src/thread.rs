@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mio::{Registry, Waker};
 
 use crate::error::{Error, Result};
-use crate::reactor::{report, CallbackResult, Ctx, Reactor, WAKER_TOKEN};
+use crate::reactor::{CallbackResult, Ctx, Reactor, WAKER_TOKEN};
 
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 
@@ -134,7 +134,7 @@ impl<S: 'static> ThreadHandle<S> {
         R: CallbackResult,
     {
         self.shared
-            .push(Box::new(move |cx| report("call from thread", f(cx))))
+            .push(Box::new(move |cx| f(cx).report("call from thread")))
     }
 }
 
