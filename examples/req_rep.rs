@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tx0mq::connections::{
-    bytes_repr, Error, ZmqFactory, ZmqOptions, ZmqRepConnection, ZmqReqConnection,
+    bytes_repr, Error, Multipart, ZmqFactory, ZmqOptions, ZmqRepConnection, ZmqReqConnection,
     ZmqRequestTimeoutError,
 };
 use tx0mq::{LoopingCall, Reactor};
@@ -109,7 +109,7 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
                     } else {
                         return Err(failure);
                     }
-                    Ok(Vec::new())
+                    Ok(Multipart::new())
                 });
         });
         // The first request goes a period after the reactor starts.

@@ -1404,7 +1404,7 @@ fn request<S: 'static>(
         move |reply: Multipart| {
             let frames = owned(&reply);
             on_reply.call_later(Duration::ZERO, move |cx| done(cx, label, Ok(frames)));
-            Ok(Vec::new())
+            Ok(Multipart::new())
         },
         move |failure| {
             let why = if failure.is::<ZmqRequestTimeoutError>() {
@@ -1413,7 +1413,7 @@ fn request<S: 'static>(
                 failure.to_string()
             };
             on_failure.call_later(Duration::ZERO, move |cx| done(cx, other_label, Err(why)));
-            Ok(Vec::new())
+            Ok(Multipart::new())
         },
     );
 }

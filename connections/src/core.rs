@@ -411,8 +411,12 @@ impl<S: 'static> Core<S> {
             Err(zmq::Error::EAGAIN | zmq::Error::EFSM) => return Ok(None),
             Err(e) => return Err(e),
         }
-        let mut more = first.get_more();
-        let mut parts = vec![first];
+        if !first.get_more() {
+            return Ok(Some(Multipart::from(first)));
+        }
+        let mut parts = Vec::with_capacity(4);
+        parts.push(first);
+        let mut more = true;
         while more {
             // The rest of a multipart message is already here (atomic delivery).
             let mut part = zmq::Message::new();
@@ -420,7 +424,7 @@ impl<S: 'static> Core<S> {
             more = part.get_more();
             parts.push(part);
         }
-        Ok(Some(parts))
+        Ok(Some(Multipart::from(parts)))
     }
 
     /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
@@ -770,7 +774,7 @@ fn send_now(
         if let Err(e) = socket.send(frame, flags(i)) {
             // Cannot happen with libzmq's atomic multipart; report it loudly.
             log::error!("a multipart message was cut after {i} frame(s): {e}");
-            return Err((e, Vec::new()));
+            return Err((e, Multipart::new()));
         }
     }
     Ok(())

@@ -88,7 +88,7 @@ pub use crate::core::{ConnectionLost, LostReason, BATCH};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
-pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoMultipart, Multipart};
+pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
 pub use crate::options::{ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_OUTBOX_LIMIT};
 pub use pubsub::{
     SubProtocol, XPubProtocol, ZmqPubConnection, ZmqSubConnection, ZmqXPubConnection,

@@ -137,7 +137,7 @@ impl<S: 'static> ZmqPubConnection<S> {
     /// `Error::Closed` after shutdown.
     pub fn publish(&self, message: impl AsRef<[u8]>, tag: impl AsRef<[u8]>) -> Result<()> {
         let frame = tagged(tag.as_ref(), &self.sep.borrow(), message.as_ref());
-        self.base.core.send(vec![frame], "publish")
+        self.base.core.send(Multipart::from(frame), "publish")
     }
 
     /// The separator between tag and message (txZMQ's `topicSep`).
@@ -302,7 +302,7 @@ impl<S: 'static> ZmqSubConnection<S> {
             let mut frame = Vec::with_capacity(tag.len() + 1);
             frame.push(u8::from(on));
             frame.extend_from_slice(tag);
-            return self.base.core.send(vec![Frame::from(frame)], operation);
+            return self.base.core.send(Multipart::from(Frame::from(frame)), operation);
         }
         let outcome = self.base.core.with_socket(operation, |socket| {
             if on {
@@ -457,7 +457,7 @@ impl<S: 'static> ZmqXPubConnection<S> {
     /// `Error::Closed` after shutdown.
     pub fn publish(&self, message: impl AsRef<[u8]>, tag: impl AsRef<[u8]>) -> Result<()> {
         let frame = tagged(tag.as_ref(), &self.sep.borrow(), message.as_ref());
-        self.base.core.send(vec![frame], "publish")
+        self.base.core.send(Multipart::from(frame), "publish")
     }
 
     /// Changes the separator between tag and message.

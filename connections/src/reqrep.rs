@@ -28,7 +28,7 @@
 //!     .add_both(move |reply| {
 //!         assert_eq!(&reply?[0][..], b"hello");
 //!         stopper.stop()?;
-//!         Ok(Vec::new())
+//!         Ok(tx0mq_connections::Multipart::new())
 //!     });
 //! reactor.run()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -232,8 +232,8 @@ impl<S: 'static> ZmqReqConnection<S> {
                 drop(state.take(&cancel_id));
             }
         });
-        let mut message = Vec::with_capacity(parts.len() + 2);
-        message.push(Frame::from(&id[..]));
+        let mut message = Multipart::with_capacity(parts.len() + 2);
+        message.push(&id[..]);
         message.push(Frame::new());
         message.extend(parts);
         if let Err(e) = self.base.core.send(message, "send a request") {

@@ -148,8 +148,8 @@ impl<S: 'static> ZmqRouterConnection<S> {
     /// mark `Error::Socket` (EAGAIN).
     pub fn send_msg(&self, recipient: &[u8], parts: impl IntoMultipart) -> Result<()> {
         let parts = parts.into_multipart();
-        let mut message = Vec::with_capacity(parts.len() + 1);
-        message.push(Frame::from(recipient));
+        let mut message = Multipart::with_capacity(parts.len() + 1);
+        message.push(recipient);
         message.extend(parts);
         self.base.core.send(message, "send")
     }

@@ -178,7 +178,7 @@ impl Outcome {
         let out = outcome.0.clone();
         deferred.add_both(move |result| {
             out.borrow_mut().push(result.map(|m| frames(&m)));
-            Ok(Vec::new())
+            Ok(Multipart::new())
         });
         outcome
     }
