@@ -11,8 +11,13 @@
 //!    (receive) and POLLOUT (flush the outbox);
 //! 3. every `send` and `recv`, from any code path, ends by waking the source
 //!    ([`Core::touched`]): the reactor runs [`Core::on_ready`] again before it
-//!    next blocks, and that re-reads `ZMQ_EVENTS`. A protocol is never called
-//!    from inside `send`;
+//!    next blocks, and that re-reads `ZMQ_EVENTS`. Inside `on_ready` itself
+//!    (a protocol replying from its callback) the operation is only counted:
+//!    `on_ready` ends by re-reading `ZMQ_EVENTS` unless its last look, a
+//!    `recv` that found the socket drained, came after every operation. That
+//!    look processed libzmq's pending commands just as a `ZMQ_EVENTS` read
+//!    does, so any later command signals `ZMQ_FD` afresh. A protocol is never
+//!    called from inside `send`;
 //! 4. at most [`BATCH`] messages are handled per pass; if more are waiting the
 //!    source wakes itself, so the next poll does not block and other sources
 //!    and timers get their turn;
@@ -118,6 +123,12 @@ pub(crate) struct Core<S: 'static> {
     endpoints: RefCell<Vec<ZmqEndpoint>>,
     name: String,
     producer: RefCell<ProducerSlot<S>>,
+    /// Whether `on_ready` is running: an operation on the socket then needs
+    /// no wake, because `on_ready` ends by looking at the socket again.
+    dispatching: Cell<bool>,
+    /// Counts the operations on the socket (see `touched`), so `on_ready`
+    /// can tell whether its last look is still current.
+    ops: Cell<u64>,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -183,6 +194,8 @@ impl<S: 'static> Core<S> {
                 streaming: true,
                 paused: false,
             }),
+            dispatching: Cell::new(false),
+            ops: Cell::new(0),
         });
         core.add_endpoints(endpoints)?;
         let weak = Rc::downgrade(&core);
@@ -275,8 +288,16 @@ impl<S: 'static> Core<S> {
     }
 
     /// Invariant 3: after touching the socket, make the reactor look at it
-    /// again before it blocks.
+    /// again before it blocks. Inside `on_ready` that look is its last step,
+    /// so only the operation is counted.
     pub(crate) fn touched(&self) {
+        self.ops.set(self.ops.get().wrapping_add(1));
+        if !self.dispatching.get() {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
         if let (Some(id), Some(reactor)) = (self.source.get(), self.reactor.upgrade()) {
             reactor.wake_source(id);
         }
@@ -399,20 +420,22 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    fn recv(&self) -> Result<Option<Multipart>, zmq::Error> {
+    fn recv(&self) -> Result<Received, zmq::Error> {
         let socket = self.socket.borrow();
         let Some(socket) = socket.as_ref() else {
-            return Ok(None);
+            return Ok(Received::Nothing);
         };
         let mut first = zmq::Message::new();
         match socket.recv(&mut first, zmq::DONTWAIT) {
             Ok(()) => {}
+            // libzmq processed its pending commands and found nothing.
+            Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
             // EFSM: a REQ socket waiting to send has nothing to receive.
-            Err(zmq::Error::EAGAIN | zmq::Error::EFSM) => return Ok(None),
+            Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
             Err(e) => return Err(e),
         }
         if !first.get_more() {
-            return Ok(Some(Multipart::from(first)));
+            return Ok(Received::Message(Multipart::from(first)));
         }
         let mut parts = Vec::with_capacity(4);
         parts.push(first);
@@ -424,11 +447,12 @@ impl<S: 'static> Core<S> {
             more = part.get_more();
             parts.push(part);
         }
-        Ok(Some(Multipart::from(parts)))
+        Ok(Received::Message(Multipart::from(parts)))
     }
 
     /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
     fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>, id: SourceId) {
+        let _dispatch = Dispatch::begin(self);
         if self.made_pending.get() {
             self.deliver(cx, |h, cx, core| h.made(cx, core));
         }
@@ -446,18 +470,32 @@ impl<S: 'static> Core<S> {
                 None => return,
             }
         }
-        if events.contains(zmq::POLLIN) && self.reading() {
-            self.receive_batch(cx);
+        // The operation count at which libzmq last reported, with its
+        // commands processed, that there is nothing to receive.
+        let mut drained_at = None;
+        if !events.contains(zmq::POLLIN) {
+            drained_at = Some(self.ops.get());
+        } else if self.reading() {
+            drained_at = self.receive_batch(cx);
         }
         let produce_again = self.drive_producer(cx);
-        // Invariant 3 and 4: look again before the reactor blocks.
-        if let Some(events) = self.events() {
-            let more_in = events.contains(zmq::POLLIN) && self.reading();
-            let more_out =
-                !stuck && events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
-            if more_in || more_out || produce_again {
-                cx.reactor.wake_source(id);
+        // Invariants 3 and 4: look again before the reactor blocks, unless
+        // nothing touched the socket since it was seen drained (any later
+        // command from libzmq's I/O thread signals `ZMQ_FD` afresh) and no
+        // queued message waits for POLLOUT.
+        let mut again = produce_again || self.made_pending.get();
+        let settled =
+            drained_at == Some(self.ops.get()) && self.outbox.borrow().is_empty();
+        if !settled {
+            if let Some(events) = self.events() {
+                let more_in = events.contains(zmq::POLLIN) && self.reading();
+                let more_out =
+                    !stuck && events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty();
+                again |= more_in || more_out;
             }
+        }
+        if again {
+            cx.reactor.wake_source(id);
         }
     }
 
@@ -535,18 +573,23 @@ impl<S: 'static> Core<S> {
         !self.paused.get() && self.has_handler.get() && !self.is_closed()
     }
 
-    fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) {
-        let Some(mut taken) = self.take_handler() else {
-            return;
-        };
+    /// Delivers up to [`BATCH`] messages. Returns the operation count at
+    /// which libzmq reported the socket drained, if the batch ended so.
+    fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> Option<u64> {
+        let mut taken = self.take_handler()?;
+        let mut drained_at = None;
         for _ in 0..BATCH {
             match self.recv() {
-                Ok(Some(message)) => {
+                Ok(Received::Message(message)) => {
                     if let Some(handler) = taken.handler.as_mut() {
                         handler.message(cx, self, message);
                     }
                 }
-                Ok(None) => break,
+                Ok(Received::Drained) => {
+                    drained_at = Some(self.ops.get());
+                    break;
+                }
+                Ok(Received::Nothing) => break,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     break;
@@ -560,6 +603,7 @@ impl<S: 'static> Core<S> {
             }
         }
         taken.put_back(cx);
+        drained_at
     }
 
     fn take_handler(self: &Rc<Self>) -> Option<TakenHandler<'_, S>> {
@@ -707,6 +751,38 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn reactor(&self) -> Option<Reactor<S>> {
         self.reactor.upgrade()
+    }
+}
+
+/// What one non-blocking receive found.
+enum Received {
+    Message(Multipart),
+    /// EAGAIN: libzmq processed its commands and has nothing to deliver.
+    Drained,
+    /// Nothing to read for another reason (closed; a REQ socket's turn to send).
+    Nothing,
+}
+
+/// Marks a connection as inside `on_ready` for as long as it lives. If a
+/// protocol panics through it, the source is woken so the connection is
+/// looked at again on the next pass.
+struct Dispatch<'a, S: 'static> {
+    core: &'a Core<S>,
+}
+
+impl<'a, S: 'static> Dispatch<'a, S> {
+    fn begin(core: &'a Core<S>) -> Self {
+        core.dispatching.set(true);
+        Dispatch { core }
+    }
+}
+
+impl<S: 'static> Drop for Dispatch<'_, S> {
+    fn drop(&mut self) {
+        self.core.dispatching.set(false);
+        if std::thread::panicking() {
+            self.core.wake();
+        }
     }
 }
 
