@@ -1,7 +1,10 @@
 //! Round-trip latency, 1 B and 1 KiB, p50 and p99, over tcp loopback:
 //! `ZmqReqConnection` (Deferred) ↔ `ZmqRepConnection`, and DEALER ↔ ROUTER
 //! connections, each side in its own reactor on its own thread, against raw
-//! REQ ↔ REP sockets on two threads.
+//! REQ ↔ REP sockets on two threads. Every side, reactor or raw, has its own
+//! ZeroMQ context (so its own I/O thread), as two processes would: a raw pair
+//! sharing one I/O thread would have one thread fewer to schedule and be
+//! measured on a different topology.
 //!
 //!     cargo bench --bench latency [-- --quick]
 //!
@@ -24,8 +27,10 @@ use common::{median, quantile, report, Options, Row};
 type Samples = Vec<f64>;
 
 fn raw_reqrep(size: usize, n: usize) -> Samples {
-    let context = zmq::Context::new();
-    let rep = context.socket(zmq::REP).expect("socket");
+    // One context per side, as the reactor sides have (and as two
+    // processes would): each side has its own I/O thread.
+    let server_context = zmq::Context::new();
+    let rep = server_context.socket(zmq::REP).expect("socket");
     rep.bind("tcp://127.0.0.1:*").expect("bind");
     let endpoint = rep.get_last_endpoint().expect("endpoint").expect("utf8");
     let server = thread::spawn(move || {
@@ -36,6 +41,7 @@ fn raw_reqrep(size: usize, n: usize) -> Samples {
         }
         rep // closed after the client has its last reply
     });
+    let context = zmq::Context::new();
     let req = context.socket(zmq::REQ).expect("socket");
     req.connect(&endpoint).expect("connect");
     let payload = vec![7u8; size];
