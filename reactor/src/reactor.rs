@@ -576,9 +576,9 @@ impl<S: 'static> Reactor<S> {
 
         // 2. Due timers, but none scheduled during this pass.
         let now = self.inner.clock.now();
-        let limit = self.inner.timers.borrow().seq_limit();
+        self.inner.timers.borrow_mut().begin_pass();
         loop {
-            let due = self.inner.timers.borrow_mut().pop_due(now, limit);
+            let due = self.inner.timers.borrow_mut().pop_due(now);
             match due {
                 Some(call) => self.invoke(|cx| call.fire(cx)),
                 None => break,
