@@ -188,6 +188,28 @@ fn a_call_can_cancel_a_later_call_due_in_the_same_pass() {
 }
 
 #[test]
+fn calls_centuries_away_keep_deadline_and_scheduling_order() {
+    // Deadlines past 2^64 ns (about 584 years) are kept apart from the rest;
+    // their order must not change.
+    let r = clock();
+    let century = Duration::from_secs(100 * 365 * 24 * 3600);
+    for (id, delay) in [
+        (1, century * 7),
+        (2, Duration::MAX),
+        (3, century * 6),
+        (4, secs(1)),
+        (5, Duration::MAX),
+        (6, century * 6),
+    ] {
+        r.call_later(delay, move |cx| cx.state.push(id));
+    }
+    r.advance(century * 6).unwrap();
+    assert_eq!(log(&r), [4, 3, 6]);
+    r.advance(Duration::MAX).unwrap();
+    assert_eq!(log(&r), [4, 3, 6, 1, 2, 5]);
+}
+
+#[test]
 fn get_time_is_the_deadline_on_the_reactor_clock() {
     let r = clock();
     r.advance(secs(3)).unwrap();
