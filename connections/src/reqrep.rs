@@ -37,7 +37,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -57,9 +57,32 @@ struct Pending {
     timer: Option<DelayedCall>,
 }
 
+/// Hashes the request numbers this connection draws from its own counter:
+/// one multiply (Fibonacci hashing) instead of SipHash. The numbers never
+/// come from a peer, so there is nothing to defend against.
+#[derive(Default, Clone, Copy)]
+struct RequestNumberHasher(u64);
+
+impl Hasher for RequestNumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 #[derive(Default)]
 struct ReqState {
-    pending: RefCell<HashMap<Vec<u8>, Pending>>,
+    /// Requests waiting for a reply, by request number.
+    pending: RefCell<HashMap<u64, Pending, BuildHasherDefault<RequestNumberHasher>>>,
     default_timeout: Cell<Option<Duration>>,
     prefix: [u8; 8],
     counter: Cell<u64>,
@@ -77,18 +100,32 @@ impl ReqState {
         }
     }
 
-    fn next_id(&self) -> Vec<u8> {
+    fn next_number(&self) -> u64 {
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
-        let mut id = Vec::with_capacity(16);
-        id.extend_from_slice(&self.prefix);
-        id.extend_from_slice(&n.to_be_bytes());
+        n
+    }
+
+    /// The wire id of request `n`: the connection's prefix, then `n`.
+    fn id_of(&self, n: u64) -> [u8; 16] {
+        let mut id = [0; 16];
+        id[..8].copy_from_slice(&self.prefix);
+        id[8..].copy_from_slice(&n.to_be_bytes());
         id
     }
 
+    /// The request number in a reply's id, if the id is one of ours.
+    fn number_of(&self, id: &[u8]) -> Option<u64> {
+        let (prefix, n) = id.split_at_checked(8)?;
+        if prefix != self.prefix {
+            return None;
+        }
+        Some(u64::from_be_bytes(n.try_into().ok()?))
+    }
+
     /// Forgets a request; the caller fires or drops its Deferred.
-    fn take(&self, id: &[u8]) -> Option<Pending> {
-        let pending = self.pending.borrow_mut().remove(id)?;
+    fn take(&self, n: u64) -> Option<Pending> {
+        let pending = self.pending.borrow_mut().remove(&n)?;
         if let Some(timer) = &pending.timer {
             let _ = timer.cancel();
         }
@@ -127,16 +164,15 @@ impl<S: 'static> Handler<S> for ReqHandler {
             );
             return;
         }
-        let parts = message.split_off(2);
-        let id = &message[0];
-        match state.take(id) {
+        match state.number_of(&message[0]).and_then(|n| state.take(n)) {
             Some(pending) => {
+                let parts: Multipart = message.drain(2..).collect();
                 let _ = pending.deferred.callback(parts);
             }
             None => log::debug!(
                 "{}: dropped a reply to {} (timed out, cancelled or unknown)",
                 core.describe(),
-                escape(id)
+                escape(&message[0])
             ),
         }
     }
@@ -224,12 +260,12 @@ impl<S: 'static> ZmqReqConnection<S> {
     }
 
     fn send(&self, parts: Multipart, timeout: Option<Duration>) -> Deferred<Multipart> {
-        let id = self.state.next_id();
+        let n = self.state.next_number();
+        let id = self.state.id_of(n);
         let weak = Rc::downgrade(&self.state);
-        let cancel_id = id.clone();
         let deferred = Deferred::with_canceller(move |_| {
             if let Some(state) = weak.upgrade() {
-                drop(state.take(&cancel_id));
+                drop(state.take(n));
             }
         });
         let mut message = Multipart::with_capacity(parts.len() + 2);
@@ -243,15 +279,14 @@ impl<S: 'static> ZmqReqConnection<S> {
         let timer = match (timeout, self.base.core.reactor()) {
             (Some(timeout), Some(reactor)) => {
                 let weak = Rc::downgrade(&self.state);
-                let timer_id = id.clone();
                 Some(reactor.call_later(timeout, move |_| {
                     let Some(state) = weak.upgrade() else {
                         return;
                     };
-                    let pending = state.pending.borrow_mut().remove(&timer_id);
+                    let pending = state.pending.borrow_mut().remove(&n);
                     if let Some(pending) = pending {
                         let error = ZmqRequestTimeoutError {
-                            message_id: timer_id.clone(),
+                            message_id: id.to_vec(),
                             timeout,
                         };
                         let _ = pending.deferred.errback(Failure::new(error));
@@ -261,7 +296,7 @@ impl<S: 'static> ZmqReqConnection<S> {
             _ => None,
         };
         self.state.pending.borrow_mut().insert(
-            id,
+            n,
             Pending {
                 deferred: deferred.clone(),
                 timer,

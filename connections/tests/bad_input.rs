@@ -519,6 +519,17 @@ fn req_drops_malformed_replies_and_carries_on() {
     assert_eq!(&request[2..], &bytes(&[b"", b"question"])[..]);
 
     raw_send(&server, &[route, b"unknown-id", b"", b"x"]);
+    // Ids shaped like ours but not ours: another connection's prefix, one
+    // byte too many, a request number never sent.
+    let mut foreign = id.to_vec();
+    foreign[0] ^= 0xff;
+    let mut longer = id.to_vec();
+    longer.push(0);
+    let mut unsent = id.to_vec();
+    unsent[15] = unsent[15].wrapping_add(1);
+    for near_miss in [&foreign, &longer, &unsent] {
+        raw_send(&server, &[route, near_miss, b"", b"x"]);
+    }
     raw_send(&server, &[route, id]);
     raw_send(&server, &[route, id, b"not empty", b"x"]);
     raw_send(&server, &[route, id, b"", b"answer"]);
@@ -532,6 +543,12 @@ fn req_drops_malformed_replies_and_carries_on() {
     );
     assert!(
         logs::contains(Level::Debug, "b'unknown-id'"),
+        "{:?}",
+        logs::records()
+    );
+    assert_eq!(
+        logs::count(Level::Debug, "dropped a reply to"),
+        4,
         "{:?}",
         logs::records()
     );
