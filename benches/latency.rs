@@ -4,7 +4,10 @@
 //! REQ ↔ REP sockets on two threads. Every side, reactor or raw, has its own
 //! ZeroMQ context (so its own I/O thread), as two processes would: a raw pair
 //! sharing one I/O thread would have one thread fewer to schedule and be
-//! measured on a different topology.
+//! measured on a different topology. The client side (its thread and its
+//! I/O thread) is pinned to CPU 0 and the server side to CPU 1, for reactor
+//! and raw alike: unpinned, where the scheduler happens to put four busy
+//! threads on two CPUs moved single runs by ±20 %.
 //!
 //!     cargo bench --bench latency [-- --quick]
 //!
@@ -21,26 +24,34 @@ use tx0mq::connections::{
 use tx0mq::Reactor;
 
 mod common;
-use common::{median, quantile, report, Options, Row};
+use common::{median, pin_to_cpu, quantile, report, Options, Row};
 
 /// Round-trip times in microseconds, sorted.
 type Samples = Vec<f64>;
 
+/// The CPU each side runs on (see the module comment).
+const CLIENT_CPU: usize = 0;
+const SERVER_CPU: usize = 1;
+
 fn raw_reqrep(size: usize, n: usize) -> Samples {
-    // One context per side, as the reactor sides have (and as two
-    // processes would): each side has its own I/O thread.
-    let server_context = zmq::Context::new();
-    let rep = server_context.socket(zmq::REP).expect("socket");
-    rep.bind("tcp://127.0.0.1:*").expect("bind");
-    let endpoint = rep.get_last_endpoint().expect("endpoint").expect("utf8");
+    let (tx, rx) = mpsc::channel();
     let server = thread::spawn(move || {
+        // The context starts its I/O thread with the first socket, so both
+        // inherit the pin.
+        pin_to_cpu(SERVER_CPU);
+        let context = zmq::Context::new();
+        let rep = context.socket(zmq::REP).expect("socket");
+        rep.bind("tcp://127.0.0.1:*").expect("bind");
+        let endpoint = rep.get_last_endpoint().expect("endpoint").expect("utf8");
+        tx.send(endpoint).expect("send endpoint");
         let mut msg = zmq::Message::new();
         for _ in 0..n {
             rep.recv(&mut msg, 0).expect("recv");
             rep.send(&msg[..], 0).expect("send");
         }
-        rep // closed after the client has its last reply
+        (context, rep) // closed after the client has its last reply
     });
+    let endpoint = rx.recv().expect("endpoint");
     let context = zmq::Context::new();
     let req = context.socket(zmq::REQ).expect("socket");
     req.connect(&endpoint).expect("connect");
@@ -68,6 +79,7 @@ fn server_thread(
 ) {
     let (tx, rx) = mpsc::channel();
     let join = thread::spawn(move || {
+        pin_to_cpu(SERVER_CPU);
         let reactor = Reactor::builder()
             .handle_signals(false)
             .build()
@@ -226,6 +238,17 @@ fn reactor_dealer_router(size: usize, n: usize) -> Samples {
 fn main() {
     let options = Options::from_args();
     let n = options.pick(20_000, 3_000);
+    // Every client, raw or reactor, runs on this thread; its context's I/O
+    // thread inherits the pin.
+    let pinned = pin_to_cpu(CLIENT_CPU);
+    eprintln!(
+        "client side on CPU {CLIENT_CPU}, server side on CPU {SERVER_CPU}: {}",
+        if pinned {
+            "pinned"
+        } else {
+            "not pinned (one CPU, or refused)"
+        }
+    );
     let mut rows = Vec::new();
     let mut p50_by_flavour: Vec<(&str, &str, f64)> = Vec::new();
     for size in [1usize, 1024] {

@@ -173,3 +173,20 @@ pub fn ipc_endpoint(tag: &str) -> String {
         std::process::id()
     )
 }
+
+/// Pins the calling thread to `cpu` (threads it starts later, such as a
+/// ZeroMQ context's I/O thread, inherit the pin). Returns whether it took:
+/// not on a machine with fewer CPUs, or where the call is refused.
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpu >= available || cpu >= libc::CPU_SETSIZE as usize {
+        return false;
+    }
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in
+    // bounds (checked above); sched_setaffinity reads `size_of` bytes.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
