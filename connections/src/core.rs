@@ -484,8 +484,7 @@ impl<S: 'static> Core<S> {
         // command from libzmq's I/O thread signals `ZMQ_FD` afresh) and no
         // queued message waits for POLLOUT.
         let mut again = produce_again || self.made_pending.get();
-        let settled =
-            drained_at == Some(self.ops.get()) && self.outbox.borrow().is_empty();
+        let settled = drained_at == Some(self.ops.get()) && self.outbox.borrow().is_empty();
         if !settled {
             if let Some(events) = self.events() {
                 let more_in = events.contains(zmq::POLLIN) && self.reading();

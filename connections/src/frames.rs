@@ -533,7 +533,10 @@ mod tests {
         let mut one = Multipart::from(Frame::from("body"));
         one.insert(0, "");
         one.insert(0, b"id");
-        assert_eq!(bytes(&one), [b"id".to_vec(), b"".to_vec(), b"body".to_vec()]);
+        assert_eq!(
+            bytes(&one),
+            [b"id".to_vec(), b"".to_vec(), b"body".to_vec()]
+        );
         assert_eq!(&one.remove(1)[..], b"");
         let drained: Vec<Frame> = one.drain(..1).collect();
         assert_eq!(drained, [Frame::from("id")]);

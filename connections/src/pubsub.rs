@@ -302,7 +302,10 @@ impl<S: 'static> ZmqSubConnection<S> {
             let mut frame = Vec::with_capacity(tag.len() + 1);
             frame.push(u8::from(on));
             frame.extend_from_slice(tag);
-            return self.base.core.send(Multipart::from(Frame::from(frame)), operation);
+            return self
+                .base
+                .core
+                .send(Multipart::from(Frame::from(frame)), operation);
         }
         let outcome = self.base.core.with_socket(operation, |socket| {
             if on {
