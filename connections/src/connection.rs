@@ -232,7 +232,7 @@ impl<S: 'static> ZmqConnection<S> {
     /// at its limit (the message was not sent); `Error::Socket` if libzmq
     /// refuses it for another reason (a socket type that cannot send, say).
     pub fn send(&self, message: impl IntoMultipart) -> Result<()> {
-        self.core.send(message.into_multipart(), "send")
+        self.core.send_message(message, "send")
     }
 
     /// Binds or connects more endpoints (txZMQ's `addEndpoints`).

@@ -35,7 +35,7 @@ use tx0mq_reactor::{Ctx, Reactor, SourceId, WeakReactor};
 use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 use crate::error::{Error, Result};
 use crate::factory::{FactoryInner, ZmqFactory};
-use crate::frames::Multipart;
+use crate::frames::{IntoMultipart, Multipart};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_LIMIT};
 
 /// Messages handled per connection per reactor pass before yielding.
@@ -305,6 +305,30 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn outbox_len(&self) -> usize {
         self.outbox.borrow().len()
+    }
+
+    /// [`send`](Self::send) for anything a connection's send methods take.
+    /// One frame of plain bytes, with nothing queued ahead of it, goes
+    /// straight to libzmq (one copy, no [`Frame`]); everything else, and a
+    /// first attempt libzmq refused, takes the general path.
+    pub(crate) fn send_message(
+        &self,
+        message: impl IntoMultipart,
+        operation: &'static str,
+    ) -> Result<()> {
+        if let Some(bytes) = message.single_frame_bytes() {
+            if self.outbox.borrow().is_empty() {
+                let sent = match self.socket.borrow().as_ref() {
+                    Some(socket) => socket.send(bytes, zmq::DONTWAIT).is_ok(),
+                    None => false,
+                };
+                if sent {
+                    self.touched();
+                    return Ok(());
+                }
+            }
+        }
+        self.send(message.into_multipart(), operation)
     }
 
     /// Sends a whole multipart message now, or queues it whole if libzmq

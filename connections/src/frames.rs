@@ -370,6 +370,21 @@ macro_rules! multipart {
 pub trait IntoMultipart {
     /// The frames.
     fn into_multipart(self) -> Multipart;
+
+    /// The bytes, when `self` is one frame held as plain bytes. A send then
+    /// hands them to libzmq, which copies them once, and makes a [`Frame`]
+    /// only if the message has to wait in the outbox.
+    ///
+    /// ```
+    /// use tx0mq_connections::{Frame, IntoMultipart};
+    ///
+    /// assert_eq!("hi".single_frame_bytes(), Some(&b"hi"[..]));
+    /// assert_eq!([&b"a"[..], b"b"].single_frame_bytes(), None);
+    /// assert_eq!(Frame::from("owned").single_frame_bytes(), None);
+    /// ```
+    fn single_frame_bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 macro_rules! single_frame {
@@ -377,6 +392,10 @@ macro_rules! single_frame {
         impl IntoMultipart for $t {
             fn into_multipart(self) -> Multipart {
                 Multipart::from(Frame::from(self))
+            }
+
+            fn single_frame_bytes(&self) -> Option<&[u8]> {
+                Some(self.as_ref())
             }
         }
     )*};
@@ -387,6 +406,10 @@ single_frame!(&[u8], &str, Vec<u8>, &String, &Vec<u8>);
 impl IntoMultipart for String {
     fn into_multipart(self) -> Multipart {
         Multipart::from(Frame::from(self.into_bytes()))
+    }
+
+    fn single_frame_bytes(&self) -> Option<&[u8]> {
+        Some(self.as_bytes())
     }
 }
 
@@ -399,6 +422,10 @@ impl IntoMultipart for Frame {
 impl<const N: usize> IntoMultipart for &[u8; N] {
     fn into_multipart(self) -> Multipart {
         Multipart::from(Frame::from(&self[..]))
+    }
+
+    fn single_frame_bytes(&self) -> Option<&[u8]> {
+        Some(&self[..])
     }
 }
 

@@ -79,7 +79,7 @@ impl<S: 'static> ZmqPushConnection<S> {
     ///
     /// As for [`ZmqConnection::send`].
     pub fn push(&self, message: impl IntoMultipart) -> Result<()> {
-        self.base.core.send(message.into_multipart(), "push")
+        self.base.core.send_message(message, "push")
     }
 }
 

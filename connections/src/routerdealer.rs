@@ -327,7 +327,7 @@ impl<S: 'static> ZmqDealerConnection<S> {
     ///
     /// As for [`ZmqConnection::send`].
     pub fn send_msg(&self, parts: impl IntoMultipart) -> Result<()> {
-        self.base.core.send(parts.into_multipart(), "send")
+        self.base.core.send_message(parts, "send")
     }
 
     /// Sets the protocol.
