@@ -9,6 +9,12 @@
 //! Timing runs on the receiving side, from the first message received to the
 //! last, so connection set-up is not counted. The raw loops reuse one
 //! `zmq::Message` (libzmq's best case).
+//!
+//! Each side is set up as a separate process would be: over tcp and ipc it
+//! has its own context, so its own I/O thread, and the sending side (its
+//! thread and I/O thread) runs pinned to CPU 0, the receiving side to CPU 1,
+//! reactor and raw alike. Over inproc both sides share one context (inproc
+//! needs that) and there is no I/O thread.
 
 use std::sync::mpsc;
 use std::thread;
@@ -20,7 +26,11 @@ use tx0mq::connections::{
 use tx0mq::Reactor;
 
 mod common;
-use common::{alternate, ipc_endpoint, rate, report, Options, Row};
+use common::{alternate, ipc_endpoint, pin_to_cpu, rate, report, Options, Row};
+
+/// The CPU the sending side runs on, and the receiving side's.
+const SENDER_CPU: usize = 0;
+const RECEIVER_CPU: usize = 1;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Transport {
@@ -35,6 +45,17 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Ipc => "ipc",
             Transport::Inproc => "inproc",
+        }
+    }
+
+    /// The context for a side's sockets: its own over tcp and ipc, as a
+    /// separate process would have (so its I/O thread starts on the side's
+    /// CPU with its first socket); `shared` over inproc, which only works
+    /// within one context.
+    fn side_context(self, shared: &zmq::Context) -> zmq::Context {
+        match self {
+            Transport::Inproc => shared.clone(),
+            Transport::Tcp | Transport::Ipc => zmq::Context::new(),
         }
     }
 
@@ -71,28 +92,44 @@ fn raw_send(socket: &zmq::Socket, payload: &[u8], n: usize) {
     }
 }
 
+/// A raw PUSH on its own thread, pinned to the sender's CPU, sending `n`
+/// messages of `size` bytes to `endpoint`. The socket lives until the
+/// thread is joined: libzmq 4.3.4 can lose messages still in flight on
+/// ipc when the sending socket closes right after its last send.
+fn spawn_raw_sender(
+    transport: Transport,
+    shared: &zmq::Context,
+    endpoint: String,
+    size: usize,
+    n: usize,
+) -> thread::JoinHandle<(zmq::Context, zmq::Socket)> {
+    let shared = shared.clone();
+    thread::spawn(move || {
+        pin_to_cpu(SENDER_CPU);
+        let context = transport.side_context(&shared);
+        let push = context.socket(zmq::PUSH).expect("socket");
+        push.connect(&endpoint).expect("connect");
+        raw_send(&push, &vec![7u8; size], n);
+        (context, push)
+    })
+}
+
 /// Both ends raw: the ceiling.
 fn raw_pushpull(transport: Transport, size: usize, n: usize, tag: &str) -> f64 {
+    pin_to_cpu(RECEIVER_CPU);
     let context = zmq::Context::new();
     let pull = context.socket(zmq::PULL).expect("socket");
     pull.bind(&transport.bind_address(tag)).expect("bind");
     let endpoint = pull.get_last_endpoint().expect("endpoint").expect("utf8");
-    let push = context.socket(zmq::PUSH).expect("socket");
-    push.connect(&endpoint).expect("connect");
-    let payload = vec![7u8; size];
-    let sender = thread::spawn(move || {
-        raw_send(&push, &payload, n);
-        push
-    });
+    let sender = spawn_raw_sender(transport, &context, endpoint, size, n);
     let elapsed = raw_receive(&pull, n);
-    // Closed only now: libzmq 4.3.4 can lose messages still in flight on
-    // ipc when the sending socket closes right after its last send.
     drop(sender.join().expect("sender"));
     rate(n - 1, elapsed)
 }
 
 /// (a) The receiver is a ZmqPullConnection in the reactor; the sender is raw.
 fn reactor_receives(transport: Transport, size: usize, n: usize, tag: &str) -> f64 {
+    pin_to_cpu(RECEIVER_CPU);
     struct Count {
         seen: usize,
         first: Option<Instant>,
@@ -122,17 +159,8 @@ fn reactor_receives(transport: Transport, size: usize, n: usize, tag: &str) -> f
             let _ = cx.reactor.stop();
         }
     });
-    let push = factory
-        .context()
-        .expect("context")
-        .socket(zmq::PUSH)
-        .expect("socket");
-    push.connect(&endpoint).expect("connect");
-    let payload = vec![7u8; size];
-    let sender = thread::spawn(move || {
-        raw_send(&push, &payload, n);
-        push
-    });
+    let shared = factory.context().expect("context");
+    let sender = spawn_raw_sender(transport, &shared, endpoint, size, n);
     reactor.run().expect("run");
     drop(sender.join().expect("sender"));
     let elapsed = reactor.access_state(|c| c.elapsed).expect("state");
@@ -144,6 +172,7 @@ fn reactor_receives(transport: Transport, size: usize, n: usize, tag: &str) -> f
 /// producer (it sends while libzmq takes messages, and is not called while
 /// the outbox waits for POLLOUT); the receiver is raw.
 fn reactor_sends(transport: Transport, size: usize, n: usize, tag: &str) -> f64 {
+    pin_to_cpu(SENDER_CPU);
     let reactor = Reactor::builder()
         .state(0usize)
         .handle_signals(false)
@@ -158,15 +187,14 @@ fn reactor_sends(transport: Transport, size: usize, n: usize, tag: &str) -> f64 
     )
     .expect("push");
     let endpoint = push.last_endpoint().expect("endpoint");
-    let pull = factory
-        .context()
-        .expect("context")
-        .socket(zmq::PULL)
-        .expect("socket");
-    pull.connect(&endpoint).expect("connect");
+    let shared = factory.context().expect("context");
     let (done_tx, done_rx) = mpsc::channel();
     let handle = reactor.thread_handle();
     let receiver = thread::spawn(move || {
+        pin_to_cpu(RECEIVER_CPU);
+        let context = transport.side_context(&shared);
+        let pull = context.socket(zmq::PULL).expect("socket");
+        pull.connect(&endpoint).expect("connect");
         let elapsed = raw_receive(&pull, n);
         let _ = done_tx.send(elapsed);
         let _ = handle.call_from_thread(|cx| cx.reactor.stop());
@@ -203,19 +231,24 @@ fn pubsub(in_reactor: bool, n: usize) -> f64 {
     let mut frame = tag.to_vec();
     frame.push(0);
     frame.extend_from_slice(&[7u8; 100]);
-    let publisher_ctx = zmq::Context::new();
-    let xpub = publisher_ctx.socket(zmq::XPUB).expect("socket");
-    xpub.set_sndhwm(0).expect("hwm");
-    xpub.bind("tcp://127.0.0.1:*").expect("bind");
-    let endpoint = xpub.get_last_endpoint().expect("endpoint").expect("utf8");
+    let (endpoint_tx, endpoint_rx) = mpsc::channel();
     let publisher = thread::spawn(move || {
+        pin_to_cpu(SENDER_CPU);
+        let context = zmq::Context::new();
+        let xpub = context.socket(zmq::XPUB).expect("socket");
+        xpub.set_sndhwm(0).expect("hwm");
+        xpub.bind("tcp://127.0.0.1:*").expect("bind");
+        let endpoint = xpub.get_last_endpoint().expect("endpoint").expect("utf8");
+        endpoint_tx.send(endpoint).expect("endpoint");
         let mut subscription = zmq::Message::new();
         xpub.recv(&mut subscription, 0).expect("subscription");
         for _ in 0..n {
             xpub.send(&frame[..], 0).expect("send");
         }
-        xpub
+        (context, xpub)
     });
+    let endpoint = endpoint_rx.recv().expect("endpoint");
+    pin_to_cpu(RECEIVER_CPU);
     let elapsed = if in_reactor {
         let reactor = Reactor::builder()
             .state((0usize, None::<Instant>, Duration::ZERO))
