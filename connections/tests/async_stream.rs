@@ -35,17 +35,9 @@ fn inproc(name: &str) -> String {
     format!("inproc://async-stream-{name}-{}", std::process::id())
 }
 
-type Outcome<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
-
-fn outcome<T: 'static>(d: &Deferred<T>) -> Outcome<T> {
-    let slot: Outcome<T> = Rc::new(RefCell::new(None));
-    let store = Rc::clone(&slot);
-    d.clone().then_both(move |result| {
-        *store.borrow_mut() = Some(result);
-        Ok(())
-    });
-    slot
-}
+#[path = "../../reactor/tests/outcome/mod.rs"]
+mod outcome;
+use outcome::outcome;
 
 /// Runs until `d` fires and returns its value (failing on a failure).
 fn wait_for<S: 'static, T: 'static>(r: &Reactor<S>, d: &Deferred<T>, what: &str) -> T {

@@ -25,46 +25,8 @@ use tx0mq_reactor::{ensure_deferred, gather_futures, Error, Reactor};
 
 // ---------------------------------------------------------------- helpers
 
-type Outcome<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
-
-/// Ends `d`'s chain with a step that stores its outcome (consuming it).
-fn outcome<T: 'static>(d: &Deferred<T>) -> Outcome<T> {
-    let slot: Outcome<T> = Rc::new(RefCell::new(None));
-    let store = Rc::clone(&slot);
-    d.clone().then_both(move |result| {
-        *store.borrow_mut() = Some(result);
-        Ok(())
-    });
-    slot
-}
-
-fn success<T: 'static>(d: &Deferred<T>) -> T {
-    match outcome(d).borrow_mut().take() {
-        Some(Ok(value)) => value,
-        Some(Err(failure)) => panic!("expected a value, got failure {failure:#}"),
-        None => panic!("the Deferred has no result yet"),
-    }
-}
-
-fn failure<T: 'static>(d: &Deferred<T>) -> Failure {
-    match outcome(d).borrow_mut().take() {
-        Some(Err(failure)) => failure,
-        Some(Ok(_)) => panic!("expected a failure, got a value"),
-        None => panic!("the Deferred has no result yet"),
-    }
-}
-
-fn is_error(failure: &Failure, want: fn(&Error) -> bool) -> bool {
-    failure.downcast_ref::<Error>().is_some_and(want)
-}
-
-fn fake_reactor() -> Reactor {
-    Reactor::builder()
-        .fake_clock()
-        .handle_signals(false)
-        .build()
-        .expect("a fake-clock reactor")
-}
+mod outcome;
+use outcome::{failure, fake_reactor, is_error, outcome, success};
 
 fn real_reactor<S: 'static>(state: S) -> Reactor<S> {
     Reactor::builder()
