@@ -482,6 +482,43 @@ macro_rules! connection_common {
 
 pub(crate) use connection_common;
 
+/// A pattern type's `new` and `with_options` (the only difference between
+/// types is how `with_options` builds the connection). `$article_kind` is
+/// "A PUSH", "An XPUB"...; doc attributes before it extend `new`'s docs.
+macro_rules! constructors {
+    (
+        $(#[$extra:meta])*
+        $article_kind:literal,
+        |$factory:ident, $endpoints:ident, $options:ident| $body:block
+    ) => {
+        #[doc = concat!($article_kind, " connection on `endpoints`.")]
+        $(#[$extra])*
+        ///
+        /// # Errors
+        ///
+        /// As for [`ZmqConnection::with_options`](crate::ZmqConnection::with_options).
+        pub fn new(
+            factory: &$crate::ZmqFactory<S>,
+            endpoints: impl $crate::connection::IntoEndpoints,
+        ) -> $crate::Result<Self> {
+            Self::with_options(factory, endpoints, &$crate::ZmqOptions::default())
+        }
+
+        #[doc = concat!($article_kind, " connection with socket options.")]
+        ///
+        /// # Errors
+        ///
+        /// As for [`ZmqConnection::with_options`](crate::ZmqConnection::with_options).
+        pub fn with_options(
+            $factory: &$crate::ZmqFactory<S>,
+            $endpoints: impl $crate::connection::IntoEndpoints,
+            $options: &$crate::ZmqOptions,
+        ) -> $crate::Result<Self> $body
+    };
+}
+
+pub(crate) use constructors;
+
 /// Forwards every message from `frontend` to `backend` and back, whole, as
 /// `zmq_proxy` does, but inside the reactor (for the zguide's brokers and
 /// devices). Replaces both connections' protocols.

@@ -32,7 +32,7 @@ use std::rc::Rc;
 use tx0mq_reactor::{CallbackResult, Ctx};
 
 use crate::connection::{
-    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+    connection_common, constructors, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
 };
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
@@ -104,30 +104,12 @@ pub struct ZmqPubConnection<S: 'static = ()> {
 connection_common!(ZmqPubConnection { sep });
 
 impl<S: 'static> ZmqPubConnection<S> {
-    /// A PUB connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A PUB connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A PUB", |factory, endpoints, options| {
         Ok(ZmqPubConnection {
             base: ZmqConnection::with_options(factory, zmq::PUB, endpoints, options)?,
             sep: default_sep(),
         })
-    }
+    });
 
     /// Publishes `message` under `tag`: one frame, `tag + topic_sep + message`
     /// (txZMQ's `publish(message, tag)`).
@@ -229,27 +211,9 @@ impl<S: 'static> ZmqSubConnection<S> {
         }
     }
 
-    /// A SUB connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A SUB connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A SUB", |factory, endpoints, options| {
         Self::open(factory, zmq::SUB, endpoints, options)
-    }
+    });
 
     /// An XSUB connection: the same API, but subscriptions travel upstream as
     /// messages (for proxies such as the zguide's `wuproxy`).
@@ -428,30 +392,12 @@ impl<S: 'static> ZmqXPubConnection<S> {
         }
     }
 
-    /// An XPUB connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// An XPUB connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("An XPUB", |factory, endpoints, options| {
         Ok(ZmqXPubConnection {
             base: ZmqConnection::with_options(factory, zmq::XPUB, endpoints, options)?,
             sep: default_sep(),
         })
-    }
+    });
 
     /// Publishes like [`ZmqPubConnection::publish`].
     ///

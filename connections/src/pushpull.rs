@@ -33,13 +33,11 @@ use std::rc::Rc;
 use tx0mq_reactor::{CallbackResult, Ctx};
 
 use crate::connection::{
-    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+    connection_common, constructors, made_and_lost, with_zcx, ZmqConnection, ZmqCtx,
 };
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
-use crate::factory::ZmqFactory;
 use crate::frames::{IntoMultipart, Multipart};
-use crate::options::ZmqOptions;
 
 /// Pushes messages to PULL peers, round-robin (txZMQ's `ZmqPushConnection`).
 pub struct ZmqPushConnection<S: 'static = ()> {
@@ -49,29 +47,11 @@ pub struct ZmqPushConnection<S: 'static = ()> {
 connection_common!(ZmqPushConnection {});
 
 impl<S: 'static> ZmqPushConnection<S> {
-    /// A PUSH connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A PUSH connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A PUSH", |factory, endpoints, options| {
         Ok(ZmqPushConnection {
             base: ZmqConnection::with_options(factory, zmq::PUSH, endpoints, options)?,
         })
-    }
+    });
 
     /// Pushes a message (one frame or a multipart), whole.
     ///
@@ -134,30 +114,16 @@ impl<S: 'static> ZmqPullConnection<S> {
         }
     }
 
-    /// A PULL connection on `endpoints`. Set its protocol with
-    /// [`on_pull`](Self::on_pull) or [`set_protocol`](Self::set_protocol).
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A PULL connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
-        Ok(ZmqPullConnection {
-            base: ZmqConnection::with_options(factory, zmq::PULL, endpoints, options)?,
-        })
-    }
+    constructors!(
+        /// Set its protocol with [`on_pull`](Self::on_pull) or
+        /// [`set_protocol`](Self::set_protocol).
+        "A PULL",
+        |factory, endpoints, options| {
+            Ok(ZmqPullConnection {
+                base: ZmqConnection::with_options(factory, zmq::PULL, endpoints, options)?,
+            })
+        }
+    );
 
     /// Sets the protocol.
     ///

@@ -44,13 +44,11 @@ use std::time::Duration;
 use tx0mq_reactor::{CallbackResult, Ctx, Deferred, DelayedCall, Failure};
 
 use crate::connection::{
-    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+    connection_common, constructors, made_and_lost, with_zcx, ZmqConnection, ZmqCtx,
 };
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::{Error, Result, ZmqRequestTimeoutError};
-use crate::factory::ZmqFactory;
 use crate::frames::{escape, Frame, IntoMultipart, Multipart};
-use crate::options::ZmqOptions;
 
 struct Pending {
     deferred: Deferred<Multipart>,
@@ -207,30 +205,12 @@ impl<S: 'static> Handler<S> for ReqHandler {
 }
 
 impl<S: 'static> ZmqReqConnection<S> {
-    /// A REQ connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A REQ connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A REQ", |factory, endpoints, options| {
         let base = ZmqConnection::with_options(factory, zmq::DEALER, endpoints, options)?;
         let state = Rc::new(ReqState::new());
         base.core.set_handler(Box::new(ReqHandler(state.clone())))?;
         Ok(ZmqReqConnection { base, state })
-    }
+    });
 
     /// The timeout for requests sent without one (txZMQ's
     /// `defaultRequestTimeout`; `None`, the default, waits forever).
@@ -414,30 +394,12 @@ impl<S: 'static> ZmqRepConnection<S> {
         }
     }
 
-    /// A REP connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A REP connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A REP", |factory, endpoints, options| {
         Ok(ZmqRepConnection {
             base: ZmqConnection::with_options(factory, zmq::ROUTER, endpoints, options)?,
             routes: Rc::default(),
         })
-    }
+    });
 
     /// Answers the request `message_id` (txZMQ's `reply`).
     ///

@@ -27,7 +27,7 @@ use std::rc::Rc;
 use tx0mq_reactor::{CallbackResult, Ctx};
 
 use crate::connection::{
-    connection_common, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
+    connection_common, constructors, made_and_lost, with_zcx, IntoEndpoints, ZmqConnection, ZmqCtx,
 };
 use crate::core::{ConnectionLost, Core, Handler};
 use crate::error::Result;
@@ -109,29 +109,11 @@ impl<S: 'static> ZmqRouterConnection<S> {
         }
     }
 
-    /// A ROUTER connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A ROUTER connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A ROUTER", |factory, endpoints, options| {
         Ok(ZmqRouterConnection {
             base: ZmqConnection::with_options(factory, zmq::ROUTER, endpoints, options)?,
         })
-    }
+    });
 
     /// Sends `parts` to the peer whose routing id is `recipient`: the frames
     /// `[recipient, parts...]` (txZMQ's `sendMsg` / `sendMultipart`).
@@ -227,29 +209,11 @@ impl<S: 'static> std::ops::Deref for ZmqPairConnection<S> {
 }
 
 impl<S: 'static> ZmqPairConnection<S> {
-    /// A PAIR connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A PAIR connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A PAIR", |factory, endpoints, options| {
         Ok(ZmqPairConnection {
             base: ZmqDealerConnection::pair(factory, endpoints, options)?,
         })
-    }
+    });
 }
 
 struct DealerHandler<P>(P);
@@ -281,29 +245,11 @@ impl<S: 'static> ZmqDealerConnection<S> {
         }
     }
 
-    /// A DEALER connection on `endpoints`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
-        Self::with_options(factory, endpoints, &ZmqOptions::default())
-    }
-
-    /// A DEALER connection with socket options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ZmqConnection::with_options`].
-    pub fn with_options(
-        factory: &ZmqFactory<S>,
-        endpoints: impl IntoEndpoints,
-        options: &ZmqOptions,
-    ) -> Result<Self> {
+    constructors!("A DEALER", |factory, endpoints, options| {
         Ok(ZmqDealerConnection {
             base: ZmqConnection::with_options(factory, zmq::DEALER, endpoints, options)?,
         })
-    }
+    });
 
     /// A PAIR socket with the DEALER connection's API; prefer
     /// [`ZmqPairConnection::new`].
