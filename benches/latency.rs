@@ -69,40 +69,61 @@ fn raw_reqrep(size: usize, n: usize) -> Samples {
     samples
 }
 
-/// Runs a server reactor on its own thread; returns its endpoint and a way to stop it.
-fn server_thread(
-    router: bool,
-) -> (
-    String,
-    tx0mq::reactor::ThreadHandle<()>,
-    thread::JoinHandle<()>,
-) {
-    let (tx, rx) = mpsc::channel();
-    let join = thread::spawn(move || {
-        pin_to_cpu(SERVER_CPU);
-        let reactor = Reactor::builder()
-            .handle_signals(false)
-            .build()
-            .expect("reactor");
-        let factory = ZmqFactory::new(&reactor).expect("factory");
-        let endpoint = if router {
-            let conn = ZmqRouterConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))
-                .expect("router");
-            conn.got_message(|cx, sender, parts| cx.conn.send_msg(&sender, parts));
-            conn.last_endpoint().expect("endpoint")
-        } else {
-            let conn = ZmqRepConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))
-                .expect("rep");
-            conn.got_message(|cx, id, parts| cx.conn.reply(&id, parts));
-            conn.last_endpoint().expect("endpoint")
-        };
-        tx.send((endpoint, reactor.thread_handle()))
-            .expect("send endpoint");
-        reactor.run().expect("run");
-        factory.shutdown();
-    });
-    let (endpoint, handle) = rx.recv().expect("endpoint");
-    (endpoint, handle, join)
+/// An echo server in its own reactor on its own thread (pinned to the
+/// server's CPU): REP (`reply`) or ROUTER (`send_msg` back to the sender).
+struct Server {
+    endpoint: String,
+    handle: tx0mq::reactor::ThreadHandle<()>,
+    join: thread::JoinHandle<()>,
+}
+
+impl Server {
+    fn start(router: bool) -> Server {
+        let (tx, rx) = mpsc::channel();
+        let join = thread::spawn(move || {
+            pin_to_cpu(SERVER_CPU);
+            let (reactor, factory) = reactor_with(());
+            let endpoint = if router {
+                let conn =
+                    ZmqRouterConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))
+                        .expect("router");
+                conn.got_message(|cx, sender, parts| cx.conn.send_msg(&sender, parts));
+                conn.last_endpoint().expect("endpoint")
+            } else {
+                let conn = ZmqRepConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))
+                    .expect("rep");
+                conn.got_message(|cx, id, parts| cx.conn.reply(&id, parts));
+                conn.last_endpoint().expect("endpoint")
+            };
+            tx.send((endpoint, reactor.thread_handle()))
+                .expect("send endpoint");
+            reactor.run().expect("run");
+            factory.shutdown();
+        });
+        let (endpoint, handle) = rx.recv().expect("endpoint");
+        Server {
+            endpoint,
+            handle,
+            join,
+        }
+    }
+
+    /// Stops the server's reactor and waits for its thread.
+    fn stop(self) {
+        let _ = self.handle.call_from_thread(|cx| cx.reactor.stop());
+        self.join.join().expect("server");
+    }
+}
+
+/// A reactor (no signal handling) and its factory.
+fn reactor_with<S: 'static>(state: S) -> (Reactor<S>, ZmqFactory<S>) {
+    let reactor = Reactor::builder()
+        .state(state)
+        .handle_signals(false)
+        .build()
+        .expect("reactor");
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    (reactor, factory)
 }
 
 struct Client {
@@ -114,13 +135,9 @@ struct Client {
 fn reactor_reqrep(size: usize, n: usize) -> Samples {
     use std::cell::RefCell;
     use std::rc::Rc;
-    let (endpoint, server, join) = server_thread(false);
-    let reactor = Reactor::builder()
-        .handle_signals(false)
-        .build()
-        .expect("reactor");
-    let factory = ZmqFactory::new(&reactor).expect("factory");
-    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(endpoint)).expect("req");
+    let server = Server::start(false);
+    let (reactor, factory) = reactor_with(());
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(&server.endpoint)).expect("req");
     // Deferred callbacks get no reactor context, so the samples are shared
     // the plain way here; the next request goes out from the callback itself.
     let samples: Rc<RefCell<Samples>> = Rc::new(RefCell::new(Vec::with_capacity(n)));
@@ -153,8 +170,7 @@ fn reactor_reqrep(size: usize, n: usize) -> Samples {
         n,
     );
     reactor.run().expect("run");
-    let _ = server.call_from_thread(|cx| cx.reactor.stop());
-    join.join().expect("server");
+    server.stop();
     factory.shutdown();
     let mut samples = samples.take();
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -164,13 +180,9 @@ fn reactor_reqrep(size: usize, n: usize) -> Samples {
 /// The REQ/REP round trip written as a coroutine: `send_msg(..).await` in a
 /// loop, as an `inlineCallbacks` client would be.
 fn reactor_reqrep_async(size: usize, n: usize) -> Samples {
-    let (endpoint, server, join) = server_thread(false);
-    let reactor = Reactor::builder()
-        .handle_signals(false)
-        .build()
-        .expect("reactor");
-    let factory = ZmqFactory::new(&reactor).expect("factory");
-    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(endpoint)).expect("req");
+    let server = Server::start(false);
+    let (reactor, factory) = reactor_with(());
+    let req = ZmqReqConnection::new(&factory, ZmqEndpoint::connect(&server.endpoint)).expect("req");
     let payload = vec![7u8; size];
     let samples = reactor
         .run_until_complete(async move {
@@ -184,8 +196,7 @@ fn reactor_reqrep_async(size: usize, n: usize) -> Samples {
         })
         .expect("run")
         .expect("requests");
-    let _ = server.call_from_thread(|cx| cx.reactor.stop());
-    join.join().expect("server");
+    server.stop();
     factory.shutdown();
     let mut samples = samples;
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -193,19 +204,14 @@ fn reactor_reqrep_async(size: usize, n: usize) -> Samples {
 }
 
 fn reactor_dealer_router(size: usize, n: usize) -> Samples {
-    let (endpoint, server, join) = server_thread(true);
-    let reactor = Reactor::builder()
-        .state(Client {
-            left: n,
-            started: Instant::now(),
-            samples: Vec::with_capacity(n),
-        })
-        .handle_signals(false)
-        .build()
-        .expect("reactor");
-    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let server = Server::start(true);
+    let (reactor, factory) = reactor_with(Client {
+        left: n,
+        started: Instant::now(),
+        samples: Vec::with_capacity(n),
+    });
     let dealer =
-        ZmqDealerConnection::new(&factory, ZmqEndpoint::connect(endpoint)).expect("dealer");
+        ZmqDealerConnection::new(&factory, ZmqEndpoint::connect(&server.endpoint)).expect("dealer");
     let payload = vec![7u8; size];
     let again = payload.clone();
     dealer.got_message(move |cx, _reply| {
@@ -225,8 +231,7 @@ fn reactor_dealer_router(size: usize, n: usize) -> Samples {
         .expect("state");
     dealer.send_msg(&payload[..]).expect("send");
     reactor.run().expect("run");
-    let _ = server.call_from_thread(|cx| cx.reactor.stop());
-    join.join().expect("server");
+    server.stop();
     factory.shutdown();
     let mut samples = reactor
         .access_state(|c| std::mem::take(&mut c.samples))
