@@ -769,6 +769,74 @@ struct Flood {
 
 const REQUEST_COUNT: usize = 10_000;
 
+/// Sends one frame from the server side of a flood to its client.
+type Answer = Rc<dyn Fn(&'static [u8]) -> tx0mq_connections::Result<()>>;
+
+impl Flood {
+    /// The server's side of txZMQ's flood: a request gets one event now and
+    /// two on later passes; `stop` gets `exit` on a later pass.
+    fn serve(&mut self, reactor: &Reactor<Flood>, request: &[u8], answer: Answer) {
+        let later = |reply: &'static [u8]| {
+            let answer = answer.clone();
+            reactor.call_later(Duration::ZERO, move |cx| {
+                if let Err(e) = answer(reply) {
+                    cx.state.errors.push(e.to_string());
+                }
+            });
+        };
+        if request == b"stop" {
+            later(b"exit");
+        } else {
+            self.server_requests += 1;
+            if let Err(e) = answer(b"event") {
+                self.errors.push(e.to_string());
+            }
+            later(b"event");
+            later(b"event");
+        }
+    }
+
+    /// The client's side: count events, stop the reactor on `exit`.
+    fn client_got(&mut self, reactor: &Reactor<Flood>, who: &str, message: &[Vec<u8>]) {
+        match message {
+            [m] if m == b"event" => self.client_events += 1,
+            [m] if m == b"exit" => {
+                self.exited = true;
+                let _ = reactor.stop();
+            }
+            other => self.errors.push(format!("{who} got unexpected {other:?}")),
+        }
+    }
+}
+
+/// Sends `REQUEST_COUNT` requests and a `stop`, each on a later pass, runs
+/// until the client hears `exit`, and checks every count.
+fn flood_and_check(
+    reactor: &Reactor<Flood>,
+    send: impl Fn(&'static [u8]) -> tx0mq_connections::Result<()> + Clone + 'static,
+    what: &str,
+) {
+    for _ in 0..REQUEST_COUNT {
+        let send = send.clone();
+        reactor.call_later(Duration::ZERO, move |cx| {
+            if let Err(e) = send(b"req") {
+                cx.state.errors.push(e.to_string());
+            }
+        });
+    }
+    reactor.call_later(Duration::ZERO, move |_| send(b"stop"));
+    run_with_watchdog(reactor, Duration::from_secs(60), what);
+    let flood = reactor.access_state(std::mem::take).unwrap();
+    assert!(
+        flood.errors.is_empty(),
+        "{:?}",
+        &flood.errors[..flood.errors.len().min(5)]
+    );
+    assert!(flood.exited);
+    assert_eq!(flood.client_events, 3 * REQUEST_COUNT);
+    assert_eq!(flood.server_requests, REQUEST_COUNT);
+}
+
 /// txZMQ sets no high-water mark (0) on its sockets; these floods rely on
 /// it: a ROUTER drops messages to a peer whose pipe is full.
 fn no_hwm(identity: &[u8]) -> ZmqOptions {
@@ -796,65 +864,25 @@ fn req_and_rep_in_two_factories_exchange_raw_messages() {
 
     // ZmqReplyConnection.messageReceived
     rep.message_received(|cx, message| {
-        let server = cx.conn.clone();
-        let later = |cx: &mut ZmqCtx<'_, Flood, ZmqConnection<Flood>>, reply: &'static [u8]| {
-            let server = server.clone();
-            cx.reactor.call_later(Duration::ZERO, move |cx| {
-                if let Err(e) = server.send([&b"master"[..], reply]) {
-                    cx.state.errors.push(e.to_string());
-                }
-            });
-        };
         if message.len() != 2 || &message[0][..] != b"master" {
             cx.state
                 .errors
                 .push(format!("REP got {:?}", frames(&message)));
-        } else if &message[1][..] == b"stop" {
-            later(cx, b"exit");
-        } else {
-            cx.state.server_requests += 1;
-            if let Err(e) = cx.conn.send([&b"master"[..], b"event"]) {
-                cx.state.errors.push(e.to_string());
-            }
-            later(cx, b"event");
-            later(cx, b"event");
+            return;
         }
+        let server = cx.conn.clone();
+        let answer: Answer = Rc::new(move |reply| server.send([&b"master"[..], reply]));
+        cx.state.serve(cx.reactor, &message[1], answer);
     });
     // ZmqRequestConnection.messageReceived
-    req.message_received(|cx, message| match &frames(&message)[..] {
-        [m] if m == b"event" => cx.state.client_events += 1,
-        [m] if m == b"exit" => {
-            cx.state.exited = true;
-            let _ = cx.reactor.stop();
-        }
-        other => cx.state.errors.push(format!("REQ got {other:?}")),
-    });
+    req.message_received(|cx, message| cx.state.client_got(cx.reactor, "REQ", &frames(&message)));
 
-    for _ in 0..REQUEST_COUNT {
-        let client = req.clone();
-        reactor.call_later(Duration::ZERO, move |cx| {
-            if let Err(e) = client.send(b"req") {
-                cx.state.errors.push(e.to_string());
-            }
-        });
-    }
     let client = req.clone();
-    reactor.call_later(Duration::ZERO, move |_| client.send(b"stop"));
-
-    run_with_watchdog(
+    flood_and_check(
         &reactor,
-        Duration::from_secs(60),
+        move |m| client.send(m),
         "exit after 10 000 requests",
     );
-    let flood = reactor.access_state(std::mem::take).unwrap();
-    assert!(
-        flood.errors.is_empty(),
-        "{:?}",
-        &flood.errors[..flood.errors.len().min(5)]
-    );
-    assert!(flood.exited);
-    assert_eq!(flood.client_events, 3 * REQUEST_COUNT);
-    assert_eq!(flood.server_requests, REQUEST_COUNT);
     factory2.shutdown();
     factory1.shutdown();
 }
@@ -880,25 +908,9 @@ impl RouterProtocol<Flood> for TestRouter {
             ));
             return;
         }
-        let later = |cx: &mut ZmqCtx<'_, Flood, ZmqRouterConnection<Flood>>,
-                     reply: &'static [u8]| {
-            let router = cx.conn.clone();
-            cx.reactor.call_later(Duration::ZERO, move |cx| {
-                if let Err(e) = router.send_msg(b"dealer", reply) {
-                    cx.state.errors.push(e.to_string());
-                }
-            });
-        };
-        if &parts[0][..] == b"stop" {
-            later(cx, b"exit");
-        } else {
-            cx.state.server_requests += 1;
-            if let Err(e) = cx.conn.send_msg(b"dealer", b"event") {
-                cx.state.errors.push(e.to_string());
-            }
-            later(cx, b"event");
-            later(cx, b"event");
-        }
+        let router = cx.conn.clone();
+        let answer: Answer = Rc::new(move |reply| router.send_msg(b"dealer", reply));
+        cx.state.serve(cx.reactor, &parts[0], answer);
     }
 }
 
@@ -911,17 +923,7 @@ impl DealerProtocol<Flood> for TestDealer {
         cx: &mut ZmqCtx<'_, Flood, ZmqDealerConnection<Flood>>,
         parts: Multipart,
     ) {
-        match &frames(&parts)[..] {
-            [m] if m == b"event" => cx.state.client_events += 1,
-            [m] if m == b"exit" => {
-                cx.state.exited = true;
-                let _ = cx.reactor.stop();
-            }
-            other => cx
-                .state
-                .errors
-                .push(format!("dealer got unexpected {other:?}")),
-        }
+        cx.state.client_got(cx.reactor, "dealer", &frames(&parts));
     }
 }
 
@@ -949,31 +951,12 @@ fn router_and_dealer_in_two_factories_exchange_messages() {
     .unwrap();
     router.set_protocol(TestRouter).unwrap();
 
-    for _ in 0..REQUEST_COUNT {
-        let d = dealer.clone();
-        reactor.call_later(Duration::ZERO, move |cx| {
-            if let Err(e) = d.send_msg(b"req") {
-                cx.state.errors.push(e.to_string());
-            }
-        });
-    }
     let d = dealer.clone();
-    reactor.call_later(Duration::ZERO, move |_| d.send_msg(b"stop"));
-
-    run_with_watchdog(
+    flood_and_check(
         &reactor,
-        Duration::from_secs(60),
+        move |m| d.send_msg(m),
         "exit after 10 000 messages",
     );
-    let flood = reactor.access_state(std::mem::take).unwrap();
-    assert!(
-        flood.errors.is_empty(),
-        "{:?}",
-        &flood.errors[..flood.errors.len().min(5)]
-    );
-    assert!(flood.exited);
-    assert_eq!(flood.client_events, 3 * REQUEST_COUNT);
-    assert_eq!(flood.server_requests, REQUEST_COUNT);
     factory2.shutdown();
     factory1.shutdown();
 }
