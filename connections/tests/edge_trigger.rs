@@ -1325,22 +1325,29 @@ fn messages_queued_before_the_protocol_is_set_are_delivered() {
     }
     assert_eq!(reactor.access_state(|got| got.len()).expect("state"), 0);
 
+    let got = receive_ten(&reactor, &pull, "messages queued before set_protocol");
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    drop(push);
+    factory.shutdown();
+}
+
+/// Gives `pull` a protocol that records sequence numbers until it has ten,
+/// runs the reactor until then (or a 10 s deadline), and returns them.
+fn receive_ten(
+    reactor: &Reactor<Vec<u64>>,
+    pull: &ZmqPullConnection<Vec<u64>>,
+    what: &str,
+) -> Vec<u64> {
     pull.on_pull(|cx, message| {
         cx.state.push(seq_of(&message[0]));
         if cx.state.len() == 10 {
             cx.reactor.stop().expect("stop");
         }
     });
-    run_with_deadline(
-        &reactor,
-        Duration::from_secs(10),
-        "messages queued before set_protocol",
-        |got| format!("received {got:?} of 0..10: the queued messages were never read"),
-    );
-    let got = reactor.access_state(std::mem::take).expect("state");
-    assert_eq!(got, (0..10).collect::<Vec<_>>());
-    drop(push);
-    factory.shutdown();
+    run_with_deadline(reactor, Duration::from_secs(10), what, |got| {
+        format!("received {got:?} of 0..10: the queued messages were never read")
+    });
+    reactor.access_state(std::mem::take).expect("state")
 }
 
 /// Guards invariant 5 in its literal form: messages already queued for a
@@ -1368,19 +1375,7 @@ fn messages_queued_before_registration_are_delivered() {
             .expect("raw send into the pending pipe");
     }
     let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).expect("PULL");
-    pull.on_pull(|cx, message| {
-        cx.state.push(seq_of(&message[0]));
-        if cx.state.len() == 10 {
-            cx.reactor.stop().expect("stop");
-        }
-    });
-    run_with_deadline(
-        &reactor,
-        Duration::from_secs(10),
-        "messages queued before registration",
-        |got| format!("received {got:?} of 0..10"),
-    );
-    let got = reactor.access_state(std::mem::take).expect("state");
+    let got = receive_ten(&reactor, &pull, "messages queued before registration");
     assert_eq!(got, (0..10).collect::<Vec<_>>());
     drop(push);
     factory.shutdown();
