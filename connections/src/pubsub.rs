@@ -49,12 +49,12 @@ fn default_sep() -> TopicSep {
     Rc::new(RefCell::new(DEFAULT_TOPIC_SEP.to_vec()))
 }
 
-fn tagged(tag: &[u8], sep: &[u8], message: &[u8]) -> Frame {
+fn tagged(tag: &[u8], sep: &[u8], message: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(tag.len() + sep.len() + message.len());
     frame.extend_from_slice(tag);
     frame.extend_from_slice(sep);
     frame.extend_from_slice(message);
-    Frame::from(frame)
+    frame
 }
 
 /// Splits a received message into `(message, tag)` the way txZMQ does, or
@@ -119,7 +119,7 @@ impl<S: 'static> ZmqPubConnection<S> {
     /// `Error::Closed` after shutdown.
     pub fn publish(&self, message: impl AsRef<[u8]>, tag: impl AsRef<[u8]>) -> Result<()> {
         let frame = tagged(tag.as_ref(), &self.sep.borrow(), message.as_ref());
-        self.base.core.send(Multipart::from(frame), "publish")
+        self.base.core.send_message(frame, "publish")
     }
 
     /// The separator between tag and message (txZMQ's `topicSep`).
@@ -266,10 +266,7 @@ impl<S: 'static> ZmqSubConnection<S> {
             let mut frame = Vec::with_capacity(tag.len() + 1);
             frame.push(u8::from(on));
             frame.extend_from_slice(tag);
-            return self
-                .base
-                .core
-                .send(Multipart::from(Frame::from(frame)), operation);
+            return self.base.core.send_message(frame, operation);
         }
         let outcome = self.base.core.with_socket(operation, |socket| {
             if on {
@@ -406,7 +403,7 @@ impl<S: 'static> ZmqXPubConnection<S> {
     /// `Error::Closed` after shutdown.
     pub fn publish(&self, message: impl AsRef<[u8]>, tag: impl AsRef<[u8]>) -> Result<()> {
         let frame = tagged(tag.as_ref(), &self.sep.borrow(), message.as_ref());
-        self.base.core.send(Multipart::from(frame), "publish")
+        self.base.core.send_message(frame, "publish")
     }
 
     /// Changes the separator between tag and message.
