@@ -208,7 +208,7 @@ fn reactor_sends(transport: Transport, size: usize, n: usize, tag: &str) -> f64 
                 cx.conn.unregister_producer();
                 return;
             }
-            if cx.conn.send(&payload[..]).is_err() {
+            if cx.conn.push(&payload[..]).is_err() {
                 return;
             }
             *cx.state += 1;

@@ -1,17 +1,18 @@
-//! The generic [`ZmqConnection`], the context protocols get, and what every
-//! connection type shares.
+//! [`Connection`]: what every connection has, whatever its pattern, and the
+//! context its protocol's callbacks get.
 
 use std::fmt;
 use std::rc::Rc;
 
 use tx0mq_reactor::{CallbackResult, Ctx, Reactor};
 
-use crate::core::{ConnectionLost, Core, Handler};
+use crate::core::{ConnectionLost, Core, Handler, LostReason, ProducerHandler};
 use crate::endpoint::ZmqEndpoint;
 use crate::error::Result;
 use crate::factory::ZmqFactory;
-use crate::frames::{IntoMultipart, Multipart};
+use crate::frames::Multipart;
 use crate::options::ZmqOptions;
+use crate::pattern::{Decoded, Pattern, Raw, ZmqConnection};
 
 /// What a protocol's callbacks get: the reactor, the application state (see
 /// [`tx0mq_reactor::Ctx`]), and the connection the event came from (`conn`,
@@ -43,7 +44,7 @@ impl<S: 'static, C> fmt::Debug for ZmqCtx<'_, S, C> {
 }
 
 /// Calls `f` with a [`ZmqCtx`] for `conn`, borrowing the reactor context.
-pub(crate) fn with_zcx<S: 'static, C, R>(
+fn with_zcx<S: 'static, C, R>(
     cx: &mut Ctx<'_, S>,
     conn: &C,
     f: impl FnOnce(&mut ZmqCtx<'_, S, C>) -> R,
@@ -92,147 +93,294 @@ impl<const N: usize> IntoEndpoints for [ZmqEndpoint; N] {
     }
 }
 
-/// A connection over any socket type, delivering raw multipart messages
-/// (txZMQ's `ZmqConnection`). Every pattern type derefs to it, so its
-/// methods (`shutdown`, `add_endpoints`, `last_endpoint`, ...) work on all.
+/// A connection: one ZeroMQ socket in the reactor, speaking pattern `K`.
 ///
-/// Until a protocol is set, nothing is read: messages wait in libzmq.
+/// txZMQ's connection types are aliases of it (`ZmqPushConnection<S>` is
+/// `Connection<Push, S>`, ...; see [`pattern`](crate::pattern)). The methods
+/// here work on every one of them; each pattern adds its own operations
+/// (`push`, `publish`, `send_msg`, `reply`, ...) and its protocol trait.
+/// Cloning gives another handle to the same connection.
 ///
-/// ```
-/// use tx0mq_connections::{ZmqConnection, ZmqEndpoint, ZmqFactory};
-/// use tx0mq_reactor::Reactor;
-///
-/// let reactor = Reactor::builder().state(Vec::new()).handle_signals(false).build()?;
-/// let factory = ZmqFactory::new(&reactor)?;
-/// let a = ZmqConnection::new(&factory, zmq::PAIR, ZmqEndpoint::bind("inproc://doc-pair"))?;
-/// let b = ZmqConnection::new(&factory, zmq::PAIR, ZmqEndpoint::connect("inproc://doc-pair"))?;
-/// b.message_received(|cx, message| {
-///     cx.state.push(message.iter().map(|f| f.to_vec()).collect::<Vec<_>>());
-///     cx.reactor.stop()
-/// });
-/// a.send([&b"hello"[..], b"world"])?;
-/// reactor.run()?;
-/// assert_eq!(reactor.access_state(|got| got.clone())?, [vec![b"hello".to_vec(), b"world".to_vec()]]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ZmqConnection<S: 'static = ()> {
+/// Until a protocol is set, nothing is read: messages wait in libzmq (REQ
+/// excepted: it reads its replies).
+pub struct Connection<K: Pattern, S: 'static = ()> {
     pub(crate) core: Rc<Core<S>>,
+    pub(crate) pattern: K,
 }
 
-impl<S: 'static> Clone for ZmqConnection<S> {
+impl<K: Pattern, S: 'static> Clone for Connection<K, S> {
     fn clone(&self) -> Self {
-        ZmqConnection {
+        Connection {
             core: self.core.clone(),
+            pattern: self.pattern.clone(),
         }
     }
 }
 
-impl<S: 'static> fmt::Debug for ZmqConnection<S> {
+/// `Connection<Pull>(PULL connection [bind tcp://127.0.0.1:5555])`: the
+/// pattern, the socket type and the endpoints.
+impl<K: Pattern, S: 'static> fmt::Debug for Connection<K, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.core.describe())
+        let pattern = std::any::type_name::<K>();
+        let pattern = pattern.rsplit("::").next().unwrap_or(pattern);
+        write!(f, "Connection<{pattern}>({})", self.core.describe())
     }
 }
 
-/// A protocol for a [`ZmqConnection`] (txZMQ: subclass `ZmqConnection` and
-/// override `messageReceived`).
-pub trait ZmqProtocol<S: 'static = ()>: 'static {
-    /// The connection is registered and ready; called before any message.
-    fn connection_made(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {}
-    /// A whole multipart message arrived.
-    fn message_received(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>, message: Multipart);
+/// A protocol: what a connection's events are delivered to (txZMQ: the
+/// methods a connection subclass overrides).
+///
+/// Each pattern has a protocol trait with txZMQ's method names
+/// ([`PullProtocol::on_pull`](crate::PullProtocol::on_pull),
+/// [`SubProtocol::got_message`](crate::SubProtocol::got_message), ...) that
+/// implements this one; implement that. This generic form is what
+/// [`Connection::set_protocol`] takes, and what a new pattern's users
+/// implement directly.
+pub trait Protocol<K: Pattern, S: 'static = ()>: 'static {
+    /// The connection is registered and ready; called before any event.
+    fn connection_made(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
+    /// A message arrived, as the pattern decoded it.
+    fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
     /// The connection was shut down (by the user, the factory or the reactor).
     fn connection_lost(
         &mut self,
-        _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>,
+        _cx: &mut ZmqCtx<'_, S, Connection<K, S>>,
         _lost: &ConnectionLost,
     ) {
     }
 }
 
-struct FnProtocol<F>(F);
+/// What a connection's events are delivered to, inside the crate: a user's
+/// [`Protocol`] (through [`Named`]), a closure, a stream, or nothing. Kept
+/// apart from `Protocol` so that each pattern's protocol trait can implement
+/// `Protocol` for every type that implements it.
+pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
+    fn made(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
+    /// A message arrived: the pattern decodes it for `received`. A listener
+    /// that wants the frames as they came overrides this.
+    fn message(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, message: Multipart) {
+        match cx.conn.pattern.decode(message) {
+            Decoded::Event(event) => self.received(cx, event),
+            Decoded::Consumed => {}
+            Decoded::Malformed(why) => {
+                log::warn!("{}: dropped {why}", cx.conn.core.describe());
+            }
+        }
+    }
+    fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
+    fn lost(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _lost: &ConnectionLost) {}
+}
 
-impl<S: 'static, F, R> ZmqProtocol<S> for FnProtocol<F>
+/// A user's protocol as a listener.
+struct Named<P>(P);
+
+impl<K: Pattern, S: 'static, P: Protocol<K, S>> Listener<K, S> for Named<P> {
+    fn made(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {
+        self.0.connection_made(cx);
+    }
+    fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event) {
+        self.0.received(cx, event);
+    }
+    fn lost(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, lost: &ConnectionLost) {
+        self.0.connection_lost(cx, lost);
+    }
+}
+
+/// A closure as a listener; `name` says which callback failed when it
+/// returns an error.
+struct OnEvent<F> {
+    name: &'static str,
+    f: F,
+}
+
+impl<K: Pattern, S: 'static, F, R> Listener<K, S> for OnEvent<F>
 where
-    F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>, Multipart) -> R + 'static,
+    F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, K::Event) -> R + 'static,
     R: CallbackResult,
 {
-    fn message_received(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>, message: Multipart) {
-        (self.0)(cx, message).report("message_received");
+    fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event) {
+        (self.f)(cx, event).report(self.name);
     }
 }
 
-struct RawHandler<P>(P);
+/// A closure that hears the frames as they came, before the pattern's
+/// decoding (a SUB connection's `message_received`).
+pub(crate) struct RawFrames<F> {
+    pub(crate) name: &'static str,
+    pub(crate) f: F,
+}
 
-impl<S: 'static, P: ZmqProtocol<S>> Handler<S> for RawHandler<P> {
-    made_and_lost!(|core, this| ZmqConnection { core: core.clone() });
+impl<K: Pattern, S: 'static, F, R> Listener<K, S> for RawFrames<F>
+where
+    F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, Multipart) -> R + 'static,
+    R: CallbackResult,
+{
+    fn message(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, message: Multipart) {
+        (self.f)(cx, message).report(self.name);
+    }
+    fn received(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _event: K::Event) {}
+}
+
+/// The listener of a connection that reads with no protocol set (REQ).
+struct NoProtocol;
+
+impl<K: Pattern, S: 'static> Listener<K, S> for NoProtocol {
+    fn received(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _event: K::Event) {}
+}
+
+/// What the core calls: the pattern decodes, the protocol hears.
+struct PatternHandler<K, L> {
+    pattern: K,
+    listener: L,
+}
+
+impl<K: Pattern, L> PatternHandler<K, L> {
+    fn view<S: 'static>(&self, core: &Rc<Core<S>>) -> Connection<K, S> {
+        Connection {
+            core: core.clone(),
+            pattern: self.pattern.clone(),
+        }
+    }
+}
+
+impl<S: 'static, K: Pattern, L: Listener<K, S>> Handler<S> for PatternHandler<K, L> {
+    fn made(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.listener.made(zcx));
+    }
+
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.message_received(zcx, message));
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.listener.message(zcx, message));
+    }
+
+    fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
+        self.pattern.lost(&core.describe(), lost);
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.listener.lost(zcx, lost));
     }
 }
 
-impl<S: 'static> ZmqConnection<S> {
-    /// A connection of `socket_type`, bound or connected to `endpoints`.
+impl<K: Pattern + Default, S: 'static> Connection<K, S> {
+    /// A connection of this pattern, bound or connected to `endpoints`
+    /// (`ZmqPushConnection::new(&factory, ZmqEndpoint::bind(...))`, as
+    /// txZMQ's `ZmqPushConnection(factory, endpoint)`).
     ///
     /// # Errors
     ///
     /// As for [`with_options`](Self::with_options).
-    pub fn new(
-        factory: &ZmqFactory<S>,
-        socket_type: zmq::SocketType,
-        endpoints: impl IntoEndpoints,
-    ) -> Result<Self> {
-        Self::with_options(factory, socket_type, endpoints, &ZmqOptions::default())
+    pub fn new(factory: &ZmqFactory<S>, endpoints: impl IntoEndpoints) -> Result<Self> {
+        Self::with_options(factory, endpoints, &ZmqOptions::default())
     }
 
-    /// A connection with socket options.
+    /// A connection of this pattern with socket options.
+    ///
+    /// # Errors
+    ///
+    /// As for [`open`](Self::open).
+    pub fn with_options(
+        factory: &ZmqFactory<S>,
+        endpoints: impl IntoEndpoints,
+        options: &ZmqOptions,
+    ) -> Result<Self> {
+        Self::open(factory, K::default(), endpoints, options)
+    }
+}
+
+impl<K: Pattern, S: 'static> Connection<K, S> {
+    /// A connection of `pattern`, with socket options: what `new` and
+    /// `with_options` call, for patterns that carry values.
     ///
     /// # Errors
     ///
     /// `Error::Endpoint` naming the endpoint that could not be bound or
     /// connected; `Error::Option` naming a refused option; `Error::Closed` if
     /// the factory was shut down; `Error::Reactor` if the reactor is gone.
-    pub fn with_options(
+    pub fn open(
         factory: &ZmqFactory<S>,
-        socket_type: zmq::SocketType,
+        pattern: K,
         endpoints: impl IntoEndpoints,
         options: &ZmqOptions,
     ) -> Result<Self> {
-        let core = Core::open(factory, socket_type, &endpoints.into_endpoints(), options)?;
-        Ok(ZmqConnection { core })
+        let core = Core::open(
+            factory,
+            pattern.socket_type(),
+            &endpoints.into_endpoints(),
+            options,
+        )?;
+        let conn = Connection { core, pattern };
+        if conn.pattern.reads_without_protocol() {
+            conn.set_listener(NoProtocol)?;
+        }
+        Ok(conn)
     }
 
-    /// Sets the protocol that receives this connection's events.
+    /// Sets the protocol that hears this connection's events, replacing any
+    /// other: `connection_made` first, then its events. The pattern's own
+    /// handling (a REQ connection's reply matching, a REP connection's
+    /// routes) stays in place underneath.
     ///
     /// # Errors
     ///
     /// `Error::Closed` after shutdown.
-    pub fn set_protocol(&self, protocol: impl ZmqProtocol<S>) -> Result<()> {
-        self.core.set_handler(Box::new(RawHandler(protocol)))
+    pub fn set_protocol(&self, protocol: impl Protocol<K, S>) -> Result<()> {
+        self.set_listener(Named(protocol))
     }
 
-    /// Sets a closure as the protocol's `message_received` (txZMQ:
-    /// `conn.messageReceived = f`). It may return `()` or a `Result`, whose
-    /// error is logged.
-    pub fn message_received<F, R>(&self, f: F)
+    pub(crate) fn set_listener(&self, listener: impl Listener<K, S>) -> Result<()> {
+        self.core.set_handler(Box::new(PatternHandler {
+            pattern: self.pattern.clone(),
+            listener,
+        }))
+    }
+
+    /// Sets a closure as the protocol: it hears every event, as the pattern
+    /// decodes it. Each pattern also has a setter with txZMQ's name
+    /// (`on_pull`, `got_message`, ...); this one is for patterns of your own.
+    /// The closure may return `()` or a `Result`, whose error is logged.
+    pub fn on_event<F, R>(&self, f: F)
     where
-        F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>, Multipart) -> R + 'static,
+        F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, K::Event) -> R + 'static,
         R: CallbackResult,
     {
-        crate::warn_closed(self.set_protocol(FnProtocol(f)));
+        self.set_named(f, "received");
     }
 
-    /// Sends a message, whole. If libzmq cannot take it now (high-water mark,
-    /// or no peer yet for PUSH/DEALER), it waits in the outbox and goes out,
-    /// in order, as soon as libzmq can take it. PUB never queues.
+    /// [`on_event`](Self::on_event) with the callback's name for the log.
+    pub(crate) fn set_named<F, R>(&self, f: F, name: &'static str)
+    where
+        F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, K::Event) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.set_or_warn(OnEvent { name, f });
+    }
+
+    /// Sets a listener from a closure setter, which has no `Result` to
+    /// return: a closed connection is logged.
+    pub(crate) fn set_or_warn(&self, listener: impl Listener<K, S>) {
+        if let Err(e) = self.set_listener(listener) {
+            log::warn!("{e}");
+        }
+    }
+
+    /// The pattern, with whatever it keeps per connection.
+    pub fn pattern(&self) -> &K {
+        &self.pattern
+    }
+
+    /// **The escape hatch**: the same socket as a raw [`ZmqConnection`],
+    /// whose `send` and `message_received` bypass this pattern's framing.
     ///
-    /// # Errors
-    ///
-    /// `Error::Closed` after shutdown; `Error::OutboxFull` when the outbox is
-    /// at its limit (the message was not sent); `Error::Socket` if libzmq
-    /// refuses it for another reason (a socket type that cannot send, say).
-    pub fn send(&self, message: impl IntoMultipart) -> Result<()> {
-        self.core.send_message(message, "send")
+    /// For what the pattern does not offer: receiving zguide-style plain
+    /// frames on a SUB socket, say. What goes through it is not checked
+    /// against the pattern: a message sent raw on a REQ connection carries
+    /// no request id, and a raw protocol set on a REQ or REP connection
+    /// replaces the request table or the routes (replies are then lost).
+    pub fn raw(&self) -> ZmqConnection<S> {
+        Connection {
+            core: self.core.clone(),
+            pattern: Raw::new(self.core.kind),
+        }
     }
 
     /// Binds or connects more endpoints (txZMQ's `addEndpoints`).
@@ -260,7 +408,7 @@ impl<S: 'static> ZmqConnection<S> {
         self.core.last_endpoint()
     }
 
-    /// The socket type.
+    /// The libzmq socket type.
     pub fn socket_type(&self) -> zmq::SocketType {
         self.core.kind
     }
@@ -309,8 +457,7 @@ impl<S: 'static> ZmqConnection<S> {
     /// on the next pass). Safe to call twice, and from inside the
     /// connection's own callbacks.
     pub fn shutdown(&self) {
-        self.core
-            .shutdown_in(None, crate::core::LostReason::Shutdown);
+        self.core.shutdown_in(None, LostReason::Shutdown);
     }
 
     /// The reactor this connection runs in, if it still exists.
@@ -320,7 +467,8 @@ impl<S: 'static> ZmqConnection<S> {
 }
 
 /// A producer of messages for a connection (Twisted's `IPushProducer` /
-/// `IPullProducer`), registered with [`ZmqConnection::register_producer`].
+/// `IPullProducer`), registered with [`Connection::register_producer`].
+/// `K` is the pattern of the connection it feeds (raw by default).
 ///
 /// A *streaming* producer sends whenever it likes; when a send has to wait in
 /// the outbox (libzmq's high-water mark, or no peer yet) it is told to
@@ -329,53 +477,72 @@ impl<S: 'static> ZmqConnection<S> {
 /// more with `resume_producing` on every pass while the outbox is empty: it
 /// sends a chunk each time. Either way the reactor never spins while the peer
 /// cannot take more.
-pub trait ZmqProducer<S: 'static = ()>: 'static {
+pub trait ZmqProducer<S: 'static = (), K: Pattern = Raw>: 'static {
     /// Stop sending for now: the outbox holds messages libzmq could not take.
-    fn pause_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {}
+    fn pause_producing(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
     /// Send (more): the outbox is empty.
-    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>);
+    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>);
     /// The connection shut down: stop for good.
-    fn stop_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {}
+    fn stop_producing(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
 }
 
-struct ProducerAdapter<P>(P);
+struct ProducerAdapter<K, P> {
+    pattern: K,
+    producer: P,
+}
 
-impl<S: 'static, P: ZmqProducer<S>> crate::core::ProducerHandler<S> for ProducerAdapter<P> {
+impl<K: Pattern, P> ProducerAdapter<K, P> {
+    fn view<S: 'static>(&self, core: &Rc<Core<S>>) -> Connection<K, S> {
+        Connection {
+            core: core.clone(),
+            pattern: self.pattern.clone(),
+        }
+    }
+}
+
+impl<S: 'static, K: Pattern, P: ZmqProducer<S, K>> ProducerHandler<S> for ProducerAdapter<K, P> {
     fn pause(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.pause_producing(zcx));
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.producer.pause_producing(zcx));
     }
     fn resume(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.resume_producing(zcx));
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.producer.resume_producing(zcx));
     }
     fn stop(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) {
-        let conn = ZmqConnection { core: core.clone() };
-        with_zcx(cx, &conn, |zcx| self.0.stop_producing(zcx));
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.producer.stop_producing(zcx));
     }
 }
 
 struct PullProducerFn<F>(F);
 
-impl<S: 'static, F> ZmqProducer<S> for PullProducerFn<F>
+impl<S: 'static, K: Pattern, F> ZmqProducer<S, K> for PullProducerFn<F>
 where
-    F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>) + 'static,
+    F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>) + 'static,
 {
-    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {
+    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {
         (self.0)(cx)
     }
 }
 
-impl<S: 'static> ZmqConnection<S> {
+impl<K: Pattern, S: 'static> Connection<K, S> {
     /// Registers a producer (Twisted's `registerProducer`), replacing any
     /// other. See [`ZmqProducer`] for `streaming`.
     ///
     /// # Errors
     ///
     /// `Error::Closed` after shutdown.
-    pub fn register_producer(&self, producer: impl ZmqProducer<S>, streaming: bool) -> Result<()> {
-        self.core
-            .set_producer(Some(Box::new(ProducerAdapter(producer))), streaming)
+    pub fn register_producer(
+        &self,
+        producer: impl ZmqProducer<S, K>,
+        streaming: bool,
+    ) -> Result<()> {
+        let adapter = ProducerAdapter {
+            pattern: self.pattern.clone(),
+            producer,
+        };
+        self.core.set_producer(Some(Box::new(adapter)), streaming)
     }
 
     /// A pull producer from a closure: `f` is called on every pass while the
@@ -394,7 +561,7 @@ impl<S: 'static> ZmqConnection<S> {
     ///     // Up to 100 messages a pass, 1,000 in all.
     ///     for _ in 0..100 {
     ///         *cx.state += 1;
-    ///         if cx.conn.send(b"work").is_err() || *cx.state == 1_000 {
+    ///         if cx.conn.push(b"work").is_err() || *cx.state == 1_000 {
     ///             cx.conn.unregister_producer();
     ///             return;
     ///         }
@@ -409,7 +576,7 @@ impl<S: 'static> ZmqConnection<S> {
     /// `Error::Closed` after shutdown.
     pub fn produce_with<F>(&self, f: F) -> Result<()>
     where
-        F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>) + 'static,
+        F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>) + 'static,
     {
         self.register_producer(PullProducerFn(f), false)
     }
@@ -418,125 +585,4 @@ impl<S: 'static> ZmqConnection<S> {
     pub fn unregister_producer(&self) {
         let _ = self.core.set_producer(None, true);
     }
-}
-
-/// The `made` and `lost` methods of a pattern's `Handler`: build the
-/// connection view with `$conn` (which may use `$core` and `$this`, the
-/// handler), then call the protocol's `connection_made` / `connection_lost`.
-macro_rules! made_and_lost {
-    (|$core:ident, $this:ident| $conn:expr) => {
-        fn made(
-            &mut self,
-            cx: &mut tx0mq_reactor::Ctx<'_, S>,
-            $core: &std::rc::Rc<crate::core::Core<S>>,
-        ) {
-            #[allow(unused_variables)]
-            let $this = &*self;
-            let conn = $conn;
-            crate::connection::with_zcx(cx, &conn, |zcx| self.0.connection_made(zcx));
-        }
-
-        fn lost(
-            &mut self,
-            cx: &mut tx0mq_reactor::Ctx<'_, S>,
-            $core: &std::rc::Rc<crate::core::Core<S>>,
-            lost: &crate::core::ConnectionLost,
-        ) {
-            #[allow(unused_variables)]
-            let $this = &*self;
-            let conn = $conn;
-            crate::connection::with_zcx(cx, &conn, |zcx| self.0.connection_lost(zcx, lost));
-        }
-    };
-}
-
-pub(crate) use made_and_lost;
-
-/// Implements `Clone`, `Debug` and `Deref<Target = ZmqConnection>` for a
-/// connection type whose first field is `base: ZmqConnection<S>`.
-macro_rules! connection_common {
-    ($name:ident { $($field:ident),* }) => {
-        impl<S: 'static> Clone for $name<S> {
-            fn clone(&self) -> Self {
-                $name {
-                    base: self.base.clone(),
-                    $($field: self.$field.clone(),)*
-                }
-            }
-        }
-
-        impl<S: 'static> std::fmt::Debug for $name<S> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.base)
-            }
-        }
-
-        impl<S: 'static> std::ops::Deref for $name<S> {
-            type Target = $crate::connection::ZmqConnection<S>;
-            fn deref(&self) -> &Self::Target {
-                &self.base
-            }
-        }
-    };
-}
-
-pub(crate) use connection_common;
-
-/// A pattern type's `new` and `with_options` (the only difference between
-/// types is how `with_options` builds the connection). `$article_kind` is
-/// "A PUSH", "An XPUB"...; doc attributes before it extend `new`'s docs.
-macro_rules! constructors {
-    (
-        $(#[$extra:meta])*
-        $article_kind:literal,
-        |$factory:ident, $endpoints:ident, $options:ident| $body:block
-    ) => {
-        #[doc = concat!($article_kind, " connection on `endpoints`.")]
-        $(#[$extra])*
-        ///
-        /// # Errors
-        ///
-        /// As for [`ZmqConnection::with_options`](crate::ZmqConnection::with_options).
-        pub fn new(
-            factory: &$crate::ZmqFactory<S>,
-            endpoints: impl $crate::connection::IntoEndpoints,
-        ) -> $crate::Result<Self> {
-            Self::with_options(factory, endpoints, &$crate::ZmqOptions::default())
-        }
-
-        #[doc = concat!($article_kind, " connection with socket options.")]
-        ///
-        /// # Errors
-        ///
-        /// As for [`ZmqConnection::with_options`](crate::ZmqConnection::with_options).
-        pub fn with_options(
-            $factory: &$crate::ZmqFactory<S>,
-            $endpoints: impl $crate::connection::IntoEndpoints,
-            $options: &$crate::ZmqOptions,
-        ) -> $crate::Result<Self> $body
-    };
-}
-
-pub(crate) use constructors;
-
-/// Forwards every message from `frontend` to `backend` and back, whole, as
-/// `zmq_proxy` does, but inside the reactor (for the zguide's brokers and
-/// devices). Replaces both connections' protocols.
-///
-/// ```
-/// use tx0mq_connections::{proxy, ZmqConnection, ZmqEndpoint, ZmqFactory};
-/// use tx0mq_reactor::Reactor;
-///
-/// let reactor = Reactor::builder().handle_signals(false).build()?;
-/// let factory = ZmqFactory::new(&reactor)?;
-/// let frontend = ZmqConnection::new(&factory, zmq::ROUTER, ZmqEndpoint::bind("inproc://doc-proxy-front"))?;
-/// let backend = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::bind("inproc://doc-proxy-back"))?;
-/// proxy(&frontend, &backend);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn proxy<S: 'static>(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) {
-    let to_backend = backend.clone();
-    frontend.message_received(move |_, message| to_backend.send(message));
-    let to_frontend = frontend.clone();
-    backend.message_received(move |_, message| to_frontend.send(message));
 }

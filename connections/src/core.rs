@@ -1,7 +1,7 @@
 //! The machinery every connection shares: the socket in the reactor, the
 //! edge-trigger discipline, the outbox, and delivery to the protocol.
 //!
-//! # The edge-trigger invariants (DESIGN.md §4)
+//! # The edge-trigger invariants (docs/ARCHITECTURE.md states them in full)
 //!
 //! `ZMQ_FD` is edge-triggered and means "something changed", and every
 //! `send`, `recv` and `ZMQ_EVENTS` read may consume the edge. So:
@@ -400,9 +400,8 @@ impl<S: 'static> Core<S> {
         result
     }
 
-    /// Sends queued messages until libzmq pushes back. Returns whether the
-    /// outbox is now empty.
-    /// Returns whether any message left the outbox.
+    /// Sends queued messages until libzmq pushes back. Returns whether any
+    /// message left the outbox.
     fn flush(&self) -> bool {
         let mut progress = false;
         loop {

@@ -6,6 +6,14 @@
 //! txZMQ) is called on the reactor thread with a [`ZmqCtx`]: the reactor, the
 //! application state, and the connection itself.
 //!
+//! Every connection type is a [`Connection<K, S>`](Connection) of one
+//! [`pattern`] `K`: the methods every connection has (`shutdown`,
+//! `add_endpoints`, `last_endpoint`, `pause_reading`, producers, streams)
+//! are `Connection`'s; each pattern adds only the operations that keep its
+//! wire protocol whole (a REQ connection frames every request, so it has
+//! `send_msg` and no raw `send`). [`Connection::raw`] is the escape hatch to
+//! the socket as a raw [`ZmqConnection`].
+//!
 //! | txZMQ / tx0mq (Python)              | here                                                        |
 //! |-------------------------------------|-------------------------------------------------------------|
 //! | `ZmqFactory`, `registerForShutdown` | [`ZmqFactory`], [`ZmqFactory::register_for_shutdown`]       |
@@ -21,7 +29,7 @@
 //! | `ZmqRouterConnection`               | [`ZmqRouterConnection`] (`send_msg(recipient, parts)`)      |
 //! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
-//! | (new) PAIR, XPUB, XSUB              | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqSubConnection::xsub`] |
+//! | (new) PAIR, XPUB, XSUB              | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`] |
 //!
 //! # Example
 //!
@@ -75,38 +83,23 @@ mod error;
 mod factory;
 mod frames;
 mod options;
-pub mod pubsub;
-pub mod pushpull;
-pub mod reqrep;
-pub mod routerdealer;
+pub mod pattern;
 pub mod stream;
 
-pub use crate::connection::{
-    proxy, IntoEndpoints, ZmqConnection, ZmqCtx, ZmqProducer, ZmqProtocol,
-};
+pub use crate::connection::{Connection, IntoEndpoints, Protocol, ZmqCtx, ZmqProducer};
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
 pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
 pub use crate::options::{ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_OUTBOX_LIMIT};
-pub use pubsub::{
-    SubProtocol, XPubProtocol, ZmqPubConnection, ZmqSubConnection, ZmqXPubConnection,
-};
-pub use pushpull::{PullProtocol, ZmqPullConnection, ZmqPushConnection};
 #[allow(deprecated)]
-pub use reqrep::{
-    RepProtocol, ZmqRepConnection, ZmqReqConnection, ZmqXRepConnection, ZmqXReqConnection,
+pub use crate::pattern::{
+    proxy, DealerProtocol, PullProtocol, RepProtocol, RouterProtocol, SubProtocol, XPubProtocol,
+    ZmqConnection, ZmqDealerConnection, ZmqPairConnection, ZmqProtocol, ZmqPubConnection,
+    ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
+    ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection, ZmqXSubConnection,
+    DEFAULT_TOPIC_SEP,
 };
-pub use routerdealer::{
-    DealerProtocol, RouterProtocol, ZmqDealerConnection, ZmqPairConnection, ZmqRouterConnection,
-};
-pub use stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
+pub use crate::stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;
-
-/// Logs a protocol that could not be set because the connection is closed.
-pub(crate) fn warn_closed(result: Result<()>) {
-    if let Err(e) = result {
-        log::warn!("{e}");
-    }
-}

@@ -1,8 +1,10 @@
-//! Pulling messages with `.await`: [`ZmqConnection::messages`] and
+//! Pulling events with `.await`: [`Connection::messages`] and
 //! [`MessageStream`].
 //!
 //! For code that prefers pulling to callbacks: `stream.next().await` yields
-//! the connection's next message, `None` once the connection is gone.
+//! the connection's next event (what its protocol would hear: a PULL
+//! connection's messages, a SUB connection's `(message, tag)`, ...), `None`
+//! once the connection is gone.
 //!
 //! ```
 //! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
@@ -35,27 +37,26 @@
 //!
 //! # How it fits the edge-triggered socket
 //!
-//! The stream is a protocol like any other: [`ZmqConnection::messages`]
+//! The stream is a protocol like any other: [`Connection::messages`]
 //! installs a handler that the connection's ordinary receive path calls, in
-//! batches, from the reactor (DESIGN.md §4 holds unchanged: the stream never
-//! touches the socket). The handler appends each message to a bounded queue
+//! batches, from the reactor (the edge-trigger invariants of
+//! `docs/ARCHITECTURE.md` hold unchanged: the stream never touches the
+//! socket). The handler appends each message to a bounded queue
 //! and wakes the task waiting in `next()`. When the queue reaches its
-//! capacity the handler pauses reading ([`ZmqConnection::pause_reading`]),
+//! capacity the handler pauses reading ([`Connection::pause_reading`]),
 //! so further messages wait in libzmq, where the high-water mark applies;
 //! once the consumer has taken the queue down to half its capacity the
 //! stream resumes reading, which wakes the connection's source so the
 //! reactor re-reads `ZMQ_EVENTS` before it next blocks.
 //!
-//! # Raw frames
+//! # What it yields
 //!
-//! The stream yields the connection's raw multipart messages, as
-//! [`ZmqConnection::message_received`] sees them: a SUB connection's
-//! messages are txZMQ's one-frame `tag + "\0" + message`, a ROUTER's start
-//! with the sender's identity. Do not call `messages` on a
-//! [`ZmqReqConnection`](crate::ZmqReqConnection) or
-//! [`ZmqRepConnection`](crate::ZmqRepConnection): their own protocols
-//! (matching replies to requests, remembering routes) would be replaced.
-//! Await `send_msg` on a REQ connection instead.
+//! The stream is the connection's protocol, so it yields the pattern's
+//! events and the pattern's own handling stays underneath: a ROUTER
+//! stream yields `(sender, parts)`, a REP stream `(message_id, parts)` whose
+//! routes [`reply`](crate::ZmqRepConnection::reply) still finds. A REQ
+//! connection's replies go to their Deferreds, so its stream yields nothing:
+//! await `send_msg` instead.
 //!
 //! # End of the stream
 //!
@@ -74,30 +75,28 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use tx0mq_reactor::Ctx;
-
-use crate::connection::ZmqConnection;
-use crate::core::{ConnectionLost, Core, Handler};
+use crate::connection::{Connection, Listener, ZmqCtx};
+use crate::core::{ConnectionLost, Core};
 use crate::error::Result;
-use crate::frames::Multipart;
+use crate::pattern::{Pattern, Raw};
 
-/// How many messages a [`MessageStream`] buffers before it pauses reading,
-/// unless [`ZmqConnection::messages_with_capacity`] says otherwise.
+/// How many events a [`MessageStream`] buffers before it pauses reading,
+/// unless [`Connection::messages_with_capacity`] says otherwise.
 pub const DEFAULT_STREAM_CAPACITY: usize = 1024;
 
-/// What the stream and its handler share.
-struct Shared {
-    queue: RefCell<VecDeque<Multipart>>,
+/// What the stream and its protocol share.
+struct Shared<E> {
+    queue: RefCell<VecDeque<E>>,
     capacity: usize,
     waker: RefCell<Option<Waker>>,
-    /// The handler is gone (connection lost, or another protocol set).
+    /// The protocol is gone (connection lost, or another protocol set).
     ended: Cell<bool>,
     lost: RefCell<Option<ConnectionLost>>,
     /// Reading was paused by the stream (not by the user).
     paused: Cell<bool>,
 }
 
-impl Shared {
+impl<E> Shared<E> {
     fn wake(&self) {
         let waker = self.waker.borrow_mut().take();
         if let Some(waker) = waker {
@@ -112,33 +111,33 @@ impl Shared {
 }
 
 /// The protocol a stream installs: buffer, pause when full, wake the reader.
-struct StreamHandler<S: 'static> {
-    shared: Rc<Shared>,
+struct StreamProtocol<K: Pattern, S: 'static> {
+    shared: Rc<Shared<K::Event>>,
     core: Weak<Core<S>>,
 }
 
-impl<S: 'static> Handler<S> for StreamHandler<S> {
-    fn message(&mut self, _cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
+impl<K: Pattern, S: 'static> Listener<K, S> for StreamProtocol<K, S> {
+    fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event) {
         let full = {
             let mut queue = self.shared.queue.borrow_mut();
-            queue.push_back(message);
+            queue.push_back(event);
             queue.len() >= self.shared.capacity
         };
         if full && !self.shared.paused.get() {
             // The receive loop sees this and stops its batch at once.
             self.shared.paused.set(true);
-            core.pause();
+            cx.conn.pause_reading();
         }
         self.shared.wake();
     }
 
-    fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, lost: &ConnectionLost) {
+    fn lost(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, lost: &ConnectionLost) {
         *self.shared.lost.borrow_mut() = Some(lost.clone());
         self.shared.end();
     }
 }
 
-impl<S: 'static> Drop for StreamHandler<S> {
+impl<K: Pattern, S: 'static> Drop for StreamProtocol<K, S> {
     /// Replaced by another protocol (or lost): the stream ends, and the new
     /// protocol does not inherit the stream's pause.
     fn drop(&mut self) {
@@ -151,14 +150,14 @@ impl<S: 'static> Drop for StreamHandler<S> {
     }
 }
 
-/// The messages of a connection, to be pulled with [`next`](Self::next)
+/// The events of a connection, to be pulled with [`next`](Self::next)
 /// (see the [module docs](self)).
-pub struct MessageStream<S: 'static = ()> {
-    shared: Rc<Shared>,
-    conn: ZmqConnection<S>,
+pub struct MessageStream<S: 'static = (), K: Pattern = Raw> {
+    shared: Rc<Shared<K::Event>>,
+    conn: Connection<K, S>,
 }
 
-impl<S: 'static> fmt::Debug for MessageStream<S> {
+impl<S: 'static, K: Pattern> fmt::Debug for MessageStream<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageStream")
             .field("connection", &self.conn)
@@ -168,21 +167,21 @@ impl<S: 'static> fmt::Debug for MessageStream<S> {
     }
 }
 
-impl<S: 'static> MessageStream<S> {
-    /// The next message, or `None` once the connection is gone and the
-    /// buffered messages have all been taken.
+impl<S: 'static, K: Pattern> MessageStream<S, K> {
+    /// The next event, or `None` once the connection is gone and the
+    /// buffered events have all been taken.
     ///
-    /// Cancel-safe: dropping the returned future loses no message.
-    pub async fn next(&mut self) -> Option<Multipart> {
+    /// Cancel-safe: dropping the returned future loses no event.
+    pub async fn next(&mut self) -> Option<K::Event> {
         std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
 
     /// The poll behind [`next`](Self::next), for hand-written futures.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Multipart>> {
-        let message = self.shared.queue.borrow_mut().pop_front();
-        if let Some(message) = message {
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<K::Event>> {
+        let event = self.shared.queue.borrow_mut().pop_front();
+        if let Some(event) = event {
             self.resume_if_drained();
-            return Poll::Ready(Some(message));
+            return Poll::Ready(Some(event));
         }
         if self.shared.ended.get() {
             return Poll::Ready(None);
@@ -198,13 +197,13 @@ impl<S: 'static> MessageStream<S> {
         Poll::Pending
     }
 
-    /// Takes a buffered message without waiting (`None` if none is buffered).
-    pub fn try_next(&mut self) -> Option<Multipart> {
-        let message = self.shared.queue.borrow_mut().pop_front();
-        if message.is_some() {
+    /// Takes a buffered event without waiting (`None` if none is buffered).
+    pub fn try_next(&mut self) -> Option<K::Event> {
+        let event = self.shared.queue.borrow_mut().pop_front();
+        if event.is_some() {
             self.resume_if_drained();
         }
-        message
+        event
     }
 
     /// Resumes reading once the queue is down to half its capacity.
@@ -216,22 +215,22 @@ impl<S: 'static> MessageStream<S> {
         }
     }
 
-    /// Messages received and not taken yet.
+    /// Events received and not taken yet.
     pub fn len(&self) -> usize {
         self.shared.queue.borrow().len()
     }
 
-    /// True when no message is buffered.
+    /// True when no event is buffered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// How many messages the stream buffers before it pauses reading.
+    /// How many events the stream buffers before it pauses reading.
     pub fn capacity(&self) -> usize {
         self.shared.capacity
     }
 
-    /// True once no more messages will arrive (they may still be buffered).
+    /// True once no more events will arrive (they may still be buffered).
     pub fn is_ended(&self) -> bool {
         self.shared.ended.get()
     }
@@ -243,32 +242,32 @@ impl<S: 'static> MessageStream<S> {
 
     /// The connection, to send on it (a reply on a DEALER, ROUTER or PAIR)
     /// or shut it down.
-    pub fn connection(&self) -> &ZmqConnection<S> {
+    pub fn connection(&self) -> &Connection<K, S> {
         &self.conn
     }
 }
 
-impl<S: 'static> ZmqConnection<S> {
-    /// Installs a protocol that buffers this connection's messages and
+impl<K: Pattern, S: 'static> Connection<K, S> {
+    /// Installs a protocol that buffers this connection's events and
     /// returns the [`MessageStream`] to pull them from with `.await`,
-    /// buffering up to [`DEFAULT_STREAM_CAPACITY`] messages (see the
+    /// buffering up to [`DEFAULT_STREAM_CAPACITY`] events (see the
     /// [module docs](crate::stream)). It replaces the current protocol.
     ///
     /// # Errors
     ///
     /// `Error::Closed` after shutdown.
-    pub fn messages(&self) -> Result<MessageStream<S>> {
+    pub fn messages(&self) -> Result<MessageStream<S, K>> {
         self.messages_with_capacity(DEFAULT_STREAM_CAPACITY)
     }
 
-    /// [`messages`](Self::messages), buffering up to `capacity` messages
+    /// [`messages`](Self::messages), buffering up to `capacity` events
     /// (at least 1) before reading pauses; reading resumes once the consumer
     /// has taken the buffer down to half of that.
     ///
     /// # Errors
     ///
     /// `Error::Closed` after shutdown.
-    pub fn messages_with_capacity(&self, capacity: usize) -> Result<MessageStream<S>> {
+    pub fn messages_with_capacity(&self, capacity: usize) -> Result<MessageStream<S, K>> {
         let capacity = capacity.max(1);
         let shared = Rc::new(Shared {
             queue: RefCell::new(VecDeque::with_capacity(
@@ -280,10 +279,10 @@ impl<S: 'static> ZmqConnection<S> {
             lost: RefCell::new(None),
             paused: Cell::new(false),
         });
-        self.core.set_handler(Box::new(StreamHandler {
+        self.set_listener(StreamProtocol::<K, S> {
             shared: Rc::clone(&shared),
             core: Rc::downgrade(&self.core),
-        }))?;
+        })?;
         Ok(MessageStream {
             shared,
             conn: self.clone(),

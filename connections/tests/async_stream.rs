@@ -318,9 +318,9 @@ fn a_router_echo_task_serves_clients_that_await() {
     let router = ZmqRouterConnection::new(&factory, ZmqEndpoint::bind(inproc("echo"))).unwrap();
     let mut requests = router.messages().unwrap();
     let _server = r.spawn(async move {
-        while let Some(message) = requests.next().await {
-            // [client identity, request id, "", payload]: echo it whole.
-            requests.connection().send(message)?;
+        while let Some((client, request)) = requests.next().await {
+            // [request id, "", payload] from `client`: echo it whole.
+            requests.connection().send_msg(&client, request)?;
         }
         Ok::<_, Failure>(())
     });

@@ -16,7 +16,7 @@ use tx0mq_connections::{
     bytes_repr, ConnectionLost, DealerProtocol, Error, LostReason, Multipart, ZmqConnection,
     ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection,
     ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
-    ZmqSubConnection, ZmqXPubConnection,
+    ZmqSubConnection, ZmqXPubConnection, ZmqXSubConnection,
 };
 
 /// Asserts `result` is `Error::Endpoint` for `address`, with a message that
@@ -223,7 +223,7 @@ fn operations_after_shutdown_fail_with_closed() {
     assert_closed(sub.subscribe(b"tag"), "subscribe", "SUB connection");
     assert_closed(sub.unsubscribe(b"tag"), "unsubscribe", "SUB connection");
 
-    let xsub = ZmqSubConnection::xsub(&factory, bind("closed-xsub"), &ZmqOptions::new()).unwrap();
+    let xsub = ZmqXSubConnection::new(&factory, bind("closed-xsub")).unwrap();
     xsub.shutdown();
     assert_closed(xsub.subscribe(b"tag"), "subscribe", "XSUB connection");
 

@@ -1,5 +1,5 @@
-//! The ZeroMQ edge-trigger invariants (DESIGN.md §4) and the outbox, proved
-//! under load.
+//! The ZeroMQ edge-trigger invariants (stated in full in
+//! docs/ARCHITECTURE.md) and the outbox, proved under load.
 //!
 //! `ZMQ_FD` is edge-triggered and any `send`, `recv` or `ZMQ_EVENTS` read may
 //! consume its edge. Each test below names the invariant it guards and how it
@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use tx0mq_connections::{
     Error, Frame, Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
-    ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
-    BATCH,
+    ZmqPairConnection, ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection,
+    ZmqRouterConnection, BATCH,
 };
 use tx0mq_reactor::{Failure, LoopingCall, Reactor};
 
@@ -417,7 +417,8 @@ fn two_factory_req_rep(transport: Transport) {
             cx.state.requests += 1;
             cx.conn.reply(&message_id, "event").expect("REP reply");
             for _ in 0..2 {
-                let conn = cx.conn.clone();
+                // The REP's raw socket: a ROUTER send that is no reply.
+                let conn = cx.conn.raw();
                 cx.reactor.call_later(Duration::ZERO, move |_| {
                     conn.send([&b"master-side"[..], b"event"])
                         .expect("REP raw send from call_later");
@@ -428,7 +429,8 @@ fn two_factory_req_rep(transport: Transport) {
             let conn = cx.conn.clone();
             cx.reactor.call_later(Duration::ZERO, move |_| {
                 conn.reply(&message_id, "exit").expect("REP reply exit");
-                conn.send([&b"master-side"[..], b"exit"])
+                conn.raw()
+                    .send([&b"master-side"[..], b"exit"])
                     .expect("REP raw send exit");
             });
         }
@@ -1027,7 +1029,7 @@ thread_local! {
 
 /// Sends, flagging that we are inside `send`: a protocol called from inside
 /// `send` would find the flag set.
-fn flagged_send<S: 'static>(conn: &ZmqDealerConnection<S>, kind: &[u8], n: u64) {
+fn flagged_send<S: 'static>(conn: &ZmqPairConnection<S>, kind: &[u8], n: u64) {
     IN_SEND.with(|f| f.set(true));
     let result = conn.send_msg([kind, &n.to_be_bytes()[..]]);
     IN_SEND.with(|f| f.set(false));
@@ -1051,12 +1053,12 @@ impl PingPong {
 /// Wires one socket: on a ping (echoer) or pong (initiator) it sends the
 /// next message of its own loop on `own` and a `side` message on `other`,
 /// the socket of the other loop, whose input may be pending right then.
-fn wire(own: &ZmqDealerConnection<PingPong>, other: ZmqDealerConnection<PingPong>, index: usize) {
+fn wire(own: &ZmqPairConnection<PingPong>, other: ZmqPairConnection<PingPong>, index: usize) {
     let initiator = index < 2;
     own.got_message(move |cx, parts| {
         assert!(
             !IN_SEND.with(Cell::get),
-            "a protocol was called from inside send (DESIGN.md §4, invariant 3)"
+            "a protocol was called from inside send (edge-trigger invariant 3)"
         );
         cx.state.received[index] += 1;
         let n = seq_of(&parts[1]);
@@ -1091,7 +1093,7 @@ fn lost_wakeup_ping_pong(transport: Transport) {
     let reactor = test_reactor(PingPong::default());
     let factory = ZmqFactory::new(&reactor).expect("factory");
     let pair = |endpoint: ZmqEndpoint| {
-        ZmqDealerConnection::pair(&factory, endpoint, &ZmqOptions::new()).expect("PAIR")
+        ZmqPairConnection::with_options(&factory, endpoint, &ZmqOptions::new()).expect("PAIR")
     };
     let a1 = pair(ZmqEndpoint::bind(endpoints_for(transport, &dir, "a")));
     let b1 = pair(ZmqEndpoint::bind(endpoints_for(transport, &dir, "b")));
@@ -1153,14 +1155,11 @@ fn settled_pair(
     reactor: &Reactor<Consumed>,
     factory: &ZmqFactory<Consumed>,
     name: &str,
-) -> (
-    ZmqDealerConnection<Consumed>,
-    zmq::Socket,
-    std::os::fd::RawFd,
-) {
+) -> (ZmqPairConnection<Consumed>, zmq::Socket, std::os::fd::RawFd) {
     let address = inproc(name);
-    let pair = ZmqDealerConnection::pair(factory, ZmqEndpoint::bind(&address), &ZmqOptions::new())
-        .expect("PAIR bind");
+    let pair =
+        ZmqPairConnection::with_options(factory, ZmqEndpoint::bind(&address), &ZmqOptions::new())
+            .expect("PAIR bind");
     pair.got_message(|cx, parts| {
         cx.state.got.push(parts[0].to_vec());
         cx.reactor.stop().expect("stop");
@@ -1192,7 +1191,7 @@ fn settled_pair(
 /// commands: libzmq only throttles later ones).
 fn input_then_send(
     cx_state: &mut Consumed,
-    pair: &ZmqDealerConnection<Consumed>,
+    pair: &ZmqPairConnection<Consumed>,
     peer: &zmq::Socket,
     fd: std::os::fd::RawFd,
 ) {
@@ -1389,7 +1388,7 @@ fn frames(message: &[Frame]) -> Vec<Vec<u8>> {
     message.iter().map(|f| f.to_vec()).collect()
 }
 
-/// Guards the outbox (DESIGN.md §4, "Sends never block the reactor"):
+/// Guards the outbox ("sends never block the reactor", docs/ARCHITECTURE.md):
 /// 10,000 three-frame pushes on a bound PUSH with no peer all wait, whole,
 /// in the outbox (libzmq says EAGAIN to every one); when a PULL connects,
 /// the PUSH's `ZMQ_FD` signals the new pipe and the POLLOUT flush sends

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use tx0mq_connections::{
-    ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqProducer, ZmqPushConnection,
-};
+use tx0mq_connections::pattern::Push;
+use tx0mq_connections::{ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqProducer, ZmqPushConnection};
 use tx0mq_reactor::Reactor;
 
 #[derive(Default)]
@@ -17,11 +16,11 @@ struct Log {
 
 struct Streaming;
 
-impl ZmqProducer<Log> for Streaming {
-    fn pause_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqConnection<Log>>) {
+impl ZmqProducer<Log, Push> for Streaming {
+    fn pause_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqPushConnection<Log>>) {
         cx.state.events.push("pause");
     }
-    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqConnection<Log>>) {
+    fn resume_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqPushConnection<Log>>) {
         cx.state.events.push("resume");
     }
 }
@@ -112,7 +111,7 @@ fn a_pull_producer_sends_everything_in_order_without_outrunning_the_peer() {
                 cx.conn.unregister_producer();
                 return;
             }
-            cx.conn.send(cx.state.sent.to_string()).unwrap();
+            cx.conn.push(cx.state.sent.to_string()).unwrap();
             cx.state.sent += 1;
             if cx.conn.outbox_len() > 0 {
                 return;
@@ -131,9 +130,9 @@ fn a_pull_producer_sends_everything_in_order_without_outrunning_the_peer() {
 #[test]
 fn shutting_down_stops_the_producer() {
     struct Stops;
-    impl ZmqProducer<Log> for Stops {
-        fn resume_producing(&mut self, _cx: &mut ZmqCtx<'_, Log, ZmqConnection<Log>>) {}
-        fn stop_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqConnection<Log>>) {
+    impl ZmqProducer<Log, Push> for Stops {
+        fn resume_producing(&mut self, _cx: &mut ZmqCtx<'_, Log, ZmqPushConnection<Log>>) {}
+        fn stop_producing(&mut self, cx: &mut ZmqCtx<'_, Log, ZmqPushConnection<Log>>) {
             cx.state.events.push("stop");
         }
     }

@@ -46,7 +46,8 @@ fn sender(factory: &ZmqFactory<Received>, endpoint: ZmqEndpoint) -> ZmqConnectio
 
 /// `test_interfaces`: every connection type offers the generic connection
 /// surface (txZMQ checks `IReadDescriptor`/`IFileDescriptor`; here each type
-/// derefs to `ZmqConnection`).
+/// is a `Connection` with the common methods, and `raw()` reaches the socket
+/// as a plain `ZmqConnection`).
 #[test]
 fn every_connection_type_is_a_zmq_connection() {
     let reactor = reactor(());
@@ -55,39 +56,39 @@ fn every_connection_type_is_a_zmq_connection() {
     let types: Vec<(zmq::SocketType, ZmqConnection)> = vec![
         (
             zmq::PUB,
-            (*ZmqPubConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqPubConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::SUB,
-            (*ZmqSubConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqSubConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::XPUB,
-            (*ZmqXPubConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqXPubConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::PUSH,
-            (*ZmqPushConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqPushConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::PULL,
-            (*ZmqPullConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqPullConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::DEALER,
-            (*ZmqReqConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqReqConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::ROUTER,
-            (*ZmqRepConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqRepConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::ROUTER,
-            (*ZmqRouterConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqRouterConnection::new(&factory, bind()).unwrap().raw(),
         ),
         (
             zmq::DEALER,
-            (*ZmqDealerConnection::new(&factory, bind()).unwrap()).clone(),
+            ZmqDealerConnection::new(&factory, bind()).unwrap().raw(),
         ),
     ];
     assert_eq!(factory.connection_count(), types.len());
@@ -157,12 +158,12 @@ fn debug_form_names_type_and_endpoints() {
     let r = receiver(&factory, ZmqEndpoint::bind(&address));
     assert_eq!(
         format!("{r:?}"),
-        format!("PULL connection [bind {address}]")
+        format!("Connection<Raw>(PULL connection [bind {address}])")
     );
     let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
     assert_eq!(
         format!("{pull:?}"),
-        format!("ZmqPullConnection(PULL connection [connect {address}])")
+        format!("Connection<Pull>(PULL connection [connect {address}])")
     );
     factory.shutdown();
 }
@@ -863,7 +864,7 @@ fn req_and_rep_in_two_factories_exchange_raw_messages() {
     .unwrap();
 
     // ZmqReplyConnection.messageReceived
-    rep.message_received(|cx, message| {
+    rep.raw().message_received(|cx, message| {
         if message.len() != 2 || &message[0][..] != b"master" {
             cx.state
                 .errors
@@ -875,9 +876,10 @@ fn req_and_rep_in_two_factories_exchange_raw_messages() {
         cx.state.serve(cx.reactor, &message[1], answer);
     });
     // ZmqRequestConnection.messageReceived
-    req.message_received(|cx, message| cx.state.client_got(cx.reactor, "REQ", &frames(&message)));
+    req.raw()
+        .message_received(|cx, message| cx.state.client_got(cx.reactor, "REQ", &frames(&message)));
 
-    let client = req.clone();
+    let client = req.raw();
     flood_and_check(
         &reactor,
         move |m| client.send(m),
