@@ -366,13 +366,14 @@ impl<S: 'static> Core<S> {
                         self.describe()
                     );
                     Ok(())
-                } else if self.kind == zmq::SocketType::ROUTER {
-                    // ROUTER never queues either: EAGAIN (router_mandatory)
-                    // concerns one peer, and queueing would hold every other
-                    // peer's messages behind it. The caller decides.
+                } else if matches!(self.kind, zmq::SocketType::ROUTER | zmq::SocketType::STREAM) {
+                    // ROUTER and STREAM never queue either: their EAGAIN
+                    // (ROUTER: with router_mandatory) concerns one peer, and
+                    // queueing would hold every other peer's messages behind
+                    // it. The caller decides.
                     Err(Error::Socket {
                         context: format!(
-                            "{operation} on the {}: the recipient is at its high-water mark (router_mandatory); \
+                            "{operation} on the {}: the recipient is at its high-water mark; \
                              the message was not sent",
                             self.describe()
                         ),

@@ -29,7 +29,7 @@
 //! | `ZmqRouterConnection`               | [`ZmqRouterConnection`] (`send_msg(recipient, parts)`)      |
 //! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
-//! | (new) PAIR, XPUB, XSUB              | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`] |
+//! | (new) PAIR, XPUB, XSUB, STREAM      | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`], [`ZmqStreamConnection`] |
 //!
 //! # Example
 //!
@@ -98,8 +98,8 @@ pub use crate::pattern::{
     proxy, DealerProtocol, PullProtocol, RepProtocol, RouterProtocol, SubProtocol, XPubProtocol,
     ZmqConnection, ZmqDealerConnection, ZmqPairConnection, ZmqProtocol, ZmqPubConnection,
     ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
-    ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection, ZmqXSubConnection,
-    DEFAULT_TOPIC_SEP,
+    ZmqStreamConnection, ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection,
+    ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
 pub use crate::stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;

@@ -64,6 +64,7 @@ mod raw;
 mod rep;
 mod req;
 mod router;
+mod stream_socket;
 mod subscribe;
 mod topic;
 mod xpub;
@@ -80,6 +81,7 @@ pub use rep::{Rep, RepProtocol, ZmqRepConnection, ZmqXRepConnection};
 #[allow(deprecated)]
 pub use req::{Req, ZmqReqConnection, ZmqXReqConnection};
 pub use router::{Router, RouterProtocol, ZmqRouterConnection};
+pub use stream_socket::{StreamSocket, ZmqStreamConnection};
 pub use subscribe::{Sub, SubProtocol, ZmqSubConnection};
 pub use topic::DEFAULT_TOPIC_SEP;
 pub use xpub::{XPub, XPubProtocol, ZmqXPubConnection};
