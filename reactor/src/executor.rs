@@ -66,9 +66,10 @@ use std::thread::{self, ThreadId};
 
 use slab::Slab;
 
+use crate::callback::panic_message;
 use crate::deferred::{gather_results, Deferred, Failure};
 use crate::error::Error;
-use crate::reactor::{panic_message, Reactor};
+use crate::reactor::Reactor;
 
 /// What a spawned future may return: `()`, or a `Result` whose error becomes
 /// the Deferred's failure.

@@ -17,8 +17,9 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
+use crate::callback::CallbackResult;
 use crate::error::{Error, Result};
-use crate::reactor::{CallbackResult, Ctx, Reactor};
+use crate::reactor::{Ctx, Reactor};
 
 type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 

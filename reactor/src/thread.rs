@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use mio::{Registry, Waker};
 
+use crate::callback::CallbackResult;
 use crate::error::{Error, Result};
-use crate::reactor::{CallbackResult, Ctx, Reactor, WAKER_TOKEN};
+use crate::reactor::{Ctx, Reactor, WAKER_TOKEN};
 
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 
