@@ -18,10 +18,13 @@ use crate::fd::FdTable;
 use crate::signals::SignalGuard;
 use crate::thread::ThreadShared;
 use crate::timer::{DelayedCall, TimerMeta, TimerOps, TimerQueue};
-use crate::trigger::{TriggerId, Triggers};
+use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
 
-/// A boxed one-shot callback, as queued for timers and thread calls.
-pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
+/// A one-shot callback, as queued by `call_when_running`.
+type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
+
+/// A system event trigger, called each time its event fires.
+type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -163,7 +166,8 @@ impl<S: 'static> ReactorBuilder<S> {
                 timers: RefCell::new(TimerQueue::new()),
                 fds: RefCell::new(FdTable::new()),
                 threads,
-                triggers: RefCell::new(Triggers::new()),
+                triggers: Triggers::new(),
+                when_running: RefCell::new(Vec::new()),
                 state: RefCell::new(self.state),
                 running: Cell::new(false),
                 stop_requested: Cell::new(false),
@@ -186,7 +190,9 @@ pub(crate) struct Inner<S: 'static> {
     pub(crate) timers: RefCell<TimerQueue<S>>,
     pub(crate) fds: RefCell<FdTable<S>>,
     pub(crate) threads: Arc<ThreadShared<S>>,
-    pub(crate) triggers: RefCell<Triggers<S>>,
+    triggers: Triggers<TriggerFn<S>>,
+    /// `call_when_running` calls waiting for the next `run`.
+    when_running: RefCell<Vec<Callback<S>>>,
     state: RefCell<S>,
     running: Cell<bool>,
     stop_requested: Cell<bool>,
@@ -406,7 +412,7 @@ impl<S: 'static> Reactor<S> {
             self.call_later(Duration::ZERO, f);
         } else {
             let callback: Callback<S> = Box::new(move |cx| f(cx).report("call_when_running"));
-            self.inner.triggers.borrow_mut().when_running.push(callback);
+            self.inner.when_running.borrow_mut().push(callback);
         }
     }
 
@@ -457,11 +463,10 @@ impl<S: 'static> Reactor<S> {
     }
 
     fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
-        use crate::trigger::{Phase, SystemEvent};
         for phase in Phase::ALL {
             self.fire_triggers(SystemEvent::Startup, phase);
         }
-        let when_running = std::mem::take(&mut self.inner.triggers.borrow_mut().when_running);
+        let when_running = self.inner.when_running.take();
         for callback in when_running {
             self.invoke(callback);
         }
@@ -649,15 +654,15 @@ impl<S: 'static> Reactor<S> {
     /// phase, triggers run in the order they were added.
     pub fn add_system_event_trigger<F, R>(
         &self,
-        phase: crate::trigger::Phase,
-        event: crate::trigger::SystemEvent,
+        phase: Phase,
+        event: SystemEvent,
         mut f: F,
     ) -> TriggerId
     where
         F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
         R: CallbackResult,
     {
-        self.inner.triggers.borrow_mut().add(
+        self.inner.triggers.add(
             phase,
             event,
             Box::new(move |cx| f(cx).report("system event trigger")),
@@ -668,22 +673,13 @@ impl<S: 'static> Reactor<S> {
     /// [`add_system_event_trigger`](Self::add_system_event_trigger).
     /// Returns `false` if it was not there (already removed).
     pub fn remove_system_event_trigger(&self, id: TriggerId) -> bool {
-        let removed = self.inner.triggers.borrow_mut().remove(id);
-        let found = removed.is_some();
-        drop(removed);
-        found
+        self.inner.triggers.remove(id)
     }
 
-    fn fire_triggers(&self, event: crate::trigger::SystemEvent, phase: crate::trigger::Phase) {
-        let ids = self.inner.triggers.borrow().ids(event, phase);
-        for id in ids {
-            let Some(mut f) = self.inner.triggers.borrow_mut().take(id) else {
-                continue;
-            };
-            self.invoke(|cx| f(cx));
-            let leftover = self.inner.triggers.borrow_mut().put_back(id, f);
-            drop(leftover);
-        }
+    fn fire_triggers(&self, event: SystemEvent, phase: Phase) {
+        self.inner
+            .triggers
+            .fire(event, phase, |f| self.invoke(|cx| f(cx)));
     }
 }
 
