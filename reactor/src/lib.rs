@@ -75,7 +75,6 @@ pub use error::{Error, Result};
 pub use executor::{ensure_deferred, gather_futures, TaskOutput};
 pub use fd::SourceId;
 pub use looping::LoopingCall;
-pub use reactor::{Ctx, Reactor, ReactorBuilder, WeakReactor};
-pub use thread::ThreadHandle;
+pub use reactor::{Ctx, Reactor, ReactorBuilder, ThreadHandle, WeakReactor};
 pub use timer::DelayedCall;
 pub use trigger::{Phase, SystemEvent, TriggerId};

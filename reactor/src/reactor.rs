@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::fd::FdTable;
 use crate::signals::SignalGuard;
-use crate::thread::ThreadShared;
+use crate::thread::ThreadQueue;
 use crate::timer::{DelayedCall, TimerMeta, TimerOps, TimerQueue};
 use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
 
@@ -26,8 +26,14 @@ type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
 /// A system event trigger, called each time its event fires.
 type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
-pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
-pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// A call queued by another thread.
+type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
+
+/// The poll's tokens for the reactor's own sources: the waker of thread calls,
+/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
+/// 32 bits all set, so these never name an fd.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 
 /// The longest the reactor blocks in one poll while a timer is pending; longer
 /// waits are split into several polls.
@@ -151,7 +157,7 @@ impl<S: 'static> ReactorBuilder<S> {
             .registry()
             .try_clone()
             .map_err(|e| Error::io("clone the poller's registry", e))?;
-        let threads = Arc::new(ThreadShared::new(&registry)?);
+        let threads = Arc::new(ThreadQueue::new(&registry, WAKER_TOKEN)?);
         let clock = if self.fake_clock {
             Clock::Fake(Cell::new(Duration::ZERO))
         } else {
@@ -189,7 +195,7 @@ pub(crate) struct Inner<S: 'static> {
     clock: Clock,
     pub(crate) timers: RefCell<TimerQueue<S>>,
     pub(crate) fds: RefCell<FdTable<S>>,
-    pub(crate) threads: Arc<ThreadShared<S>>,
+    pub(crate) threads: Arc<ThreadQueue<ThreadCall<S>>>,
     triggers: Triggers<TriggerFn<S>>,
     /// `call_when_running` calls waiting for the next `run`.
     when_running: RefCell<Vec<Callback<S>>>,
@@ -306,6 +312,13 @@ impl<S: 'static> Reactor<S> {
     pub fn downgrade(&self) -> WeakReactor<S> {
         WeakReactor {
             inner: Rc::downgrade(&self.inner),
+        }
+    }
+
+    /// A handle other threads can use to queue calls onto this reactor.
+    pub fn thread_handle(&self) -> ThreadHandle<S> {
+        ThreadHandle {
+            shared: self.inner.threads.clone(),
         }
     }
 
@@ -443,7 +456,7 @@ impl<S: 'static> Reactor<S> {
             return Err(Error::AlreadyRunning);
         }
         let signals = if self.inner.handle_signals {
-            Some(SignalGuard::install(&self.inner.registry)?)
+            Some(SignalGuard::install(&self.inner.registry, SIGNAL_TOKEN)?)
         } else {
             None
         };
@@ -706,6 +719,67 @@ impl<S: 'static> WeakReactor<S> {
     /// The reactor, if it still exists.
     pub fn upgrade(&self) -> Option<Reactor<S>> {
         self.inner.upgrade().map(|inner| Reactor { inner })
+    }
+}
+
+/// A `Send + Sync + Clone` handle that lets any thread queue work onto a
+/// reactor's thread (Twisted's `callFromThread`).
+///
+/// Calls run on the reactor thread, in the order each thread queued them,
+/// each exactly once, at the start of the next pass. Only the calls queued
+/// when a pass starts run in that pass.
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_reactor::Reactor;
+///
+/// let reactor = Reactor::builder().state(0u32).handle_signals(false).build()?;
+/// let handle = reactor.thread_handle();
+/// let worker = std::thread::spawn(move || {
+///     handle.call_from_thread(|cx| {
+///         *cx.state += 42;
+///         cx.reactor.stop()
+///     })
+/// });
+/// reactor.run()?;
+/// worker.join().unwrap()?;
+/// assert_eq!(reactor.access_state(|n| *n)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ThreadHandle<S: 'static = ()> {
+    shared: Arc<ThreadQueue<ThreadCall<S>>>,
+}
+
+impl<S: 'static> Clone for ThreadHandle<S> {
+    fn clone(&self) -> Self {
+        ThreadHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: 'static> fmt::Debug for ThreadHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadHandle")
+            .field("open", &self.shared.is_open())
+            .finish()
+    }
+}
+
+impl<S: 'static> ThreadHandle<S> {
+    /// Queues `f` to run on the reactor thread and wakes the reactor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorGone`] if the reactor was dropped (`f` is dropped, not
+    /// run); [`Error::Io`] if the waker fails.
+    pub fn call_from_thread<F, R>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Ctx<'_, S>) -> R + Send + 'static,
+        R: CallbackResult,
+    {
+        self.shared
+            .push(Box::new(move |cx| f(cx).report("call from thread")))
     }
 }
 
