@@ -17,7 +17,7 @@ use crate::executor::Executor;
 use crate::fd::FdTable;
 use crate::signals::SignalGuard;
 use crate::thread::ThreadQueue;
-use crate::timer::{DelayedCall, TimerMeta, TimerOps, TimerQueue};
+use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
 use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
 
 /// A one-shot callback, as queued by `call_when_running`.
@@ -25,6 +25,26 @@ type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
 
 /// A system event trigger, called each time its event fires.
 type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// A timed call as the reactor's timer queue holds it.
+trait Timed<S: 'static>: TimerState {
+    /// Runs the closure (once; later calls do nothing).
+    fn fire(&self, cx: &mut Ctx<'_, S>);
+    /// Drops the closure without running it.
+    fn discard(&self);
+}
+
+impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
+    fn fire(&self, cx: &mut Ctx<'_, S>) {
+        if let Some(f) = self.take() {
+            f(cx);
+        }
+    }
+
+    fn discard(&self) {
+        drop(self.take());
+    }
+}
 
 /// A call queued by another thread.
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
@@ -193,7 +213,7 @@ pub(crate) struct Inner<S: 'static> {
     events: RefCell<Events>,
     pub(crate) registry: Registry,
     clock: Clock,
-    pub(crate) timers: RefCell<TimerQueue<S>>,
+    timers: RefCell<TimerQueue<dyn Timed<S>>>,
     pub(crate) fds: RefCell<FdTable<S>>,
     pub(crate) threads: Arc<ThreadQueue<ThreadCall<S>>>,
     triggers: Triggers<TriggerFn<S>>,
@@ -402,15 +422,12 @@ impl<S: 'static> Reactor<S> {
         R: CallbackResult,
     {
         let deadline = self.inner.clock.now().saturating_add(delay);
-        let call = self
-            .inner
-            .timers
-            .borrow_mut()
-            .schedule(deadline, move |cx: &mut Ctx<'_, S>| {
-                f(cx).report("timed call")
-            });
+        let call = Rc::new(TimerNode::new(deadline, move |cx: &mut Ctx<'_, S>| {
+            f(cx).report("timed call")
+        }));
+        self.inner.timers.borrow_mut().schedule(call.clone());
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
-        DelayedCall { call, ops }
+        DelayedCall::new(call, ops)
     }
 
     /// Runs `f` once the reactor is running: on the next pass if it already
