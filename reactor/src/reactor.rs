@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::callback::{panic_message, CallbackResult};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
-use crate::fd::FdTable;
+use crate::fd::{FdTable, Readiness, Role, SourceId};
 use crate::signals::SignalGuard;
 use crate::thread::ThreadQueue;
 use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
@@ -45,6 +46,9 @@ impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
         drop(self.take());
     }
 }
+
+/// A reader's, writer's or source's callback.
+type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
 /// A call queued by another thread.
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
@@ -190,7 +194,7 @@ impl<S: 'static> ReactorBuilder<S> {
                 registry,
                 clock,
                 timers: RefCell::new(TimerQueue::new()),
-                fds: RefCell::new(FdTable::new()),
+                fds: FdTable::new(),
                 threads,
                 triggers: Triggers::new(),
                 when_running: RefCell::new(Vec::new()),
@@ -214,7 +218,7 @@ pub(crate) struct Inner<S: 'static> {
     pub(crate) registry: Registry,
     clock: Clock,
     timers: RefCell<TimerQueue<dyn Timed<S>>>,
-    pub(crate) fds: RefCell<FdTable<S>>,
+    fds: FdTable<FdCallback<S>>,
     pub(crate) threads: Arc<ThreadQueue<ThreadCall<S>>>,
     triggers: Triggers<TriggerFn<S>>,
     /// `call_when_running` calls waiting for the next `run`.
@@ -590,7 +594,9 @@ impl<S: 'static> Reactor<S> {
         }
 
         // 3. Sources still ready from the last pass (or woken since).
-        self.run_ready();
+        self.inner
+            .fds
+            .run_ready(|handler| self.invoke(|cx| handler(cx)));
 
         // 3b. Spawned futures woken before this step (by the steps above, by
         // the last pass's dispatch, or from other threads); ones woken during
@@ -599,7 +605,7 @@ impl<S: 'static> Reactor<S> {
 
         // 4. How long may the poll wait?
         let timeout = if self.inner.stop_requested.get()
-            || self.fds_have_ready()
+            || self.inner.fds.has_ready()
             || self.inner.threads.has_calls()
             || self.inner.executor.has_ready()
         {
@@ -635,7 +641,7 @@ impl<S: 'static> Reactor<S> {
                 Err(e) => return Err(Error::io("poll", e)),
             }
             for event in events.iter() {
-                ready.push(crate::fd::Readiness::of(event));
+                ready.push(Readiness::of(event));
             }
         }
         for readiness in ready {
@@ -650,7 +656,12 @@ impl<S: 'static> Reactor<S> {
                         }
                     }
                 }
-                _ => self.dispatch_fd(readiness),
+                _ => self
+                    .inner
+                    .fds
+                    .dispatch(&self.inner.registry, &readiness, |callback| {
+                        self.invoke(|cx| callback(cx));
+                    }),
             }
         }
         Ok(())
@@ -710,6 +721,126 @@ impl<S: 'static> Reactor<S> {
         self.inner
             .triggers
             .fire(event, phase, |f| self.invoke(|cx| f(cx)));
+    }
+}
+
+// Descriptors: Twisted's `IReactorFDSet`, and edge-triggered sources. The
+// table, its registration with the poller and its dispatch are in `fd.rs`.
+impl<S: 'static> Reactor<S> {
+    /// Calls `f` whenever `fd` is readable, until
+    /// [`remove_reader`](Self::remove_reader) (Twisted's `addReader`).
+    /// Level-triggered: if `f` leaves data unread, it is called again on the
+    /// next pass. Adding a reader for an fd that has one replaces it.
+    ///
+    /// The reactor does not own `fd`: remove the reader before closing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdInUse`] if `fd` is registered as an edge-triggered source;
+    /// [`Error::Io`] if the kernel refuses it (a regular file, say).
+    pub fn add_reader<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.inner.fds.add_level(
+            &self.inner.registry,
+            fd.as_raw_fd(),
+            Role::Reader,
+            Box::new(move |cx| f(cx).report("reader")),
+        )
+    }
+
+    /// Calls `f` whenever `fd` is writable, until
+    /// [`remove_writer`](Self::remove_writer) (Twisted's `addWriter`).
+    /// Level-triggered, so a writer on a writable fd is called on every pass:
+    /// remove it when there is nothing left to write.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add_reader`](Self::add_reader).
+    pub fn add_writer<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.inner.fds.add_level(
+            &self.inner.registry,
+            fd.as_raw_fd(),
+            Role::Writer,
+            Box::new(move |cx| f(cx).report("writer")),
+        )
+    }
+
+    /// Stops reading `fd`. Returns `false` if it had no reader. Safe to call
+    /// from inside the reader itself.
+    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
+        self.inner
+            .fds
+            .remove_level(&self.inner.registry, fd.as_raw_fd(), Role::Reader)
+    }
+
+    /// Stops writing `fd`. Returns `false` if it had no writer. Safe to call
+    /// from inside the writer itself.
+    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
+        self.inner
+            .fds
+            .remove_level(&self.inner.registry, fd.as_raw_fd(), Role::Writer)
+    }
+
+    /// Removes every reader and writer and returns their descriptors (Twisted's
+    /// `removeAll`). Edge-triggered sources (ZeroMQ connections) are left alone:
+    /// they belong to the layer that added them.
+    pub fn remove_all(&self) -> Vec<RawFd> {
+        self.inner.fds.remove_all_levels(&self.inner.registry)
+    }
+
+    /// The descriptors that have a reader (Twisted's `getReaders`).
+    pub fn get_readers(&self) -> Vec<RawFd> {
+        self.inner.fds.level_fds(Role::Reader)
+    }
+
+    /// The descriptors that have a writer (Twisted's `getWriters`).
+    pub fn get_writers(&self) -> Vec<RawFd> {
+        self.inner.fds.level_fds(Role::Writer)
+    }
+
+    /// Adds an edge-triggered source: `handler` is called when the kernel
+    /// signals `fd` readable, and on the pass after each
+    /// [`wake_source`](Self::wake_source). It gets its own [`SourceId`].
+    ///
+    /// This is the building block for descriptors that signal "something
+    /// changed" rather than "data is waiting", such as ZeroMQ's `ZMQ_FD`: the
+    /// handler checks the real state, does a bounded amount of work, and wakes
+    /// itself if work remains. A woken source makes the next poll non-blocking,
+    /// so no wake-up is ever lost.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdInUse`] if `fd` already has a reader, writer or source;
+    /// [`Error::Io`] if the kernel refuses it.
+    pub fn add_source<F>(&self, fd: impl AsRawFd, mut handler: F) -> Result<SourceId>
+    where
+        F: FnMut(&mut Ctx<'_, S>, SourceId) + 'static,
+    {
+        let callback = |id| -> FdCallback<S> { Box::new(move |cx| handler(cx, id)) };
+        self.inner
+            .fds
+            .add_source(&self.inner.registry, fd.as_raw_fd(), callback)
+    }
+
+    /// Puts a source on the ready list: its handler runs early in the next
+    /// pass, and the poll before that pass does not block. Waking a source
+    /// that is already on the list, or that was removed, does nothing.
+    pub fn wake_source(&self, id: SourceId) {
+        self.inner.fds.wake_source(id);
+    }
+
+    /// Removes a source and deregisters its fd (call this before closing
+    /// the fd). Returns `false` if it was already gone. Safe to call from
+    /// inside the source's own handler.
+    pub fn remove_source(&self, id: SourceId) -> bool {
+        self.inner.fds.remove_source(&self.inner.registry, id)
     }
 }
 
