@@ -65,6 +65,7 @@ mod fd;
 mod looping;
 mod reactor;
 mod signals;
+mod task;
 mod thread;
 mod timer;
 mod trigger;

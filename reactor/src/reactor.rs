@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -13,10 +14,11 @@ use mio::{Events, Poll, Registry, Token};
 
 use crate::callback::{panic_message, CallbackResult};
 use crate::clock::Clock;
+use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
 use crate::fd::{FdTable, Readiness, Role, SourceId};
 use crate::signals::SignalGuard;
+use crate::task::{Executor, TaskOutput};
 use crate::thread::ThreadQueue;
 use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
 use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
@@ -229,8 +231,8 @@ pub(crate) struct Inner<S: 'static> {
     in_pass: Cell<u32>,
     handle_signals: bool,
     catch_panics: bool,
-    /// Spawned futures (`executor.rs`); empty until the first `spawn`.
-    pub(crate) executor: Executor,
+    /// Spawned futures; empty until the first `spawn`.
+    executor: Executor,
     /// Values that live as long as the reactor (see `Reactor::keep_alive`).
     kept: RefCell<Vec<Box<dyn Any>>>,
     /// The signal that stopped the last `run`, if one did.
@@ -841,6 +843,118 @@ impl<S: 'static> Reactor<S> {
     /// inside the source's own handler.
     pub fn remove_source(&self, id: SourceId) -> bool {
         self.inner.fds.remove_source(&self.inner.registry, id)
+    }
+}
+
+// Tasks: futures run on the reactor thread. The executor is in `task.rs`.
+impl<S: 'static> Reactor<S> {
+    /// Runs `future` on the reactor thread until it completes, and returns a
+    /// Deferred for its outcome (Twisted's `ensureDeferred`; asyncio's
+    /// `ensure_future`).
+    ///
+    /// The future need not be `Send`. As Twisted's `ensureDeferred` starts a
+    /// coroutine, `spawn` polls it once at once: the code before its first
+    /// pending `.await` runs inside `spawn`, in the caller's context (so a
+    /// request it sends is on its way when `spawn` returns, and a future that
+    /// never waits has fired its Deferred already). Afterwards the reactor
+    /// polls it each time it is woken. (When spawns nest, each inside the
+    /// first poll of the one before, more than 16 deep, the deeper ones are
+    /// first polled on the next pass instead.)
+    ///
+    /// It may return `()` or a `Result`; an `Err` fails the Deferred.
+    /// Cancelling the Deferred drops the future; a panic inside it fails the
+    /// Deferred with [`Error::Panicked`]. See the
+    /// [module docs](crate::executor) for how wake-ups reach the reactor.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_reactor::deferred::sleep;
+    /// use tx0mq_reactor::{Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let r = reactor.clone();
+    /// reactor.spawn(async move {
+    ///     sleep(&r, Duration::from_millis(10)).await?;
+    ///     r.stop()?;
+    ///     Ok::<(), Failure>(())
+    /// });
+    /// reactor.run()?;
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Deferred<<F::Output as TaskOutput>::Value>
+    where
+        F: Future + 'static,
+        F::Output: TaskOutput,
+    {
+        let threads = &self.inner.threads;
+        self.inner.executor.spawn(|| threads.poll_waker(), future)
+    }
+
+    /// How many spawned tasks have not completed (nor been cancelled).
+    pub fn pending_tasks(&self) -> usize {
+        self.inner.executor.len()
+    }
+
+    /// Runs the reactor until `future` completes, and returns its outcome
+    /// (asyncio's `run_until_complete`; Twisted's `task.react` without the
+    /// exit). The future is [spawned](Self::spawn); when it completes, the
+    /// reactor stops (shutdown triggers run, as for any stop). A future that
+    /// completes inside `spawn` returns at once, without running the reactor.
+    ///
+    /// If the reactor stops before the future completes (a signal, another
+    /// `stop`), the future is cancelled (dropped) and the outcome is the
+    /// [`Error::Cancelled`] failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_reactor::{sleep, Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let r = reactor.clone();
+    /// let answer = reactor.run_until_complete(async move {
+    ///     sleep(&r, Duration::from_millis(5)).await?;
+    ///     Ok::<_, Failure>(42)
+    /// })?;
+    /// assert_eq!(answer?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Self::run) (the outer `Result`); the future's own
+    /// failure is the inner one.
+    #[allow(clippy::type_complexity)]
+    pub fn run_until_complete<F>(
+        &self,
+        future: F,
+    ) -> Result<std::result::Result<<F::Output as TaskOutput>::Value, Failure>>
+    where
+        F: Future + 'static,
+        F::Output: TaskOutput,
+    {
+        let slot = Rc::new(RefCell::new(None));
+        let store = Rc::clone(&slot);
+        let stopper = self.downgrade();
+        let done = self.spawn(future);
+        done.clone().then_both(move |result| {
+            *store.borrow_mut() = Some(result);
+            if let Some(reactor) = stopper.upgrade() {
+                if reactor.running() {
+                    // Fails only if a stop is already under way.
+                    let _ = reactor.stop();
+                }
+            }
+            Ok(())
+        });
+        if slot.borrow().is_none() {
+            let run = self.run();
+            if slot.borrow().is_none() {
+                done.cancel();
+            }
+            run?;
+        }
+        let outcome = slot.borrow_mut().take();
+        Ok(outcome.unwrap_or_else(|| Err(Failure::new(Error::Cancelled))))
     }
 }
 
