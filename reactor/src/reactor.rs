@@ -1,4 +1,14 @@
-//! The event loop: [`Reactor`], its builder, and the [`Ctx`] every callback gets.
+//! The hub: [`Reactor`] and its builder, the [`Ctx`] every callback gets, the
+//! [`ThreadHandle`] other threads hold, and the main loop.
+//!
+//! The reactor's parts are self-contained structures in modules that know
+//! nothing of the reactor: the timer queue (`timer.rs`), the fd table
+//! (`fd.rs`), the queue of thread calls (`thread.rs`), the system event
+//! triggers (`trigger.rs`), the executor (`task.rs`), the clock and the
+//! signal guard. Each stores the callbacks this module gives it (closures
+//! that take a `Ctx`) and hands them back to be called. This module owns the
+//! parts, runs the pass, and defines every public method of `Reactor`, each a
+//! thin one over the part it concerns; no other module reaches into `Inner`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -22,48 +32,6 @@ use crate::task::{Executor, TaskOutput};
 use crate::thread::ThreadQueue;
 use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
 use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
-
-/// A one-shot callback, as queued by `call_when_running`.
-type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
-
-/// A system event trigger, called each time its event fires.
-type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
-
-/// A timed call as the reactor's timer queue holds it.
-trait Timed<S: 'static>: TimerState {
-    /// Runs the closure (once; later calls do nothing).
-    fn fire(&self, cx: &mut Ctx<'_, S>);
-    /// Drops the closure without running it.
-    fn discard(&self);
-}
-
-impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
-    fn fire(&self, cx: &mut Ctx<'_, S>) {
-        if let Some(f) = self.take() {
-            f(cx);
-        }
-    }
-
-    fn discard(&self) {
-        drop(self.take());
-    }
-}
-
-/// A reader's, writer's or source's callback.
-type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
-
-/// A call queued by another thread.
-type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
-
-/// The poll's tokens for the reactor's own sources: the waker of thread calls,
-/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
-/// 32 bits all set, so these never name an fd.
-const WAKER_TOKEN: Token = Token(usize::MAX);
-const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-
-/// The longest the reactor blocks in one poll while a timer is pending; longer
-/// waits are split into several polls.
-const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// What every reactor callback is handed: the reactor, and the application
 /// state lent to this one callback.
@@ -95,6 +63,30 @@ pub struct Ctx<'a, S: 'static = ()> {
     /// The application state, lent to this callback alone.
     pub state: &'a mut S,
 }
+
+// What the reactor's parts store: callbacks that take a `Ctx`.
+
+/// A one-shot callback, as queued by `call_when_running`.
+type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
+
+/// A system event trigger, called each time its event fires.
+type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// A reader's, writer's or source's callback.
+type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// A call queued by another thread.
+type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
+
+/// The poll's tokens for the reactor's own sources: the waker of thread calls,
+/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
+/// 32 bits all set, so these never name an fd.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+/// The longest the reactor blocks in one poll while a timer is pending; longer
+/// waits are split into several polls.
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Builds a [`Reactor`] with options: its state, a fake clock, signal handling.
 ///
@@ -214,14 +206,14 @@ impl<S: 'static> ReactorBuilder<S> {
     }
 }
 
-pub(crate) struct Inner<S: 'static> {
+struct Inner<S: 'static> {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
-    pub(crate) registry: Registry,
+    registry: Registry,
     clock: Clock,
     timers: RefCell<TimerQueue<dyn Timed<S>>>,
     fds: FdTable<FdCallback<S>>,
-    pub(crate) threads: Arc<ThreadQueue<ThreadCall<S>>>,
+    threads: Arc<ThreadQueue<ThreadCall<S>>>,
     triggers: Triggers<TriggerFn<S>>,
     /// `call_when_running` calls waiting for the next `run`.
     when_running: RefCell<Vec<Callback<S>>>,
@@ -246,6 +238,26 @@ impl<S: 'static> Drop for Inner<S> {
             drop(value);
         }
         self.threads.close();
+    }
+}
+
+/// A timed call as the reactor's timer queue holds it.
+trait Timed<S: 'static>: TimerState {
+    /// Runs the closure (once; later calls do nothing).
+    fn fire(&self, cx: &mut Ctx<'_, S>);
+    /// Drops the closure without running it.
+    fn discard(&self);
+}
+
+impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
+    fn fire(&self, cx: &mut Ctx<'_, S>) {
+        if let Some(f) = self.take() {
+            f(cx);
+        }
+    }
+
+    fn discard(&self) {
+        drop(self.take());
     }
 }
 
@@ -286,7 +298,7 @@ impl<S: 'static> TimerOps for Inner<S> {
 /// # Ok::<(), tx0mq_reactor::Error>(())
 /// ```
 pub struct Reactor<S: 'static = ()> {
-    pub(crate) inner: Rc<Inner<S>>,
+    inner: Rc<Inner<S>>,
 }
 
 impl<S: 'static> Clone for Reactor<S> {
@@ -671,7 +683,7 @@ impl<S: 'static> Reactor<S> {
 
     /// Calls `callback` with the reactor and its state, catching a panic if
     /// the reactor is so configured.
-    pub(crate) fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
+    fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
         let Ok(mut state) = self.inner.state.try_borrow_mut() else {
             log::error!("a reactor callback was dispatched while the state was lent out; skipped");
             return;
