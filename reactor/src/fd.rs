@@ -7,22 +7,26 @@
 //! (`EPOLL_CTL_MOD`) after each callback: if it is still readable (the
 //! callback read only part of what was there) the kernel reports it again on
 //! the next poll. Sources are not re-armed; their handler must consume the
-//! readiness, or [`Reactor::wake_source`] itself to be called on the next pass.
+//! readiness, or [`Reactor::wake_source`](crate::Reactor::wake_source) itself
+//! to be called on the next pass.
+//!
+//! [`FdTable`] knows nothing of the reactor: each callback is a `C`, which
+//! the table stores and hands back to be called, and the poller's registry
+//! is passed in by the caller.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 use mio::event::Event;
 use mio::unix::SourceFd;
-use mio::{Interest, Token};
+use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::reactor::{CallbackResult, Ctx, Reactor};
 
-type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
-
-/// Identifies an edge-triggered source added with [`Reactor::add_source`].
+/// Identifies an edge-triggered source added with
+/// [`Reactor::add_source`](crate::Reactor::add_source).
 ///
 /// It carries a generation, so a stale id can never reach a later source
 /// that reuses the same slot.
@@ -53,31 +57,33 @@ enum Kind {
     Edge,
 }
 
+/// Which of a level-triggered fd's two callbacks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Reader,
     Writer,
 }
 
-struct Slot<S: 'static> {
+struct Slot<C> {
     serial: u64,
-    callback: Option<FdCallback<S>>,
+    /// `None` while it runs.
+    callback: Option<C>,
 }
 
-struct FdEntry<S: 'static> {
+struct FdEntry<C> {
     fd: RawFd,
     gen: u32,
     kind: Kind,
-    reader: Option<Slot<S>>,
-    writer: Option<Slot<S>>,
+    reader: Option<Slot<C>>,
+    writer: Option<Slot<C>>,
     /// On the ready list already.
     queued: bool,
     /// The interest mio has for this fd now, if registered.
     registered: Option<Interest>,
 }
 
-impl<S: 'static> FdEntry<S> {
-    fn slot_mut(&mut self, role: Role) -> &mut Option<Slot<S>> {
+impl<C> FdEntry<C> {
+    fn slot_mut(&mut self, role: Role) -> &mut Option<Slot<C>> {
         match role {
             Role::Reader => &mut self.reader,
             Role::Writer => &mut self.writer,
@@ -101,34 +107,25 @@ impl<S: 'static> FdEntry<S> {
     }
 }
 
-/// The reactor's table of descriptors and its ready list.
-pub(crate) struct FdTable<S: 'static> {
-    entries: Slab<FdEntry<S>>,
+/// The table's contents, borrowed only inside [`FdTable`]'s methods.
+struct Table<C> {
+    entries: Slab<FdEntry<C>>,
     by_fd: HashMap<RawFd, usize>,
     ready: Vec<SourceId>,
     next_gen: u32,
     next_serial: u64,
 }
 
-impl<S: 'static> FdTable<S> {
-    pub(crate) fn new() -> Self {
-        FdTable {
-            entries: Slab::new(),
-            by_fd: HashMap::new(),
-            ready: Vec::new(),
-            next_gen: 0,
-            next_serial: 0,
-        }
-    }
-
-    fn get_mut(&mut self, id: SourceId) -> Option<&mut FdEntry<S>> {
+impl<C> Table<C> {
+    fn get_mut(&mut self, id: SourceId) -> Option<&mut FdEntry<C>> {
         self.entries
             .get_mut(id.key as usize)
             .filter(|entry| entry.gen == id.gen)
     }
 
     fn take_gen(&mut self) -> u32 {
-        // Never u32::MAX, so no token can equal the waker's or the signals'.
+        // Never u32::MAX, so no token has its upper 32 bits all set: those
+        // tokens are the reactor's own (its waker's, its signal pipe's).
         self.next_gen = (self.next_gen + 1) % u32::MAX;
         self.next_gen
     }
@@ -156,110 +153,50 @@ impl Readiness {
     }
 }
 
-impl<S: 'static> Reactor<S> {
-    /// Calls `f` whenever `fd` is readable, until
-    /// [`remove_reader`](Self::remove_reader) (Twisted's `addReader`).
-    /// Level-triggered: if `f` leaves data unread, it is called again on the
-    /// next pass. Adding a reader for an fd that has one replaces it.
-    ///
-    /// The reactor does not own `fd`: remove the reader before closing it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::FdInUse`] if `fd` is registered as an edge-triggered source;
-    /// [`Error::Io`] if the kernel refuses it (a regular file, say).
-    pub fn add_reader<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
-    where
-        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
-        R: CallbackResult,
-    {
-        self.add_level(
-            fd.as_raw_fd(),
-            Role::Reader,
-            Box::new(move |cx| f(cx).report("reader")),
-        )
-    }
+/// The reactor's descriptors: level-triggered readers and writers,
+/// edge-triggered sources, and the ready list of woken sources. Each callback
+/// is a `C`.
+///
+/// The table is borrowed only inside these methods, and never while a
+/// callback runs: [`dispatch`](Self::dispatch) and
+/// [`run_ready`](Self::run_ready) take a callback out of its slot, hand it to
+/// the caller's `run`, and put it back only if its slot still holds the same
+/// registration (a serial number decides). So a callback may add, remove or
+/// replace descriptors, itself included. Callbacks that are removed or
+/// replaced are dropped outside the borrow, since their captures may call
+/// back in.
+pub(crate) struct FdTable<C> {
+    table: RefCell<Table<C>>,
+}
 
-    /// Calls `f` whenever `fd` is writable, until
-    /// [`remove_writer`](Self::remove_writer) (Twisted's `addWriter`).
-    /// Level-triggered, so a writer on a writable fd is called on every pass:
-    /// remove it when there is nothing left to write.
-    ///
-    /// # Errors
-    ///
-    /// As for [`add_reader`](Self::add_reader).
-    pub fn add_writer<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
-    where
-        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
-        R: CallbackResult,
-    {
-        self.add_level(
-            fd.as_raw_fd(),
-            Role::Writer,
-            Box::new(move |cx| f(cx).report("writer")),
-        )
-    }
-
-    /// Stops reading `fd`. Returns `false` if it had no reader. Safe to call
-    /// from inside the reader itself.
-    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
-        self.remove_level(fd.as_raw_fd(), Role::Reader)
-    }
-
-    /// Stops writing `fd`. Returns `false` if it had no writer. Safe to call
-    /// from inside the writer itself.
-    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
-        self.remove_level(fd.as_raw_fd(), Role::Writer)
-    }
-
-    /// Removes every reader and writer and returns their descriptors (Twisted's
-    /// `removeAll`). Edge-triggered sources (ZeroMQ connections) are left alone:
-    /// they belong to the layer that added them.
-    pub fn remove_all(&self) -> Vec<RawFd> {
-        let fds: Vec<RawFd> = {
-            let table = self.inner.fds.borrow();
-            table
-                .entries
-                .iter()
-                .filter(|(_, e)| e.kind == Kind::Level)
-                .map(|(_, e)| e.fd)
-                .collect()
-        };
-        for &fd in &fds {
-            self.remove_level(fd, Role::Reader);
-            self.remove_level(fd, Role::Writer);
+impl<C> FdTable<C> {
+    pub(crate) fn new() -> Self {
+        FdTable {
+            table: RefCell::new(Table {
+                entries: Slab::new(),
+                by_fd: HashMap::new(),
+                ready: Vec::new(),
+                next_gen: 0,
+                next_serial: 0,
+            }),
         }
-        fds
     }
 
-    /// The descriptors that have a reader (Twisted's `getReaders`).
-    pub fn get_readers(&self) -> Vec<RawFd> {
-        self.level_fds(Role::Reader)
-    }
-
-    /// The descriptors that have a writer (Twisted's `getWriters`).
-    pub fn get_writers(&self) -> Vec<RawFd> {
-        self.level_fds(Role::Writer)
-    }
-
-    fn level_fds(&self, role: Role) -> Vec<RawFd> {
-        let table = self.inner.fds.borrow();
-        table
-            .entries
-            .iter()
-            .filter(|(_, e)| {
-                e.kind == Kind::Level
-                    && match role {
-                        Role::Reader => e.reader.is_some(),
-                        Role::Writer => e.writer.is_some(),
-                    }
-            })
-            .map(|(_, e)| e.fd)
-            .collect()
-    }
-
-    fn add_level(&self, fd: RawFd, role: Role, callback: FdCallback<S>) -> Result<()> {
-        let mut table = self.inner.fds.borrow_mut();
+    /// Sets `fd`'s reader or writer (replacing one it has), registering `fd`
+    /// with `registry` as needed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdInUse`] if `fd` is an edge-triggered source; [`Error::Io`]
+    /// if the kernel refuses it, in which case nothing is left registered.
+    pub(crate) fn add_level(
+        &self,
+        registry: &Registry,
+        fd: RawFd,
+        role: Role,
+        callback: C,
+    ) -> Result<()> {
+        let mut table = self.table.borrow_mut();
         let serial = table.take_serial();
         let slot = Slot {
             serial,
@@ -289,7 +226,7 @@ impl<S: 'static> Reactor<S> {
             return Err(Error::FdInUse(fd));
         }
         let old = entry.slot_mut(role).replace(slot);
-        let result = self.sync_interest(entry, key);
+        let result = sync_interest(registry, entry, key);
         if result.is_err() {
             // Undo, so a refused fd leaves nothing half-registered.
             *entry.slot_mut(role) = None;
@@ -303,8 +240,9 @@ impl<S: 'static> Reactor<S> {
         result
     }
 
-    fn remove_level(&self, fd: RawFd, role: Role) -> bool {
-        let mut table = self.inner.fds.borrow_mut();
+    /// Removes `fd`'s reader or writer; `false` if it had none.
+    pub(crate) fn remove_level(&self, registry: &Registry, fd: RawFd, role: Role) -> bool {
+        let mut table = self.table.borrow_mut();
         let Some(&key) = table.by_fd.get(&fd) else {
             return false;
         };
@@ -318,7 +256,7 @@ impl<S: 'static> Reactor<S> {
         if old.is_none() {
             return false;
         }
-        if let Err(e) = self.sync_interest(entry, key) {
+        if let Err(e) = sync_interest(registry, entry, key) {
             log::debug!("fd {fd}: {e}");
         }
         if entry.wanted().is_none() {
@@ -330,56 +268,55 @@ impl<S: 'static> Reactor<S> {
         true
     }
 
-    /// Makes mio's registration match the entry's reader and writer.
-    fn sync_interest(&self, entry: &mut FdEntry<S>, key: usize) -> Result<()> {
-        let registry = &self.inner.registry;
-        let token = entry.id(key).token();
-        let fd = entry.fd;
-        let wanted = entry.wanted();
-        let outcome = match (entry.registered, wanted) {
-            (None, Some(interest)) => registry.register(&mut SourceFd(&fd), token, interest),
-            (Some(_), Some(interest)) => registry
-                .reregister(&mut SourceFd(&fd), token, interest)
-                .or_else(|e| {
-                    // The fd was closed and its number reused behind our back.
-                    if e.raw_os_error() == Some(libc_enoent()) {
-                        registry.register(&mut SourceFd(&fd), token, interest)
-                    } else {
-                        Err(e)
-                    }
-                }),
-            (Some(_), None) => registry.deregister(&mut SourceFd(&fd)).or(Ok(())),
-            (None, None) => Ok(()),
-        };
-        match outcome {
-            Ok(()) => {
-                entry.registered = wanted;
-                Ok(())
-            }
-            Err(e) => Err(Error::io(format!("register fd {fd} with the poller"), e)),
+    /// Removes every reader and writer, leaving sources alone; returns their
+    /// descriptors.
+    pub(crate) fn remove_all_levels(&self, registry: &Registry) -> Vec<RawFd> {
+        let fds: Vec<RawFd> = self
+            .table
+            .borrow()
+            .entries
+            .iter()
+            .filter(|(_, e)| e.kind == Kind::Level)
+            .map(|(_, e)| e.fd)
+            .collect();
+        for &fd in &fds {
+            self.remove_level(registry, fd, Role::Reader);
+            self.remove_level(registry, fd, Role::Writer);
         }
+        fds
     }
 
-    /// Adds an edge-triggered source: `handler` is called when the kernel
-    /// signals `fd` readable, and on the pass after each
-    /// [`wake_source`](Self::wake_source). It gets its own [`SourceId`].
-    ///
-    /// This is the building block for descriptors that signal "something
-    /// changed" rather than "data is waiting", such as ZeroMQ's `ZMQ_FD`: the
-    /// handler checks the real state, does a bounded amount of work, and wakes
-    /// itself if work remains. A woken source makes the next poll non-blocking,
-    /// so no wake-up is ever lost.
+    /// The descriptors that have a reader, or a writer.
+    pub(crate) fn level_fds(&self, role: Role) -> Vec<RawFd> {
+        let table = self.table.borrow();
+        table
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.kind == Kind::Level
+                    && match role {
+                        Role::Reader => e.reader.is_some(),
+                        Role::Writer => e.writer.is_some(),
+                    }
+            })
+            .map(|(_, e)| e.fd)
+            .collect()
+    }
+
+    /// Adds an edge-triggered source whose callback `make` builds from the
+    /// source's id, and registers `fd` with `registry`.
     ///
     /// # Errors
     ///
     /// [`Error::FdInUse`] if `fd` already has a reader, writer or source;
-    /// [`Error::Io`] if the kernel refuses it.
-    pub fn add_source<F>(&self, fd: impl AsRawFd, mut handler: F) -> Result<SourceId>
-    where
-        F: FnMut(&mut Ctx<'_, S>, SourceId) + 'static,
-    {
-        let fd = fd.as_raw_fd();
-        let mut table = self.inner.fds.borrow_mut();
+    /// [`Error::Io`] if the kernel refuses it, in which case nothing is kept.
+    pub(crate) fn add_source(
+        &self,
+        registry: &Registry,
+        fd: RawFd,
+        make: impl FnOnce(SourceId) -> C,
+    ) -> Result<SourceId> {
+        let mut table = self.table.borrow_mut();
         if table.by_fd.contains_key(&fd) {
             return Err(Error::FdInUse(fd));
         }
@@ -391,14 +328,13 @@ impl<S: 'static> Reactor<S> {
             key: key as u32,
             gen,
         };
-        let callback: FdCallback<S> = Box::new(move |cx| handler(cx, id));
         vacant.insert(FdEntry {
             fd,
             gen,
             kind: Kind::Edge,
             reader: Some(Slot {
                 serial,
-                callback: Some(callback),
+                callback: Some(make(id)),
             }),
             writer: None,
             queued: false,
@@ -406,7 +342,7 @@ impl<S: 'static> Reactor<S> {
         });
         table.by_fd.insert(fd, key);
         let result = match table.entries.get_mut(key) {
-            Some(entry) => self.sync_interest(entry, key),
+            Some(entry) => sync_interest(registry, entry, key),
             None => Err(Error::UnknownFd(fd)),
         };
         let undone = if result.is_err() {
@@ -420,11 +356,9 @@ impl<S: 'static> Reactor<S> {
         result.map(|()| id)
     }
 
-    /// Puts a source on the ready list: its handler runs early in the next
-    /// pass, and the poll before that pass does not block. Waking a source
-    /// that is already on the list, or that was removed, does nothing.
-    pub fn wake_source(&self, id: SourceId) {
-        let mut table = self.inner.fds.borrow_mut();
+    /// Puts a source on the ready list, unless it is there already or gone.
+    pub(crate) fn wake_source(&self, id: SourceId) {
+        let mut table = self.table.borrow_mut();
         if let Some(entry) = table.get_mut(id) {
             if !entry.queued {
                 entry.queued = true;
@@ -433,17 +367,15 @@ impl<S: 'static> Reactor<S> {
         }
     }
 
-    /// Removes a source and deregisters its fd (call this before closing
-    /// the fd). Returns `false` if it was already gone. Safe to call from
-    /// inside the source's own handler.
-    pub fn remove_source(&self, id: SourceId) -> bool {
-        let mut table = self.inner.fds.borrow_mut();
+    /// Removes a source and deregisters its fd; `false` if it was gone.
+    pub(crate) fn remove_source(&self, registry: &Registry, id: SourceId) -> bool {
+        let mut table = self.table.borrow_mut();
         let Some(entry) = table.get_mut(id) else {
             return false;
         };
         let fd = entry.fd;
         if entry.registered.is_some() {
-            if let Err(e) = self.inner.registry.deregister(&mut SourceFd(&fd)) {
+            if let Err(e) = registry.deregister(&mut SourceFd(&fd)) {
                 log::debug!("deregister fd {fd}: {e}");
             }
         }
@@ -454,64 +386,74 @@ impl<S: 'static> Reactor<S> {
         true
     }
 
-    pub(crate) fn fds_have_ready(&self) -> bool {
-        !self.inner.fds.borrow().ready.is_empty()
+    /// Whether a woken source waits (the next poll must not block).
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.table.borrow().ready.is_empty()
     }
 
-    /// Runs the handlers of the sources that were on the ready list when
-    /// this was called; those woken meanwhile wait for the next pass.
-    pub(crate) fn run_ready(&self) {
-        let ready = std::mem::take(&mut self.inner.fds.borrow_mut().ready);
+    /// Calls `run` on the handlers of the sources that were on the ready list
+    /// when this was called; those woken meanwhile wait for the next call.
+    pub(crate) fn run_ready(&self, mut run: impl FnMut(&mut C)) {
+        let ready = std::mem::take(&mut self.table.borrow_mut().ready);
         for id in ready {
             {
-                let mut table = self.inner.fds.borrow_mut();
+                let mut table = self.table.borrow_mut();
                 match table.get_mut(id) {
                     Some(entry) => entry.queued = false,
                     None => continue,
                 }
             }
-            self.call_slot(id, Role::Reader);
+            self.call_slot(id, Role::Reader, &mut run);
         }
     }
 
-    pub(crate) fn dispatch_fd(&self, readiness: Readiness) {
+    /// Calls `run` on the callbacks that one event from the poll is for:
+    /// a source's handler, or a reader's and writer's as the event says,
+    /// after which their fd is re-armed. Tokens that name no fd (removed
+    /// since the poll) are ignored.
+    pub(crate) fn dispatch(
+        &self,
+        registry: &Registry,
+        readiness: &Readiness,
+        mut run: impl FnMut(&mut C),
+    ) {
         let id = SourceId::of(readiness.token);
-        let kind = match self.inner.fds.borrow_mut().get_mut(id) {
+        let kind = match self.table.borrow_mut().get_mut(id) {
             Some(entry) => entry.kind,
             None => return, // removed since the poll
         };
         match kind {
-            Kind::Edge => self.call_slot(id, Role::Reader),
+            Kind::Edge => self.call_slot(id, Role::Reader, &mut run),
             Kind::Level => {
                 if readiness.readable {
-                    self.call_slot(id, Role::Reader);
+                    self.call_slot(id, Role::Reader, &mut run);
                 }
                 if readiness.writable {
-                    self.call_slot(id, Role::Writer);
+                    self.call_slot(id, Role::Writer, &mut run);
                 }
-                self.rearm(id);
+                self.rearm(registry, id);
             }
         }
     }
 
     /// Re-arms a level-triggered fd so the kernel reports it again if it is
     /// still ready.
-    fn rearm(&self, id: SourceId) {
-        let mut table = self.inner.fds.borrow_mut();
+    fn rearm(&self, registry: &Registry, id: SourceId) {
+        let mut table = self.table.borrow_mut();
         let key = id.key as usize;
         if let Some(entry) = table.get_mut(id) {
             // An unchanged interest still goes through EPOLL_CTL_MOD, which re-arms.
-            if let Err(e) = self.sync_interest(entry, key) {
+            if let Err(e) = sync_interest(registry, entry, key) {
                 log::error!("{e}");
             }
         }
     }
 
-    /// Takes a callback out of its slot, calls it with no borrow held, and
-    /// puts it back unless it was removed or replaced meanwhile.
-    fn call_slot(&self, id: SourceId, role: Role) {
+    /// Takes a callback out of its slot, calls `run` on it with no borrow
+    /// held, and puts it back unless it was removed or replaced meanwhile.
+    fn call_slot(&self, id: SourceId, role: Role, run: &mut impl FnMut(&mut C)) {
         let taken = {
-            let mut table = self.inner.fds.borrow_mut();
+            let mut table = self.table.borrow_mut();
             table
                 .get_mut(id)
                 .and_then(|entry| match entry.slot_mut(role) {
@@ -522,9 +464,9 @@ impl<S: 'static> Reactor<S> {
         let Some((mut callback, serial)) = taken else {
             return;
         };
-        self.invoke(|cx| callback(cx));
+        run(&mut callback);
         let leftover = {
-            let mut table = self.inner.fds.borrow_mut();
+            let mut table = self.table.borrow_mut();
             match table
                 .get_mut(id)
                 .and_then(|entry| entry.slot_mut(role).as_mut())
@@ -537,6 +479,36 @@ impl<S: 'static> Reactor<S> {
             }
         };
         drop(leftover);
+    }
+}
+
+/// Makes `registry`'s registration of the entry's fd match its reader and
+/// writer.
+fn sync_interest<C>(registry: &Registry, entry: &mut FdEntry<C>, key: usize) -> Result<()> {
+    let token = entry.id(key).token();
+    let fd = entry.fd;
+    let wanted = entry.wanted();
+    let outcome = match (entry.registered, wanted) {
+        (None, Some(interest)) => registry.register(&mut SourceFd(&fd), token, interest),
+        (Some(_), Some(interest)) => registry
+            .reregister(&mut SourceFd(&fd), token, interest)
+            .or_else(|e| {
+                // The fd was closed and its number reused behind our back.
+                if e.raw_os_error() == Some(libc_enoent()) {
+                    registry.register(&mut SourceFd(&fd), token, interest)
+                } else {
+                    Err(e)
+                }
+            }),
+        (Some(_), None) => registry.deregister(&mut SourceFd(&fd)).or(Ok(())),
+        (None, None) => Ok(()),
+    };
+    match outcome {
+        Ok(()) => {
+            entry.registered = wanted;
+            Ok(())
+        }
+        Err(e) => Err(Error::io(format!("register fd {fd} with the poller"), e)),
     }
 }
 

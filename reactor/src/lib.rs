@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod callback;
 mod clock;
 pub mod deferred;
 mod error;
@@ -64,16 +65,17 @@ mod fd;
 mod looping;
 mod reactor;
 mod signals;
+mod task;
 mod thread;
 mod timer;
 mod trigger;
 
+pub use callback::CallbackResult;
 pub use deferred::*;
 pub use error::{Error, Result};
 pub use executor::{ensure_deferred, gather_futures, TaskOutput};
 pub use fd::SourceId;
 pub use looping::LoopingCall;
-pub use reactor::{CallbackResult, Ctx, Reactor, ReactorBuilder, WeakReactor};
-pub use thread::ThreadHandle;
+pub use reactor::{Ctx, Reactor, ReactorBuilder, ThreadHandle, WeakReactor};
 pub use timer::DelayedCall;
 pub use trigger::{Phase, SystemEvent, TriggerId};

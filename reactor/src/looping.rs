@@ -6,9 +6,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::callback::CallbackResult;
 use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
-use crate::reactor::{CallbackResult, Ctx, Reactor, WeakReactor};
+use crate::reactor::{Ctx, Reactor, WeakReactor};
 use crate::timer::DelayedCall;
 
 type LoopFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>, u64) -> std::result::Result<(), Failure>>;

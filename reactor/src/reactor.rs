@@ -1,8 +1,20 @@
-//! The event loop: [`Reactor`], its builder, and the [`Ctx`] every callback gets.
+//! The hub: [`Reactor`] and its builder, the [`Ctx`] every callback gets, the
+//! [`ThreadHandle`] other threads hold, and the main loop.
+//!
+//! The reactor's parts are self-contained structures in modules that know
+//! nothing of the reactor: the timer queue (`timer.rs`), the fd table
+//! (`fd.rs`), the queue of thread calls (`thread.rs`), the system event
+//! triggers (`trigger.rs`), the executor (`task.rs`), the clock and the
+//! signal guard. Each stores the callbacks this module gives it (closures
+//! that take a `Ctx`) and hands them back to be called. This module owns the
+//! parts, runs the pass, and defines every public method of `Reactor`, each a
+//! thin one over the part it concerns; no other module reaches into `Inner`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -10,24 +22,16 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
 
+use crate::callback::{panic_message, CallbackResult};
 use crate::clock::Clock;
+use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
-use crate::fd::FdTable;
+use crate::fd::{FdTable, Readiness, Role, SourceId};
 use crate::signals::SignalGuard;
-use crate::thread::ThreadShared;
-use crate::timer::{DelayedCall, TimerMeta, TimerOps, TimerQueue};
-use crate::trigger::{TriggerId, Triggers};
-
-/// A boxed one-shot callback, as queued for timers and thread calls.
-pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
-
-pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
-pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-
-/// The longest the reactor blocks in one poll while a timer is pending; longer
-/// waits are split into several polls.
-const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
+use crate::task::{Executor, TaskOutput};
+use crate::thread::ThreadQueue;
+use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
+use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
 
 /// What every reactor callback is handed: the reactor, and the application
 /// state lent to this one callback.
@@ -60,37 +64,29 @@ pub struct Ctx<'a, S: 'static = ()> {
     pub state: &'a mut S,
 }
 
-/// What a callback may return: `()`, or a `Result` whose error is logged.
-///
-/// Twisted logs an exception raised by a callback and carries on; so does this
-/// reactor. A callback that returns `Err` has its error logged with
-/// `log::error!`, naming the kind of callback, and the reactor goes on with the
-/// next one.
-pub trait CallbackResult: Sized {
-    /// Turns the callback's return value into `Ok` or a boxed error.
-    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>>;
+// What the reactor's parts store: callbacks that take a `Ctx`.
 
-    /// Logs an error with `log::error!`, naming the kind of callback
-    /// (`what`): the reactor's policy for failing callbacks, for layers built
-    /// on it (the ZeroMQ connections use it for their protocols).
-    fn report(self, what: &str) {
-        if let Err(e) = self.into_callback_result() {
-            log::error!("{what} failed: {e}");
-        }
-    }
-}
+/// A one-shot callback, as queued by `call_when_running`.
+type Callback<S> = Box<dyn FnOnce(&mut Ctx<'_, S>)>;
 
-impl CallbackResult for () {
-    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>> {
-        Ok(())
-    }
-}
+/// A system event trigger, called each time its event fires.
+type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
-impl<E: Into<Box<dyn std::error::Error>>> CallbackResult for std::result::Result<(), E> {
-    fn into_callback_result(self) -> std::result::Result<(), Box<dyn std::error::Error>> {
-        self.map_err(Into::into)
-    }
-}
+/// A reader's, writer's or source's callback.
+type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// A call queued by another thread.
+type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
+
+/// The poll's tokens for the reactor's own sources: the waker of thread calls,
+/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
+/// 32 bits all set, so these never name an fd.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+/// The longest the reactor blocks in one poll while a timer is pending; longer
+/// waits are split into several polls.
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Builds a [`Reactor`] with options: its state, a fake clock, signal handling.
 ///
@@ -179,7 +175,7 @@ impl<S: 'static> ReactorBuilder<S> {
             .registry()
             .try_clone()
             .map_err(|e| Error::io("clone the poller's registry", e))?;
-        let threads = Arc::new(ThreadShared::new(&registry)?);
+        let threads = Arc::new(ThreadQueue::new(&registry, WAKER_TOKEN)?);
         let clock = if self.fake_clock {
             Clock::Fake(Cell::new(Duration::ZERO))
         } else {
@@ -192,9 +188,10 @@ impl<S: 'static> ReactorBuilder<S> {
                 registry,
                 clock,
                 timers: RefCell::new(TimerQueue::new()),
-                fds: RefCell::new(FdTable::new()),
+                fds: FdTable::new(),
                 threads,
-                triggers: RefCell::new(Triggers::new()),
+                triggers: Triggers::new(),
+                when_running: RefCell::new(Vec::new()),
                 state: RefCell::new(self.state),
                 running: Cell::new(false),
                 stop_requested: Cell::new(false),
@@ -209,23 +206,25 @@ impl<S: 'static> ReactorBuilder<S> {
     }
 }
 
-pub(crate) struct Inner<S: 'static> {
+struct Inner<S: 'static> {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
-    pub(crate) registry: Registry,
+    registry: Registry,
     clock: Clock,
-    pub(crate) timers: RefCell<TimerQueue<S>>,
-    pub(crate) fds: RefCell<FdTable<S>>,
-    pub(crate) threads: Arc<ThreadShared<S>>,
-    pub(crate) triggers: RefCell<Triggers<S>>,
+    timers: RefCell<TimerQueue<dyn Timed<S>>>,
+    fds: FdTable<FdCallback<S>>,
+    threads: Arc<ThreadQueue<ThreadCall<S>>>,
+    triggers: Triggers<TriggerFn<S>>,
+    /// `call_when_running` calls waiting for the next `run`.
+    when_running: RefCell<Vec<Callback<S>>>,
     state: RefCell<S>,
     running: Cell<bool>,
     stop_requested: Cell<bool>,
     in_pass: Cell<u32>,
     handle_signals: bool,
     catch_panics: bool,
-    /// Spawned futures (`executor.rs`); empty until the first `spawn`.
-    pub(crate) executor: Executor,
+    /// Spawned futures; empty until the first `spawn`.
+    executor: Executor,
     /// Values that live as long as the reactor (see `Reactor::keep_alive`).
     kept: RefCell<Vec<Box<dyn Any>>>,
     /// The signal that stopped the last `run`, if one did.
@@ -239,6 +238,26 @@ impl<S: 'static> Drop for Inner<S> {
             drop(value);
         }
         self.threads.close();
+    }
+}
+
+/// A timed call as the reactor's timer queue holds it.
+trait Timed<S: 'static>: TimerState {
+    /// Runs the closure (once; later calls do nothing).
+    fn fire(&self, cx: &mut Ctx<'_, S>);
+    /// Drops the closure without running it.
+    fn discard(&self);
+}
+
+impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
+    fn fire(&self, cx: &mut Ctx<'_, S>) {
+        if let Some(f) = self.take() {
+            f(cx);
+        }
+    }
+
+    fn discard(&self) {
+        drop(self.take());
     }
 }
 
@@ -279,7 +298,7 @@ impl<S: 'static> TimerOps for Inner<S> {
 /// # Ok::<(), tx0mq_reactor::Error>(())
 /// ```
 pub struct Reactor<S: 'static = ()> {
-    pub(crate) inner: Rc<Inner<S>>,
+    inner: Rc<Inner<S>>,
 }
 
 impl<S: 'static> Clone for Reactor<S> {
@@ -331,6 +350,13 @@ impl<S: 'static> Reactor<S> {
     pub fn downgrade(&self) -> WeakReactor<S> {
         WeakReactor {
             inner: Rc::downgrade(&self.inner),
+        }
+    }
+
+    /// A handle other threads can use to queue calls onto this reactor.
+    pub fn thread_handle(&self) -> ThreadHandle<S> {
+        ThreadHandle {
+            shared: self.inner.threads.clone(),
         }
     }
 
@@ -414,15 +440,12 @@ impl<S: 'static> Reactor<S> {
         R: CallbackResult,
     {
         let deadline = self.inner.clock.now().saturating_add(delay);
-        let call = self
-            .inner
-            .timers
-            .borrow_mut()
-            .schedule(deadline, move |cx: &mut Ctx<'_, S>| {
-                f(cx).report("timed call")
-            });
+        let call = Rc::new(TimerNode::new(deadline, move |cx: &mut Ctx<'_, S>| {
+            f(cx).report("timed call")
+        }));
+        self.inner.timers.borrow_mut().schedule(call.clone());
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
-        DelayedCall { call, ops }
+        DelayedCall::new(call, ops)
     }
 
     /// Runs `f` once the reactor is running: on the next pass if it already
@@ -437,7 +460,7 @@ impl<S: 'static> Reactor<S> {
             self.call_later(Duration::ZERO, f);
         } else {
             let callback: Callback<S> = Box::new(move |cx| f(cx).report("call_when_running"));
-            self.inner.triggers.borrow_mut().when_running.push(callback);
+            self.inner.when_running.borrow_mut().push(callback);
         }
     }
 
@@ -468,7 +491,7 @@ impl<S: 'static> Reactor<S> {
             return Err(Error::AlreadyRunning);
         }
         let signals = if self.inner.handle_signals {
-            Some(SignalGuard::install(&self.inner.registry)?)
+            Some(SignalGuard::install(&self.inner.registry, SIGNAL_TOKEN)?)
         } else {
             None
         };
@@ -488,11 +511,10 @@ impl<S: 'static> Reactor<S> {
     }
 
     fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
-        use crate::trigger::{Phase, SystemEvent};
         for phase in Phase::ALL {
             self.fire_triggers(SystemEvent::Startup, phase);
         }
-        let when_running = std::mem::take(&mut self.inner.triggers.borrow_mut().when_running);
+        let when_running = self.inner.when_running.take();
         for callback in when_running {
             self.invoke(callback);
         }
@@ -586,7 +608,9 @@ impl<S: 'static> Reactor<S> {
         }
 
         // 3. Sources still ready from the last pass (or woken since).
-        self.run_ready();
+        self.inner
+            .fds
+            .run_ready(|handler| self.invoke(|cx| handler(cx)));
 
         // 3b. Spawned futures woken before this step (by the steps above, by
         // the last pass's dispatch, or from other threads); ones woken during
@@ -595,7 +619,7 @@ impl<S: 'static> Reactor<S> {
 
         // 4. How long may the poll wait?
         let timeout = if self.inner.stop_requested.get()
-            || self.fds_have_ready()
+            || self.inner.fds.has_ready()
             || self.inner.threads.has_calls()
             || self.inner.executor.has_ready()
         {
@@ -631,7 +655,7 @@ impl<S: 'static> Reactor<S> {
                 Err(e) => return Err(Error::io("poll", e)),
             }
             for event in events.iter() {
-                ready.push(crate::fd::Readiness::of(event));
+                ready.push(Readiness::of(event));
             }
         }
         for readiness in ready {
@@ -646,7 +670,12 @@ impl<S: 'static> Reactor<S> {
                         }
                     }
                 }
-                _ => self.dispatch_fd(readiness),
+                _ => self
+                    .inner
+                    .fds
+                    .dispatch(&self.inner.registry, &readiness, |callback| {
+                        self.invoke(|cx| callback(cx));
+                    }),
             }
         }
         Ok(())
@@ -654,7 +683,7 @@ impl<S: 'static> Reactor<S> {
 
     /// Calls `callback` with the reactor and its state, catching a panic if
     /// the reactor is so configured.
-    pub(crate) fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
+    fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
         let Ok(mut state) = self.inner.state.try_borrow_mut() else {
             log::error!("a reactor callback was dispatched while the state was lent out; skipped");
             return;
@@ -680,15 +709,15 @@ impl<S: 'static> Reactor<S> {
     /// phase, triggers run in the order they were added.
     pub fn add_system_event_trigger<F, R>(
         &self,
-        phase: crate::trigger::Phase,
-        event: crate::trigger::SystemEvent,
+        phase: Phase,
+        event: SystemEvent,
         mut f: F,
     ) -> TriggerId
     where
         F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
         R: CallbackResult,
     {
-        self.inner.triggers.borrow_mut().add(
+        self.inner.triggers.add(
             phase,
             event,
             Box::new(move |cx| f(cx).report("system event trigger")),
@@ -699,22 +728,245 @@ impl<S: 'static> Reactor<S> {
     /// [`add_system_event_trigger`](Self::add_system_event_trigger).
     /// Returns `false` if it was not there (already removed).
     pub fn remove_system_event_trigger(&self, id: TriggerId) -> bool {
-        let removed = self.inner.triggers.borrow_mut().remove(id);
-        let found = removed.is_some();
-        drop(removed);
-        found
+        self.inner.triggers.remove(id)
     }
 
-    fn fire_triggers(&self, event: crate::trigger::SystemEvent, phase: crate::trigger::Phase) {
-        let ids = self.inner.triggers.borrow().ids(event, phase);
-        for id in ids {
-            let Some(mut f) = self.inner.triggers.borrow_mut().take(id) else {
-                continue;
-            };
-            self.invoke(|cx| f(cx));
-            let leftover = self.inner.triggers.borrow_mut().put_back(id, f);
-            drop(leftover);
+    fn fire_triggers(&self, event: SystemEvent, phase: Phase) {
+        self.inner
+            .triggers
+            .fire(event, phase, |f| self.invoke(|cx| f(cx)));
+    }
+}
+
+// Descriptors: Twisted's `IReactorFDSet`, and edge-triggered sources. The
+// table, its registration with the poller and its dispatch are in `fd.rs`.
+impl<S: 'static> Reactor<S> {
+    /// Calls `f` whenever `fd` is readable, until
+    /// [`remove_reader`](Self::remove_reader) (Twisted's `addReader`).
+    /// Level-triggered: if `f` leaves data unread, it is called again on the
+    /// next pass. Adding a reader for an fd that has one replaces it.
+    ///
+    /// The reactor does not own `fd`: remove the reader before closing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdInUse`] if `fd` is registered as an edge-triggered source;
+    /// [`Error::Io`] if the kernel refuses it (a regular file, say).
+    pub fn add_reader<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.inner.fds.add_level(
+            &self.inner.registry,
+            fd.as_raw_fd(),
+            Role::Reader,
+            Box::new(move |cx| f(cx).report("reader")),
+        )
+    }
+
+    /// Calls `f` whenever `fd` is writable, until
+    /// [`remove_writer`](Self::remove_writer) (Twisted's `addWriter`).
+    /// Level-triggered, so a writer on a writable fd is called on every pass:
+    /// remove it when there is nothing left to write.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add_reader`](Self::add_reader).
+    pub fn add_writer<F, R>(&self, fd: impl AsRawFd, mut f: F) -> Result<()>
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.inner.fds.add_level(
+            &self.inner.registry,
+            fd.as_raw_fd(),
+            Role::Writer,
+            Box::new(move |cx| f(cx).report("writer")),
+        )
+    }
+
+    /// Stops reading `fd`. Returns `false` if it had no reader. Safe to call
+    /// from inside the reader itself.
+    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
+        self.inner
+            .fds
+            .remove_level(&self.inner.registry, fd.as_raw_fd(), Role::Reader)
+    }
+
+    /// Stops writing `fd`. Returns `false` if it had no writer. Safe to call
+    /// from inside the writer itself.
+    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
+        self.inner
+            .fds
+            .remove_level(&self.inner.registry, fd.as_raw_fd(), Role::Writer)
+    }
+
+    /// Removes every reader and writer and returns their descriptors (Twisted's
+    /// `removeAll`). Edge-triggered sources (ZeroMQ connections) are left alone:
+    /// they belong to the layer that added them.
+    pub fn remove_all(&self) -> Vec<RawFd> {
+        self.inner.fds.remove_all_levels(&self.inner.registry)
+    }
+
+    /// The descriptors that have a reader (Twisted's `getReaders`).
+    pub fn get_readers(&self) -> Vec<RawFd> {
+        self.inner.fds.level_fds(Role::Reader)
+    }
+
+    /// The descriptors that have a writer (Twisted's `getWriters`).
+    pub fn get_writers(&self) -> Vec<RawFd> {
+        self.inner.fds.level_fds(Role::Writer)
+    }
+
+    /// Adds an edge-triggered source: `handler` is called when the kernel
+    /// signals `fd` readable, and on the pass after each
+    /// [`wake_source`](Self::wake_source). It gets its own [`SourceId`].
+    ///
+    /// This is the building block for descriptors that signal "something
+    /// changed" rather than "data is waiting", such as ZeroMQ's `ZMQ_FD`: the
+    /// handler checks the real state, does a bounded amount of work, and wakes
+    /// itself if work remains. A woken source makes the next poll non-blocking,
+    /// so no wake-up is ever lost.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdInUse`] if `fd` already has a reader, writer or source;
+    /// [`Error::Io`] if the kernel refuses it.
+    pub fn add_source<F>(&self, fd: impl AsRawFd, mut handler: F) -> Result<SourceId>
+    where
+        F: FnMut(&mut Ctx<'_, S>, SourceId) + 'static,
+    {
+        let callback = |id| -> FdCallback<S> { Box::new(move |cx| handler(cx, id)) };
+        self.inner
+            .fds
+            .add_source(&self.inner.registry, fd.as_raw_fd(), callback)
+    }
+
+    /// Puts a source on the ready list: its handler runs early in the next
+    /// pass, and the poll before that pass does not block. Waking a source
+    /// that is already on the list, or that was removed, does nothing.
+    pub fn wake_source(&self, id: SourceId) {
+        self.inner.fds.wake_source(id);
+    }
+
+    /// Removes a source and deregisters its fd (call this before closing
+    /// the fd). Returns `false` if it was already gone. Safe to call from
+    /// inside the source's own handler.
+    pub fn remove_source(&self, id: SourceId) -> bool {
+        self.inner.fds.remove_source(&self.inner.registry, id)
+    }
+}
+
+// Tasks: futures run on the reactor thread. The executor is in `task.rs`.
+impl<S: 'static> Reactor<S> {
+    /// Runs `future` on the reactor thread until it completes, and returns a
+    /// Deferred for its outcome (Twisted's `ensureDeferred`; asyncio's
+    /// `ensure_future`).
+    ///
+    /// The future need not be `Send`. As Twisted's `ensureDeferred` starts a
+    /// coroutine, `spawn` polls it once at once: the code before its first
+    /// pending `.await` runs inside `spawn`, in the caller's context (so a
+    /// request it sends is on its way when `spawn` returns, and a future that
+    /// never waits has fired its Deferred already). Afterwards the reactor
+    /// polls it each time it is woken. (When spawns nest, each inside the
+    /// first poll of the one before, more than 16 deep, the deeper ones are
+    /// first polled on the next pass instead.)
+    ///
+    /// It may return `()` or a `Result`; an `Err` fails the Deferred.
+    /// Cancelling the Deferred drops the future; a panic inside it fails the
+    /// Deferred with [`Error::Panicked`]. See the
+    /// [module docs](crate::executor) for how wake-ups reach the reactor.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_reactor::deferred::sleep;
+    /// use tx0mq_reactor::{Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let r = reactor.clone();
+    /// reactor.spawn(async move {
+    ///     sleep(&r, Duration::from_millis(10)).await?;
+    ///     r.stop()?;
+    ///     Ok::<(), Failure>(())
+    /// });
+    /// reactor.run()?;
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Deferred<<F::Output as TaskOutput>::Value>
+    where
+        F: Future + 'static,
+        F::Output: TaskOutput,
+    {
+        let threads = &self.inner.threads;
+        self.inner.executor.spawn(|| threads.poll_waker(), future)
+    }
+
+    /// How many spawned tasks have not completed (nor been cancelled).
+    pub fn pending_tasks(&self) -> usize {
+        self.inner.executor.len()
+    }
+
+    /// Runs the reactor until `future` completes, and returns its outcome
+    /// (asyncio's `run_until_complete`; Twisted's `task.react` without the
+    /// exit). The future is [spawned](Self::spawn); when it completes, the
+    /// reactor stops (shutdown triggers run, as for any stop). A future that
+    /// completes inside `spawn` returns at once, without running the reactor.
+    ///
+    /// If the reactor stops before the future completes (a signal, another
+    /// `stop`), the future is cancelled (dropped) and the outcome is the
+    /// [`Error::Cancelled`] failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_reactor::{sleep, Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let r = reactor.clone();
+    /// let answer = reactor.run_until_complete(async move {
+    ///     sleep(&r, Duration::from_millis(5)).await?;
+    ///     Ok::<_, Failure>(42)
+    /// })?;
+    /// assert_eq!(answer?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Self::run) (the outer `Result`); the future's own
+    /// failure is the inner one.
+    #[allow(clippy::type_complexity)]
+    pub fn run_until_complete<F>(
+        &self,
+        future: F,
+    ) -> Result<std::result::Result<<F::Output as TaskOutput>::Value, Failure>>
+    where
+        F: Future + 'static,
+        F::Output: TaskOutput,
+    {
+        let slot = Rc::new(RefCell::new(None));
+        let store = Rc::clone(&slot);
+        let stopper = self.downgrade();
+        let done = self.spawn(future);
+        done.clone().then_both(move |result| {
+            *store.borrow_mut() = Some(result);
+            if let Some(reactor) = stopper.upgrade() {
+                if reactor.running() {
+                    // Fails only if a stop is already under way.
+                    let _ = reactor.stop();
+                }
+            }
+            Ok(())
+        });
+        if slot.borrow().is_none() {
+            let run = self.run();
+            if slot.borrow().is_none() {
+                done.cancel();
+            }
+            run?;
         }
+        let outcome = slot.borrow_mut().take();
+        Ok(outcome.unwrap_or_else(|| Err(Failure::new(Error::Cancelled))))
     }
 }
 
@@ -744,6 +996,67 @@ impl<S: 'static> WeakReactor<S> {
     }
 }
 
+/// A `Send + Sync + Clone` handle that lets any thread queue work onto a
+/// reactor's thread (Twisted's `callFromThread`).
+///
+/// Calls run on the reactor thread, in the order each thread queued them,
+/// each exactly once, at the start of the next pass. Only the calls queued
+/// when a pass starts run in that pass.
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_reactor::Reactor;
+///
+/// let reactor = Reactor::builder().state(0u32).handle_signals(false).build()?;
+/// let handle = reactor.thread_handle();
+/// let worker = std::thread::spawn(move || {
+///     handle.call_from_thread(|cx| {
+///         *cx.state += 42;
+///         cx.reactor.stop()
+///     })
+/// });
+/// reactor.run()?;
+/// worker.join().unwrap()?;
+/// assert_eq!(reactor.access_state(|n| *n)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ThreadHandle<S: 'static = ()> {
+    shared: Arc<ThreadQueue<ThreadCall<S>>>,
+}
+
+impl<S: 'static> Clone for ThreadHandle<S> {
+    fn clone(&self) -> Self {
+        ThreadHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: 'static> fmt::Debug for ThreadHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadHandle")
+            .field("open", &self.shared.is_open())
+            .finish()
+    }
+}
+
+impl<S: 'static> ThreadHandle<S> {
+    /// Queues `f` to run on the reactor thread and wakes the reactor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorGone`] if the reactor was dropped (`f` is dropped, not
+    /// run); [`Error::Io`] if the waker fails.
+    pub fn call_from_thread<F, R>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Ctx<'_, S>) -> R + Send + 'static,
+        R: CallbackResult,
+    {
+        self.shared
+            .push(Box::new(move |cx| f(cx).report("call from thread")))
+    }
+}
+
 /// Counts how deep the reactor is in `run` or a pass, and undoes its count
 /// even on unwind. Nonzero means callbacks may be on the stack, so `run`,
 /// `iterate` and `advance` must refuse.
@@ -759,15 +1072,5 @@ impl<'a> PassGuard<'a> {
 impl Drop for PassGuard<'_> {
     fn drop(&mut self) {
         self.0.set(self.0.get().saturating_sub(1));
-    }
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".to_string()
     }
 }

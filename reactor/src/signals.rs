@@ -9,12 +9,11 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use mio::{Interest, Registry};
+use mio::{Interest, Registry, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::error::{Error, Result};
-use crate::reactor::SIGNAL_TOKEN;
 
 /// How many reactors are listening, and the flag that arms the default action.
 struct Listeners {
@@ -46,12 +45,14 @@ pub(crate) struct SignalGuard {
 }
 
 impl SignalGuard {
-    pub(crate) fn install(registry: &Registry) -> Result<Self> {
+    /// Starts delivering SIGINT and SIGTERM to the poll behind `registry`,
+    /// as readiness of `token`.
+    pub(crate) fn install(registry: &Registry, token: Token) -> Result<Self> {
         let listeners = listeners()?;
         let mut signals = Signals::new([SIGINT, SIGTERM])
             .map_err(|e| Error::io("install SIGINT/SIGTERM handlers", e))?;
         registry
-            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+            .register(&mut signals, token, Interest::READABLE)
             .map_err(|e| Error::io("register the signal pipe", e))?;
         let mut count = listeners.count.lock().unwrap_or_else(|p| p.into_inner());
         *count += 1;

@@ -1,35 +1,35 @@
-//! Calls from other threads: [`ThreadHandle::call_from_thread`].
+//! Calls from other threads (what
+//! [`ThreadHandle::call_from_thread`](crate::ThreadHandle::call_from_thread)
+//! queues): a mutex-protected queue, and the poll's waker.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mio::{Registry, Waker};
+use mio::{Registry, Token, Waker};
 
 use crate::error::{Error, Result};
-use crate::reactor::{CallbackResult, Ctx, Reactor, WAKER_TOKEN};
 
-type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
-
-/// The part of a reactor that other threads share.
-pub(crate) struct ThreadShared<S: 'static> {
-    queue: Mutex<Vec<ThreadCall<S>>>,
+/// The part of a reactor that other threads share: the calls they queued
+/// (each a `T`) and the waker that makes the reactor's poll return.
+pub(crate) struct ThreadQueue<T> {
+    queue: Mutex<Vec<T>>,
     waker: Arc<Waker>,
     open: AtomicBool,
 }
 
-impl<S: 'static> ThreadShared<S> {
-    pub(crate) fn new(registry: &Registry) -> Result<Self> {
-        let waker = Waker::new(registry, WAKER_TOKEN)
-            .map_err(|e| Error::io("create the reactor's waker", e))?;
-        Ok(ThreadShared {
+impl<T> ThreadQueue<T> {
+    /// A queue whose waker is registered with `registry` under `token`.
+    pub(crate) fn new(registry: &Registry, token: Token) -> Result<Self> {
+        let waker =
+            Waker::new(registry, token).map_err(|e| Error::io("create the reactor's waker", e))?;
+        Ok(ThreadQueue {
             queue: Mutex::new(Vec::new()),
             waker: Arc::new(waker),
             open: AtomicBool::new(true),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<ThreadCall<S>>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<T>> {
         // A panic while holding this lock cannot leave the Vec inconsistent.
         self.queue
             .lock()
@@ -37,7 +37,7 @@ impl<S: 'static> ThreadShared<S> {
     }
 
     /// The calls queued so far; later ones wait for the next pass.
-    pub(crate) fn take_calls(&self) -> Vec<ThreadCall<S>> {
+    pub(crate) fn take_calls(&self) -> Vec<T> {
         std::mem::take(&mut *self.lock())
     }
 
@@ -50,13 +50,24 @@ impl<S: 'static> ThreadShared<S> {
         !self.lock().is_empty()
     }
 
+    /// Until [`close`](Self::close).
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Refuses further calls and drops those queued.
     pub(crate) fn close(&self) {
         self.open.store(false, Ordering::SeqCst);
         let dropped = self.take_calls();
         drop(dropped);
     }
 
-    fn push(&self, call: ThreadCall<S>) -> Result<()> {
+    /// Queues a call and wakes the poll if the queue was empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorGone`] once closed; [`Error::Io`] if the waker fails.
+    pub(crate) fn push(&self, call: T) -> Result<()> {
         let was_empty = {
             let mut queue = self.lock();
             if !self.open.load(Ordering::SeqCst) {
@@ -74,75 +85,5 @@ impl<S: 'static> ThreadShared<S> {
                 .map_err(|e| Error::io("wake the reactor", e))?;
         }
         Ok(())
-    }
-}
-
-/// A `Send + Sync + Clone` handle that lets any thread queue work onto a
-/// reactor's thread (Twisted's `callFromThread`).
-///
-/// Calls run on the reactor thread, in the order each thread queued them,
-/// each exactly once, at the start of the next pass. Only the calls queued
-/// when a pass starts run in that pass.
-///
-/// ```
-/// use std::time::Duration;
-/// use tx0mq_reactor::Reactor;
-///
-/// let reactor = Reactor::builder().state(0u32).handle_signals(false).build()?;
-/// let handle = reactor.thread_handle();
-/// let worker = std::thread::spawn(move || {
-///     handle.call_from_thread(|cx| {
-///         *cx.state += 42;
-///         cx.reactor.stop()
-///     })
-/// });
-/// reactor.run()?;
-/// worker.join().unwrap()?;
-/// assert_eq!(reactor.access_state(|n| *n)?, 42);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ThreadHandle<S: 'static = ()> {
-    shared: Arc<ThreadShared<S>>,
-}
-
-impl<S: 'static> Clone for ThreadHandle<S> {
-    fn clone(&self) -> Self {
-        ThreadHandle {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl<S: 'static> fmt::Debug for ThreadHandle<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThreadHandle")
-            .field("open", &self.shared.open.load(Ordering::SeqCst))
-            .finish()
-    }
-}
-
-impl<S: 'static> ThreadHandle<S> {
-    /// Queues `f` to run on the reactor thread and wakes the reactor.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ReactorGone`] if the reactor was dropped (`f` is dropped, not
-    /// run); [`Error::Io`] if the waker fails.
-    pub fn call_from_thread<F, R>(&self, f: F) -> Result<()>
-    where
-        F: FnOnce(&mut Ctx<'_, S>) -> R + Send + 'static,
-        R: CallbackResult,
-    {
-        self.shared
-            .push(Box::new(move |cx| f(cx).report("call from thread")))
-    }
-}
-
-impl<S: 'static> Reactor<S> {
-    /// A handle other threads can use to queue calls onto this reactor.
-    pub fn thread_handle(&self) -> ThreadHandle<S> {
-        ThreadHandle {
-            shared: self.inner.threads.clone(),
-        }
     }
 }

@@ -1,6 +1,11 @@
 //! Timed calls: the queue the reactor pops due calls from, and the
 //! user-facing [`DelayedCall`] handle.
 //!
+//! The queue knows nothing of the reactor: it holds each call as an `Rc<C>`,
+//! where `C` is whatever the reactor makes of a [`TimerNode`] (a call's
+//! [`TimerMeta`] and its closure, in one allocation), and it reads only the
+//! meta. A [`DelayedCall`] reaches its reactor through [`TimerOps`].
+//!
 //! Cancelling is O(1): the call's closure is dropped at once and its heap
 //! entry is left behind as stale, to be skipped when it surfaces or removed by
 //! a compaction once stale entries outnumber live ones.
@@ -21,11 +26,10 @@ use std::time::Duration;
 use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::reactor::Ctx;
 
 /// Where a timed call is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
+enum Status {
     Pending,
     Called,
     Cancelled,
@@ -33,47 +37,47 @@ pub(crate) enum Status {
 
 /// What a `DelayedCall` handle and the queue share about one call.
 pub(crate) struct TimerMeta {
-    pub(crate) status: Cell<Status>,
-    pub(crate) deadline: Cell<Duration>,
-    /// Where the call is kept in the queue's slab while pending.
+    status: Cell<Status>,
+    deadline: Cell<Duration>,
+    /// Where the call is kept in the queue's slab while pending
+    /// (`usize::MAX`, no key, until it is scheduled).
     key: Cell<usize>,
 }
 
-/// A timed call's state seen without its state type: what a `DelayedCall`
-/// handle holds.
+/// A timed call seen without its closure: what the queue reads, and what a
+/// `DelayedCall` handle holds.
 pub(crate) trait TimerState {
     fn meta(&self) -> &TimerMeta;
 }
 
-/// A timed call as the queue sees it: its state and its closure, in one
-/// allocation.
-pub(crate) trait Timed<S: 'static>: TimerState {
-    /// Runs the closure (once; later calls do nothing).
-    fn fire(&self, cx: &mut Ctx<'_, S>);
-    /// Drops the closure without running it.
-    fn discard(&self);
-}
-
-struct TimerNode<F> {
+/// One timed call: its meta and its closure `F`, in one allocation.
+pub(crate) struct TimerNode<F> {
     meta: TimerMeta,
     f: Cell<Option<F>>,
+}
+
+impl<F> TimerNode<F> {
+    /// A pending call due at `deadline`, for [`TimerQueue::schedule`].
+    pub(crate) fn new(deadline: Duration, f: F) -> Self {
+        TimerNode {
+            meta: TimerMeta {
+                status: Cell::new(Status::Pending),
+                deadline: Cell::new(deadline),
+                key: Cell::new(usize::MAX),
+            },
+            f: Cell::new(Some(f)),
+        }
+    }
+
+    /// Takes the closure out, to run or to drop it; `None` the second time.
+    pub(crate) fn take(&self) -> Option<F> {
+        self.f.take()
+    }
 }
 
 impl<F> TimerState for TimerNode<F> {
     fn meta(&self) -> &TimerMeta {
         &self.meta
-    }
-}
-
-impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>) + 'static> Timed<S> for TimerNode<F> {
-    fn fire(&self, cx: &mut Ctx<'_, S>) {
-        if let Some(f) = self.f.take() {
-            f(cx);
-        }
-    }
-
-    fn discard(&self) {
-        drop(self.f.take());
     }
 }
 
@@ -302,25 +306,25 @@ fn nanos(d: Duration) -> Option<u64> {
 }
 
 /// A pending call in the slab, with the sequence number of its live entry.
-struct Slot<S: 'static> {
+struct Slot<C: ?Sized> {
     seq: u32,
-    call: Rc<dyn Timed<S>>,
+    call: Rc<C>,
 }
 
 /// Stale entries tolerated before a compaction is considered.
 const COMPACT_MIN_STALE: usize = 64;
 
 /// The reactor's timer queue: heaps of `(deadline, sequence, key)` entries
-/// over a slab of pending calls. An entry is live while the slab holds a call
-/// at its key with the entry's sequence number.
+/// over a slab of pending calls, each an `Rc<C>`. An entry is live while the
+/// slab holds a call at its key with the entry's sequence number.
 ///
 /// Sequence numbers are 32 bits. When they run out, the live entries are
 /// renumbered from zero in their order, which keeps every comparison the
 /// queue makes (between entries, and against the pass limit) unchanged.
-pub(crate) struct TimerQueue<S: 'static> {
+pub(crate) struct TimerQueue<C: ?Sized> {
     heap: QuadHeap<Entry>,
     far: QuadHeap<FarEntry>,
-    calls: Slab<Slot<S>>,
+    calls: Slab<Slot<C>>,
     stale: usize,
     next_seq: u32,
     /// Calls numbered from here on were scheduled during the current pass.
@@ -329,7 +333,7 @@ pub(crate) struct TimerQueue<S: 'static> {
     seq_ceiling: u32,
 }
 
-impl<S: 'static> TimerQueue<S> {
+impl<C: ?Sized + TimerState> TimerQueue<C> {
     pub(crate) fn new() -> Self {
         TimerQueue {
             heap: QuadHeap::new(),
@@ -384,7 +388,7 @@ impl<S: 'static> TimerQueue<S> {
     }
 
     #[inline]
-    fn is_live(calls: &Slab<Slot<S>>, key: usize, seq: u32) -> bool {
+    fn is_live(calls: &Slab<Slot<C>>, key: usize, seq: u32) -> bool {
         calls.get(key).is_some_and(|slot| slot.seq == seq)
     }
 
@@ -405,33 +409,21 @@ impl<S: 'static> TimerQueue<S> {
         }
     }
 
-    /// Schedules `f` at `deadline`; returns the call's state for its handle.
-    pub(crate) fn schedule<F>(&mut self, deadline: Duration, f: F) -> Rc<dyn TimerState>
-    where
-        F: FnOnce(&mut Ctx<'_, S>) + 'static,
-    {
+    /// Schedules a new call (a [`TimerNode`]) at the deadline it was made with.
+    pub(crate) fn schedule(&mut self, call: Rc<C>) {
         let seq = self.take_seq();
+        let meta = call.meta();
+        let deadline = meta.deadline.get();
         let entry = self.calls.vacant_entry();
         let key = entry.key();
-        let node = Rc::new(TimerNode {
-            meta: TimerMeta {
-                status: Cell::new(Status::Pending),
-                deadline: Cell::new(deadline),
-                key: Cell::new(key),
-            },
-            f: Cell::new(Some(f)),
-        });
-        entry.insert(Slot {
-            seq,
-            call: node.clone(),
-        });
+        meta.key.set(key);
+        entry.insert(Slot { seq, call });
         self.push(deadline, seq, key);
-        node
     }
 
     /// Marks a pending call cancelled and hands it back; the caller discards
     /// its closure once no borrow of the queue is held.
-    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Rc<dyn Timed<S>>>> {
+    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Rc<C>>> {
         check_pending(meta)?;
         meta.status.set(Status::Cancelled);
         let slot = self.calls.try_remove(meta.key.get());
@@ -513,7 +505,7 @@ impl<S: 'static> TimerQueue<S> {
 
     /// Takes the next call that is due at `now` and was scheduled before the
     /// pass began (see [`begin_pass`](Self::begin_pass)), marking it called.
-    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Rc<dyn Timed<S>>> {
+    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Rc<C>> {
         let top = self.skim()?;
         let due = match top {
             // A `now` past 2^64 ns is later than every near deadline.
@@ -579,11 +571,16 @@ pub(crate) trait TimerOps {
 /// ```
 #[derive(Clone)]
 pub struct DelayedCall {
-    pub(crate) call: Rc<dyn TimerState>,
-    pub(crate) ops: Weak<dyn TimerOps>,
+    call: Rc<dyn TimerState>,
+    ops: Weak<dyn TimerOps>,
 }
 
 impl DelayedCall {
+    /// A handle to `call`, whose reactor is `ops`.
+    pub(crate) fn new(call: Rc<dyn TimerState>, ops: Weak<dyn TimerOps>) -> Self {
+        DelayedCall { call, ops }
+    }
+
     fn ops(&self) -> Result<Rc<dyn TimerOps>> {
         self.ops.upgrade().ok_or(Error::ReactorGone)
     }
@@ -734,12 +731,14 @@ mod tests {
 
     type Handle = Rc<dyn TimerState>;
 
-    fn queue() -> TimerQueue<()> {
+    fn queue() -> TimerQueue<dyn TimerState> {
         TimerQueue::new()
     }
 
-    fn at(q: &mut TimerQueue<()>, deadline: Duration) -> Handle {
-        q.schedule(deadline, |_| {})
+    fn at(q: &mut TimerQueue<dyn TimerState>, deadline: Duration) -> Handle {
+        let call: Handle = Rc::new(TimerNode::new(deadline, ()));
+        q.schedule(call.clone());
+        call
     }
 
     fn ms(n: u64) -> Duration {
@@ -747,7 +746,11 @@ mod tests {
     }
 
     /// Which of `handles` each due call is, in the order they come out.
-    fn fire_order(q: &mut TimerQueue<()>, now: Duration, handles: &[Handle]) -> Vec<usize> {
+    fn fire_order(
+        q: &mut TimerQueue<dyn TimerState>,
+        now: Duration,
+        handles: &[Handle],
+    ) -> Vec<usize> {
         q.begin_pass();
         std::iter::from_fn(|| q.pop_due(now))
             .map(|call| {

@@ -1,8 +1,6 @@
 //! System event triggers (Twisted's `addSystemEventTrigger`).
 
-use crate::reactor::{Callback, Ctx};
-
-type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+use std::cell::{Cell, RefCell};
 
 /// When, relative to the event, a trigger runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,33 +31,36 @@ pub enum SystemEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TriggerId(u64);
 
-struct Trigger<S: 'static> {
+struct Trigger<F> {
     id: TriggerId,
     phase: Phase,
     event: SystemEvent,
     /// `None` while it runs.
-    f: Option<TriggerFn<S>>,
+    f: Option<F>,
 }
 
-pub(crate) struct Triggers<S: 'static> {
-    list: Vec<Trigger<S>>,
-    next_id: u64,
-    pub(crate) when_running: Vec<Callback<S>>,
+/// The triggers added to a reactor, each an `F` (the reactor's callback type).
+///
+/// The list is borrowed only inside these methods: [`fire`](Self::fire) hands
+/// each trigger out with no borrow held, so a trigger may add or remove
+/// triggers, itself included, and closures are dropped outside the borrow.
+pub(crate) struct Triggers<F> {
+    list: RefCell<Vec<Trigger<F>>>,
+    next_id: Cell<u64>,
 }
 
-impl<S: 'static> Triggers<S> {
+impl<F> Triggers<F> {
     pub(crate) fn new() -> Self {
         Triggers {
-            list: Vec::new(),
-            next_id: 0,
-            when_running: Vec::new(),
+            list: RefCell::new(Vec::new()),
+            next_id: Cell::new(0),
         }
     }
 
-    pub(crate) fn add(&mut self, phase: Phase, event: SystemEvent, f: TriggerFn<S>) -> TriggerId {
-        self.next_id += 1;
-        let id = TriggerId(self.next_id);
-        self.list.push(Trigger {
+    pub(crate) fn add(&self, phase: Phase, event: SystemEvent, f: F) -> TriggerId {
+        let id = TriggerId(self.next_id.get() + 1);
+        self.next_id.set(id.0);
+        self.list.borrow_mut().push(Trigger {
             id,
             phase,
             event,
@@ -68,27 +69,49 @@ impl<S: 'static> Triggers<S> {
         id
     }
 
-    /// Removes a trigger; the caller drops what comes back outside any borrow.
-    pub(crate) fn remove(&mut self, id: TriggerId) -> Option<Option<TriggerFn<S>>> {
-        let index = self.list.iter().position(|t| t.id == id)?;
-        Some(self.list.remove(index).f)
+    /// Removes a trigger; `false` if it was not there.
+    pub(crate) fn remove(&self, id: TriggerId) -> bool {
+        let removed = {
+            let mut list = self.list.borrow_mut();
+            let Some(index) = list.iter().position(|t| t.id == id) else {
+                return false;
+            };
+            list.remove(index)
+        };
+        drop(removed); // outside the borrow: its captures may call back in
+        true
     }
 
-    pub(crate) fn ids(&self, event: SystemEvent, phase: Phase) -> Vec<TriggerId> {
-        self.list
+    /// Calls `run` on each trigger for `event` in `phase`, in the order they
+    /// were added. Triggers added meanwhile wait for the next time the event
+    /// fires; triggers removed meanwhile are skipped.
+    pub(crate) fn fire(&self, event: SystemEvent, phase: Phase, mut run: impl FnMut(&mut F)) {
+        let ids: Vec<TriggerId> = self
+            .list
+            .borrow()
             .iter()
             .filter(|t| t.event == event && t.phase == phase)
             .map(|t| t.id)
-            .collect()
-    }
-
-    pub(crate) fn take(&mut self, id: TriggerId) -> Option<TriggerFn<S>> {
-        self.list.iter_mut().find(|t| t.id == id)?.f.take()
+            .collect();
+        for id in ids {
+            let taken = self
+                .list
+                .borrow_mut()
+                .iter_mut()
+                .find(|t| t.id == id)
+                .and_then(|t| t.f.take());
+            let Some(mut f) = taken else {
+                continue;
+            };
+            run(&mut f);
+            let leftover = self.put_back(id, f);
+            drop(leftover);
+        }
     }
 
     /// Puts a trigger back after it ran; hands it back if it was removed meanwhile.
-    pub(crate) fn put_back(&mut self, id: TriggerId, f: TriggerFn<S>) -> Option<TriggerFn<S>> {
-        match self.list.iter_mut().find(|t| t.id == id) {
+    fn put_back(&self, id: TriggerId, f: F) -> Option<F> {
+        match self.list.borrow_mut().iter_mut().find(|t| t.id == id) {
             Some(t) => {
                 t.f = Some(f);
                 None
