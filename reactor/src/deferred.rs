@@ -730,7 +730,7 @@ impl<T: 'static> Deferred<T> {
                     job
                 };
                 match job {
-                    Job::Run(entry, result) => match entry(result) {
+                    Job::Run(entry, result) => match run_entry(entry, result) {
                         Next::Step(step) => current.apply(step),
                         Next::Consumed => current.set_state(State::Consumed),
                         Next::Resume(outer, result) => {
@@ -754,6 +754,18 @@ impl<T: 'static> Deferred<T> {
                 }
             }
         }
+    }
+}
+
+/// Runs one chain entry. A panic in it becomes a [`Failure`] for the next
+/// errback, as Twisted turns an exception in a callback into a failure: the
+/// chain goes on, and the Deferred stays cancellable and awaitable.
+fn run_entry<T: 'static>(entry: Entry<T>, result: Result<T, Failure>) -> Next<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry(result))) {
+        Ok(next) => next,
+        Err(payload) => Next::Step(Step::Failure(Failure::new(Error::CallbackPanicked(
+            crate::callback::panic_message(&*payload),
+        )))),
     }
 }
 

@@ -38,6 +38,9 @@ pub enum Error {
     /// A spawned future panicked; the message is the panic's. The task is
     /// dropped and its Deferred fails with this.
     Panicked(String),
+    /// A Deferred's callback or errback panicked; the message is the
+    /// panic's. The chain goes on down its errback path with this.
+    CallbackPanicked(String),
     /// An operating-system call failed; `context` names what was being done.
     Io {
         /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
@@ -71,6 +74,7 @@ impl fmt::Display for Error {
             Error::UnknownFd(fd) => write!(f, "file descriptor {fd} is not registered with this reactor"),
             Error::LoopAlreadyRunning => f.write_str("the LoopingCall is already running; stop it before starting it again"),
             Error::Panicked(message) => write!(f, "a spawned future panicked: {message}"),
+            Error::CallbackPanicked(message) => write!(f, "a Deferred callback panicked: {message}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
