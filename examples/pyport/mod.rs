@@ -1,8 +1,12 @@
-//! Helpers shared by the ports of Python examples (not an example itself).
+//! What the examples share (not an example itself).
 //!
-//! - [`Flags`]: a tiny command-line parser in the spirit of Python's
-//!   `optparse` (`--name value`, `--name=value`, `-n value`, positionals);
-//!   bad input prints an error and exits with status 2, never panics.
+//! - [`main`]: every example's `main`. It parses the command line into the
+//!   example's `Args` (clap), runs the example with them, and turns the
+//!   outcome into the exit status: 0, 1 for an error at run time, 2 for a
+//!   bad flag or value. `--help` prints the flags and their defaults.
+//! - [`millis`]: the one spelling of a duration on the command line, a whole
+//!   number of milliseconds (flags named `--*-ms`).
+//! - [`Method`]: txZMQ's `--method bind|connect` (`ZmqEndpoint(method, address)`).
 //! - Python 3's print formats that the ports reproduce: `repr(float)`
 //!   ([`float_repr`]), `repr(str)` ([`str_repr`]), a list of bytes
 //!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
@@ -10,18 +14,91 @@
 //! - What the originals take from Python's standard library: `time.time()`
 //!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
 //!   ([`hostname`]).
-//! - [`finish`]: turns `main`'s result into an exit status, printing the error.
+//!
+//! - [`Flags`], [`finish`], [`zmq_endpoint`]: the hand-written parser and
+//!   exit-status helper of the examples that do not use clap.
 //!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::num::ParseIntError;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tx0mq::connections::{bytes_repr, Frame};
+use clap::Parser;
+use tx0mq::connections::{bytes_repr, Frame, ZmqEndpoint};
+
+/// The example's name, as its usage and its error messages show it.
+const PROGRAM: &str = env!("CARGO_CRATE_NAME");
+
+/// Runs an example: sets up logging (`RUST_LOG`), parses the command line
+/// into `A`, calls `run` with it, and returns the exit status. `--help`
+/// prints the flags and exits 0; a bad flag or value prints
+/// `NAME: error: ...` and exits 2; an error from `run` prints `NAME: ...`
+/// and exits 1. Nothing here panics on user input.
+pub fn main<A: Parser>(run: impl FnOnce(A) -> Result<(), Box<dyn Error>>) -> ExitCode {
+    env_logger::init();
+    match run(parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{PROGRAM}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The process's arguments as an `A`, or the exit that clap's verdict calls
+/// for (help on stdout with status 0, a usage error on stderr with status 2).
+/// A value such as `-1` is taken as a value (and refused as a count or a
+/// duration, saying why), not as an unknown flag.
+fn parse<A: Parser>() -> A {
+    let mut command = A::command()
+        .name(PROGRAM)
+        .bin_name(PROGRAM)
+        .mut_args(|arg| {
+            let takes_value = arg.get_action().takes_values();
+            arg.allow_negative_numbers(takes_value)
+        });
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| A::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(args) => args,
+        Err(e) if e.use_stderr() => {
+            let e = e.format(&mut command);
+            eprint!("{PROGRAM}: {e}");
+            std::process::exit(e.exit_code());
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+/// A duration flag's value: a whole number of milliseconds (`1000` is one
+/// second). Every duration flag of every example is spelled this way and
+/// named `--*-ms`: `#[arg(long = "delay-ms", value_parser = pyport::millis)]`.
+pub fn millis(value: &str) -> Result<Duration, ParseIntError> {
+    value.parse().map(Duration::from_millis)
+}
+
+/// txZMQ's `ZmqEndpoint(method, address)`: whether to bind or connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Bind,
+    Connect,
+}
+
+impl Method {
+    /// The endpoint to bind or connect `address`.
+    pub fn endpoint(self, address: String) -> ZmqEndpoint {
+        match self {
+            Method::Bind => ZmqEndpoint::bind(address),
+            Method::Connect => ZmqEndpoint::connect(address),
+        }
+    }
+}
 
 /// Parsed command-line flags: `--name value`, `--name=value`, `-n value`,
 /// `-nvalue`, and positional arguments.
