@@ -268,7 +268,7 @@ impl Drop for Peer {
 #[test]
 fn hwclient_gets_ten_worlds_from_hwserver() {
     let ep = Endpoints::new("hw");
-    let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw"), "--delay", "0.01"]);
+    let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw"), "--delay-ms", "10"]);
     let mut client = Proc::spawn("hwclient", &["--connect", &ep.ipc("hw")]);
 
     assert_eq!(client.line(PATIENCE), "Connecting to hello world server...");
@@ -746,7 +746,7 @@ fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
         ),
         ("push_pull", &["--count", "many"], 2),
         ("req_rep", &["--interval", "-1"], 2),
-        ("hwserver", &["--delay"], 2),
+        ("hwserver", &["--delay-ms"], 2),
         ("hwclient", &["--no-such-flag"], 2),
         ("wuclient", &["10001", "extra"], 2),
         ("hwserver", &["--bind", "nonsense://here"], 1),
@@ -890,7 +890,7 @@ fn interop_hw_with_python() {
     drop(server);
 
     // Python client, Rust server: the same lines as with Rust on both sides.
-    let _server = Proc::spawn("hwserver", &["--bind", &endpoint, "--delay", "0.01"]);
+    let _server = Proc::spawn("hwserver", &["--bind", &endpoint, "--delay-ms", "10"]);
     let mut py_client = spawn_python(&python, "hwclient.py", PY_HWCLIENT, &[&endpoint]);
     exits_ok(&mut py_client);
     assert_eq!(py_client.seen, client.seen);
