@@ -1,6 +1,14 @@
-//! tx0mq's request/reply demo (`examples/demo/reqrep/requester.py` and
-//! `replier.py`), with the requester's `@inlineCallbacks` coroutine written
-//! as a Rust `async` block run by the reactor.
+//! `requester.py` and `replier.py`, the request/reply demo of tx0mq for
+//! Python (`examples/demo/reqrep/`, optparse, `-e/--endpoint`, default
+//! `ipc:///tmp/sock`). The replier binds a REP connection and answers each
+//! request with the time; the requester connects a REQ connection and, a
+//! second later, sends one request from an `@inlineCallbacks` coroutine,
+//! waits for the reply with `yield`, prints it and stops the reactor a
+//! second after.
+//!
+//! The port: one program for both scripts, the role as an argument (both in
+//! one reactor by default), the requester's coroutine written as a Rust
+//! `async` block run by the reactor.
 //!
 //! ```text
 //! cargo run --example async_reqrep -- replier --endpoint=ipc:///tmp/sock
@@ -28,19 +36,17 @@
 //!     reactor.callLater(1, reactor.stop)            reactor.call_later(secs(1), |cx| cx.reactor.stop());
 //! ```
 
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use clap::Parser;
 use tx0mq::connections::{
     bytes_repr, Frame, Multipart, RepProtocol, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqOptions,
     ZmqRepConnection, ZmqReqConnection,
 };
 use tx0mq::{Failure, Reactor};
 
-const USAGE: &str = "usage: async_reqrep [replier|requester|both] [-e|--endpoint ENDPOINT]
-  replier     bind ENDPOINT and answer requests (runs until interrupted)
-  requester   connect to ENDPOINT, send one request, print the reply, exit
-  both        the two of them in one reactor (the default)
-  -e, --endpoint ENDPOINT   0MQ Endpoint (default ipc:///tmp/sock)";
+mod pyport;
 
 /// `str(time.time())`.
 fn time_time() -> String {
@@ -88,47 +94,18 @@ impl RepProtocol for MyReplier {
     }
 }
 
-/// The role and endpoint from the command line.
-fn parse_args() -> Result<(String, String), String> {
-    let mut role = None;
-    let mut endpoint = "ipc:///tmp/sock".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if let Some(value) = arg.strip_prefix("--endpoint=") {
-            endpoint = value.to_string();
-        } else if arg == "-e" || arg == "--endpoint" {
-            endpoint = args.next().ok_or("--endpoint needs a value")?;
-        } else if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        } else if matches!(arg.as_str(), "replier" | "requester" | "both") && role.is_none() {
-            role = Some(arg);
-        } else {
-            return Err(format!("unexpected argument {arg:?}"));
-        }
-    }
-    Ok((role.unwrap_or_else(|| "both".to_string()), endpoint))
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    env_logger::init();
-    let (role, endpoint) = match parse_args() {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("async_reqrep: {message}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (role, endpoint) = (args.role, args.endpoint);
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
-    if role != "requester" {
+    if role != Role::Requester {
         let replier = ZmqRepConnection::new(&factory, ZmqEndpoint::bind(&endpoint))?;
         replier.set_protocol(MyReplier)?;
         println!("Replier listening");
     }
-    if role != "replier" {
+    if role != Role::Replier {
         let linger_0 = ZmqOptions::new().linger(Duration::ZERO);
         let requester =
             ZmqReqConnection::with_options(&factory, ZmqEndpoint::connect(&endpoint), &linger_0)?;
@@ -146,4 +123,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     reactor.run()?;
     Ok(())
+}
+
+/// tx0mq's request/reply demo, the requester as a coroutine.
+#[derive(Parser)]
+struct Args {
+    /// Which side to run
+    #[arg(value_enum, default_value_t = Role::Both)]
+    role: Role,
+    /// 0MQ Endpoint
+    #[arg(short, long, default_value = "ipc:///tmp/sock")]
+    endpoint: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    /// Bind ENDPOINT and answer requests (runs until interrupted)
+    Replier,
+    /// Connect to ENDPOINT, send one request, print the reply, exit
+    Requester,
+    /// The two of them in one reactor
+    Both,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,13 +1,15 @@
-//! Asynchronous client/server: DEALER clients send requests and print the
-//! replies as they come; the server proxies requests to five worker threads,
-//! each of which answers a request zero to four times.
+//! `asyncsrv.py`, the zguide's asynchronous client/server (chapter 3, "The
+//! Asynchronous Client/Server Pattern"): client threads with DEALER sockets
+//! (identities `worker-N`) each send a request, then poll five times, a
+//! second at most each, printing the replies, and so on; the server joins a
+//! ROUTER bound to `tcp://*:5570` and a DEALER on `inproc://backend` with
+//! `zmq.proxy`, and its five worker threads answer each request zero to
+//! four times, sleeping between replies. It runs until killed.
 //!
-//! Port of the zguide's `asyncsrv.py` (chapter 3, "The Asynchronous
-//! Client/Server Pattern"). The server's ROUTER and DEALER are connections
-//! in the reactor, proxying to each other (`zmq.proxy`). The workers sleep
-//! between replies, so they are threads with blocking DEALER sockets on
-//! `inproc://backend`, as in the original. The clients, threads polling their
-//! socket in the original, are DEALER connections in the reactor: each one's
+//! The port: the server's ROUTER and DEALER are connections in the reactor,
+//! proxying to each other. The workers sleep between replies, so they are
+//! threads with blocking DEALER sockets on `inproc://backend`, as in the
+//! original. The clients are DEALER connections in the reactor: each one's
 //! progress (request number, polls done, the one-second poll timer) lives in
 //! the reactor's state, which the timers and the connections' callbacks
 //! share. A request is followed by five "polls", each ending with a reply or
@@ -15,12 +17,12 @@
 //!
 //! ```sh
 //! cargo run --example asyncsrv                  # runs until Ctrl-C
-//! cargo run --example asyncsrv -- --duration 5
+//! cargo run --example asyncsrv -- --duration-ms 5000
 //! ```
 //!
 //! Prints `Client worker-N started`, `Worker started`, `Req #N sent..`,
 //! `Worker received b'request #N' from b'worker-N'` and `Client worker-N
-//! received: b'request #N'`. Flags: `--duration SECONDS` (default: forever),
+//! received: b'request #N'`. Flags: `--duration-ms MS` (default: forever),
 //! `--clients N` (3), `--bind ENDPOINT` (`tcp://*:5570`), `--connect
 //! ENDPOINT` (where clients connect, `tcp://localhost:5570`).
 
@@ -29,51 +31,18 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{
     bytes_repr, zmq, Error, ZmqConnection, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
 };
 use tx0mq::{DelayedCall, Reactor};
 
-const USAGE: &str = "usage: asyncsrv [--duration SECONDS] [--clients N] \
-                     [--bind ENDPOINT] [--connect ENDPOINT]";
+mod pyport;
 
 /// How long one poll waits for a reply.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Polls per request.
 const POLLS: u32 = 5;
-
-struct Args {
-    duration: Option<Duration>,
-    clients: usize,
-    bind: String,
-    connect: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        duration: None,
-        clients: 3,
-        bind: "tcp://*:5570".to_string(),
-        connect: "tcp://localhost:5570".to_string(),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--duration" => {
-                let seconds: f64 = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
-                let duration =
-                    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{flag}: {e}"))?;
-                args.duration = Some(duration);
-            }
-            "--clients" => args.clients = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--bind" => args.bind = value()?,
-            "--connect" => args.connect = value()?,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
 
 /// A random number in `low..=high` (std has no generator; each `RandomState` is keyed anew).
 fn randint(low: u64, high: u64) -> u64 {
@@ -211,20 +180,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Asynchronous clients and a server with worker threads (zguide's
+/// asyncsrv.py).
+#[derive(Parser)]
+struct Args {
+    /// Stop after this many milliseconds [default: run forever]
+    #[arg(long = "duration-ms", value_name = "MS", value_parser = pyport::millis)]
+    duration: Option<Duration>,
+    /// Client connections
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    clients: usize,
+    /// Endpoint of the server's ROUTER
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5570")]
+    bind: String,
+    /// Endpoint the clients connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5570")]
+    connect: String,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("asyncsrv: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("asyncsrv: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,15 +1,30 @@
-//! One reactor, three patterns: PUB/SUB over tcp, PUSH/PULL over inproc, and
-//! REQ/REP with Deferreds over tcp. Prints what happens and exits by itself.
+//! The README's demo. It has no single Python original: it puts txZMQ's
+//! three demos (`examples/pub_sub.py`, `push_pull.py` and `req_rep.py`,
+//! ported one by one as `pub_sub`, `push_pull` and `req_rep`) in one
+//! process, one reactor, each pair talking to itself: PUB/SUB with txZMQ's
+//! tag framing over tcp, PUSH/PULL over inproc, and REQ/REP with Deferreds
+//! over tcp.
 //!
-//!     cargo run --release --example demo
+//! It publishes until three tagged messages got through (ZeroMQ's slow
+//! joiner), pushes three tasks, sends three requests, prints each message
+//! as it arrives, and stops once everything arrived (exit 0), or after 5 s
+//! (exit 1).
+//!
+//! ```text
+//! cargo run --release --example demo
+//! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{
     bytes_repr, ZmqEndpoint, ZmqFactory, ZmqPubConnection, ZmqPullConnection, ZmqPushConnection,
     ZmqRepConnection, ZmqReqConnection, ZmqSubConnection,
 };
 use tx0mq::{gather_results, LoopingCall, Reactor};
+
+mod pyport;
 
 /// What the demo has seen so far; every callback shares it through `cx.state`.
 #[derive(Default)]
@@ -25,8 +40,7 @@ impl Seen {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    env_logger::init();
+fn run(_: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Seen::default())?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
@@ -120,4 +134,12 @@ fn parse(bytes: &[u8]) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+/// PUB/SUB, PUSH/PULL and REQ/REP in one reactor; exits by itself.
+#[derive(Parser)]
+struct Args {}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Hello World client: sends `Hello` ten times, one at a time, and prints
-//! each `World` it gets back. Port of the zguide's `hwclient.py` (chapter 1).
+//! `hwclient.py`, the zguide's Hello World client (chapter 1, "Ask and Ye
+//! Shall Receive"): a REQ socket connected to `tcp://localhost:5555` sends
+//! `Hello` ten times, each time waiting for the reply, and prints each
+//! request and reply. Its other half is `hwserver.py` (or this crate's
+//! `hwserver` or `mtserver`).
 //!
-//! The original loops `send` / blocking `recv`. Here the first request goes
-//! out before the reactor runs and each reply, arriving in a callback, sends
-//! the next request; after the tenth the reactor stops. The socket is a real
-//! REQ socket, so it talks to `hwserver.py`, `hwserver` or `mtserver`.
+//! The port: the original loops `send` / blocking `recv`. Here the first
+//! request goes out before the reactor runs and each reply, arriving in a
+//! callback, sends the next request; after the tenth the reactor stops. The
+//! socket is a real REQ socket, so it talks to any REP server.
 //!
 //! ```text
 //! cargo run --example hwclient                        # connects tcp://localhost:5555
@@ -16,25 +19,17 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
-
-const USAGE: &str = "usage: hwclient [--connect ENDPOINT]
-  --connect  endpoint of the server (default tcp://localhost:5555)";
+use pyport::first;
 
 const REQUESTS: u32 = 10;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("hwclient", USAGE, &[("connect", None)], 0);
-    pyport::finish("hwclient", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("connect", "tcp://localhost:5555");
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.connect;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -67,4 +62,16 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Hello World client: ten requests, one at a time (zguide's hwclient.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the server
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5555")]
+    connect: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

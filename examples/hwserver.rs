@@ -1,41 +1,34 @@
-//! Hello World server: answers each `b"Hello"` with `b"World"` after a
-//! second of "work". Port of the zguide's `hwserver.py` (chapter 1).
+//! `hwserver.py`, the zguide's Hello World server (chapter 1, "Ask and Ye
+//! Shall Receive"): a REP socket bound to `tcp://*:5555` receives each
+//! request, prints it, sleeps a second of "work" and answers `World`. Its
+//! other half is `hwclient.py` (or this crate's `hwclient`).
 //!
-//! The original blocks in `recv`, sleeps a second, then replies. Here the
-//! request arrives in a callback and the reply is sent by a timer
-//! (`call_later`), so the reactor never sleeps. The REP side is
+//! The port: the request arrives in a callback and the reply is sent by a
+//! timer (`call_later`), so the reactor never sleeps. The REP side is
 //! `ZmqRepConnection` (a ROUTER underneath, as in txZMQ): plain REQ clients
 //! such as `hwclient.py` talk to it unchanged.
 //!
 //! ```text
 //! cargo run --example hwserver                        # binds tcp://*:5555
-//! cargo run --example hwserver -- --bind tcp://*:5555 --delay 0.01
+//! cargo run --example hwserver -- --bind tcp://*:5555 --delay-ms 10
 //! ```
 //!
-//! Prints `Received request: b'Hello'` for each request. `--delay` (seconds,
-//! default 1) is the time spent on each request.
+//! Prints `Received request: b'Hello'` for each request. `--delay-ms`
+//! (default 1000) is the time spent on each request.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, ZmqEndpoint, ZmqFactory, ZmqRepConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
+use pyport::first;
 
-const USAGE: &str = "usage: hwserver [--bind ENDPOINT] [--delay SECONDS]
-  --bind   endpoint of the REP socket (default tcp://*:5555)
-  --delay  seconds of 'work' before each reply (default 1)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("hwserver", USAGE, &[("bind", None), ("delay", None)], 0);
-    pyport::finish("hwserver", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("bind", "tcp://*:5555");
-    let work = flags.seconds("delay", 1.0);
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.bind;
+    let work = args.delay;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -53,4 +46,19 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Hello World server: answers each Hello with World (zguide's hwserver.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the REP socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5555")]
+    bind: String,
+    /// Milliseconds of "work" before each reply
+    #[arg(long = "delay-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    delay: Duration,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

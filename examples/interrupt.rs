@@ -1,12 +1,12 @@
-//! Handling Ctrl-C: a REP server waits for a request, and SIGINT stops it
-//! cleanly with a message.
+//! `interrupt.py`, the zguide's interrupt handling example (chapter 2,
+//! "Handling Interrupt Signals"): a REP socket bound to `tcp://*:5558`
+//! blocks in `recv()`; Ctrl-C raises `KeyboardInterrupt` there, and the
+//! handler prints `W: interrupt received, stopping...` and closes the socket.
+//! A request that does arrive ends the program, unanswered and silently.
 //!
-//! Port of the zguide's `interrupt.py` (chapter 2, "Handling Interrupt
-//! Signals"). Python's blocking `recv()` raises `KeyboardInterrupt`; here the
-//! reactor turns SIGINT (and SIGTERM) into a clean `stop()`: the shutdown
-//! triggers close the socket, `run()` returns, and the code after it prints
-//! the original's message. As in the original, a request that does arrive
-//! ends the program without an answer and without the message.
+//! The port: the reactor turns SIGINT (and SIGTERM) into a clean `stop()`:
+//! the shutdown triggers close the socket, `run()` returns, and the code
+//! after it prints the original's message unless a request arrived.
 //!
 //! ```sh
 //! cargo run --example interrupt            # then press Ctrl-C
@@ -18,31 +18,11 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqRepConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: interrupt [--endpoint ENDPOINT] [--print-ready]";
-
-struct Args {
-    endpoint: String,
-    print_ready: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        endpoint: "tcp://*:5558".to_string(),
-        print_ready: false,
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        match flag.as_str() {
-            "--endpoint" => args.endpoint = argv.next().ok_or("--endpoint needs a value")?,
-            "--print-ready" => args.print_ready = true,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The state: whether a request arrived (rather than a signal).
@@ -70,20 +50,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Waits for a request; Ctrl-C stops it with a message (zguide's
+/// interrupt.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the REP socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5558")]
+    endpoint: String,
+    /// Print a line once the reactor runs and SIGINT is handled (for tests)
+    #[arg(long)]
+    print_ready: bool,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("interrupt: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("interrupt: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,14 +1,16 @@
-//! Load-balancing broker: clients' requests go to whichever worker has been
-//! ready longest; the broker stops reading clients while no worker is free.
+//! `lbbroker.py`, the zguide's load-balancing broker (chapter 3, "A Load
+//! Balancing Message Broker"): a ROUTER bound to `ipc://frontend.ipc` for
+//! ten client processes and one bound to `ipc://backend.ipc` for three
+//! worker processes, all with REQ sockets. Each client sends `HELLO` and
+//! prints the reply; each worker prints what it gets and answers `OK`. The
+//! broker hands each request to the worker ready longest, polls the
+//! frontend only while a worker is free, and stops after ten replies.
 //!
-//! Port of the zguide's `lbbroker.py` (chapter 3, "A Load Balancing
-//! Message Broker"). The broker's two ROUTERs are connections in the reactor
-//! and share one piece of state, the queue of ready workers, which the
-//! reactor lends to both callbacks as `cx.state` (no `Rc<RefCell<_>>`). The
-//! original's poller, which polls the frontend only while a worker is
-//! available, becomes `pause_reading()` / `resume_reading()` on the frontend.
-//! The clients and workers, processes in the original, are threads with
-//! blocking REQ sockets here.
+//! The port: the broker's two ROUTERs are connections in the reactor and
+//! share one piece of state, the queue of ready workers, which the reactor
+//! lends to both callbacks as `cx.state` (no `Rc<RefCell<_>>`). The
+//! original's poller becomes `pause_reading()` / `resume_reading()` on the
+//! frontend. The clients and workers are threads with blocking REQ sockets.
 //!
 //! ```sh
 //! cargo run --example lbbroker
@@ -24,39 +26,11 @@ use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::thread;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, Error, Frame, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: lbbroker [--clients N] [--workers N] \
-                     [--frontend ENDPOINT] [--backend ENDPOINT]";
-
-struct Args {
-    clients: usize,
-    workers: usize,
-    frontend: String,
-    backend: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        clients: 10,
-        workers: 3,
-        frontend: "ipc://frontend.ipc".to_string(),
-        backend: "ipc://backend.ipc".to_string(),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--clients" => args.clients = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--workers" => args.workers = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--frontend" => args.frontend = value()?,
-            "--backend" => args.backend = value()?,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 /// Basic request-reply client using a REQ socket.
 fn client_task(context: &zmq::Context, ident: usize, endpoint: &str) -> zmq::Result<()> {
@@ -184,20 +158,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Load-balancing broker between client and worker threads (zguide's
+/// lbbroker.py).
+#[derive(Parser)]
+struct Args {
+    /// Client threads
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    clients: usize,
+    /// Worker threads
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    workers: usize,
+    /// Endpoint of the clients' ROUTER
+    #[arg(long, value_name = "ENDPOINT", default_value = "ipc://frontend.ipc")]
+    frontend: String,
+    /// Endpoint of the workers' ROUTER
+    #[arg(long, value_name = "ENDPOINT", default_value = "ipc://backend.ipc")]
+    backend: String,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("lbbroker: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lbbroker: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

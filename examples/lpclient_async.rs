@@ -1,11 +1,16 @@
-//! Lazy Pirate client (zguide chapter 4, `lpclient`), written as one async
-//! function run by the reactor: send a request, await the reply with a
-//! timeout, and on silence throw the connection away, open a new one and
-//! resend, a few times, before giving up.
+//! `lpclient.py`, the zguide's Lazy Pirate client (chapter 4, "Client-Side
+//! Reliability (Lazy Pirate Pattern)"): a REQ socket connected to
+//! `tcp://localhost:5555` sends sequence numbers one by one, polls 2500 ms
+//! for each reply, and on silence closes the socket (`LINGER 0`), opens a
+//! new one and resends, three tries in all before it logs that the server
+//! seems to be offline and exits. Its other half is `lpserver.py`, which
+//! answers, then stalls or "crashes" at random.
+//!
+//! The port: the whole client is one async function run by the reactor.
 //!
 //! ```text
 //! cargo run --example lpclient_async -- [--endpoint tcp://localhost:5555]
-//!     [--timeout MS] [--retries N] [--requests N]
+//!     [--timeout-ms MS] [--retries N] [--requests N]
 //! ```
 //!
 //! Start the zguide's `lpserver` (any language) on the endpoint, then kill
@@ -33,23 +38,13 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{
     bytes_repr, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqReqConnection, ZmqRequestTimeoutError,
 };
 use tx0mq::{Failure, Reactor};
 
-const USAGE: &str = "usage: lpclient_async [options]
-  --endpoint ENDPOINT  the server (default tcp://localhost:5555)
-  --timeout MS         how long to wait for each reply (default 2500)
-  --retries N          attempts per request before giving up (default 3)
-  --requests N         stop after N replies (default: run forever)";
-
-struct Settings {
-    endpoint: String,
-    timeout: Duration,
-    retries: u32,
-    requests: Option<u64>,
-}
+mod pyport;
 
 /// How the client ended.
 enum Ending {
@@ -72,7 +67,7 @@ fn connect(factory: &ZmqFactory, endpoint: &str) -> Result<ZmqReqConnection, Fai
 
 /// The whole client: the original's two nested loops, with `.await` where
 /// it polls.
-async fn lazy_pirate(factory: ZmqFactory, settings: Settings) -> Result<Ending, Failure> {
+async fn lazy_pirate(factory: ZmqFactory, settings: Args) -> Result<Ending, Failure> {
     println!("INFO: Connecting to server…");
     let mut client = connect(&factory, &settings.endpoint)?;
     let mut sequence: u64 = 0;
@@ -114,64 +109,7 @@ async fn lazy_pirate(factory: ZmqFactory, settings: Settings) -> Result<Ending, 
     }
 }
 
-fn parse_args() -> Result<Settings, String> {
-    let mut settings = Settings {
-        endpoint: "tcp://localhost:5555".to_string(),
-        timeout: Duration::from_millis(2500),
-        retries: 3,
-        requests: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let (name, value) = match arg.split_once('=') {
-            Some((name, value)) => (name.to_string(), value.to_string()),
-            None => {
-                let value = args.next().ok_or(format!("{arg} needs a value"))?;
-                (arg, value)
-            }
-        };
-        let number = |what: &str| {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("{what}: {value:?} is not a number ({e})"))
-        };
-        match name.as_str() {
-            "--endpoint" => settings.endpoint = value.clone(),
-            "--timeout" => settings.timeout = Duration::from_millis(number("--timeout")?),
-            "--retries" => {
-                settings.retries = u32::try_from(number("--retries")?.max(1))
-                    .map_err(|_| "--retries: too large".to_string())?;
-            }
-            "--requests" => settings.requests = Some(number("--requests")?),
-            _ => return Err(format!("unknown option {name}")),
-        }
-    }
-    Ok(settings)
-}
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let settings = match parse_args() {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("lpclient_async: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lpclient_async: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+fn run(settings: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
@@ -180,4 +118,26 @@ fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     match reactor.run_until_complete(lazy_pirate(factory, settings))?? {
         Ending::Done | Ending::Abandoned => Ok(()),
     }
+}
+
+/// Lazy Pirate client: retries on silence, then gives up (zguide's
+/// lpclient.py).
+#[derive(Parser)]
+struct Args {
+    /// The server
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5555")]
+    endpoint: String,
+    /// How long to wait for each reply, in milliseconds
+    #[arg(long = "timeout-ms", value_name = "MS", default_value = "2500", value_parser = pyport::millis)]
+    timeout: Duration,
+    /// Attempts per request before giving up
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    retries: u32,
+    /// Stop after N replies [default: run forever]
+    #[arg(long, value_name = "N")]
+    requests: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

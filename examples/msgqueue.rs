@@ -1,11 +1,14 @@
-//! Simple message queuing broker: the same as `rrbroker`, written as a call
-//! to a proxy between the two sockets. Port of the zguide's `msgqueue.py`
-//! (chapter 2).
+//! `msgqueue.py`, the zguide's message queuing broker (chapter 2, "ZeroMQ's
+//! Built-In Proxy Function"): `rrbroker.py` written as one call,
+//! `zmq.proxy(frontend, backend)`, between a ROUTER bound to `tcp://*:5559`
+//! for clients and a DEALER bound to `tcp://*:5560` for services; the proxy
+//! blocks forever. Its other halves are `rrclient.py` and `rrworker.py` (or
+//! this crate's `rrclient` and `rrworker`).
 //!
-//! The original hands both sockets to `zmq.proxy`, which blocks forever.
-//! Blocking the reactor thread is not allowed, so [`proxy`] below is the
-//! reactor's version of it: it makes each socket forward what it receives to
-//! the other, and returns at once; `reactor.run()` then does the waiting.
+//! The port: blocking the reactor thread is not allowed, so [`proxy`] below
+//! is the reactor's version of `zmq.proxy`: it makes each socket forward what
+//! it receives to the other, and returns at once; `reactor.run()` then does
+//! the waiting.
 //!
 //! ```text
 //! cargo run --example msgqueue        # binds tcp://*:5559 (clients) and tcp://*:5560 (services)
@@ -16,33 +19,22 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::Flags;
 
-const USAGE: &str = "usage: msgqueue [--frontend ENDPOINT] [--backend ENDPOINT]
-  --frontend  endpoint clients connect to (default tcp://*:5559)
-  --backend   endpoint services connect to (default tcp://*:5560)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [("frontend", None), ("backend", None)];
-    let flags = Flags::parse("msgqueue", USAGE, &spec, 0);
-    pyport::finish("msgqueue", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket facing clients.
-    let frontend = ZmqEndpoint::bind(flags.string("frontend", "tcp://*:5559"));
+    let frontend = ZmqEndpoint::bind(args.frontend);
     let frontend = ZmqConnection::new(&factory, zmq::ROUTER, frontend)?;
     // Socket facing services.
-    let backend = ZmqEndpoint::bind(flags.string("backend", "tcp://*:5560"));
+    let backend = ZmqEndpoint::bind(args.backend);
     let backend = ZmqConnection::new(&factory, zmq::DEALER, backend)?;
 
     proxy(&frontend, &backend);
@@ -58,4 +50,20 @@ fn proxy(frontend: &ZmqConnection, backend: &ZmqConnection) {
         let to = to.clone();
         from.message_received(move |_, message| to.send(message));
     }
+}
+
+/// Message queuing broker: a proxy between clients and services (zguide's
+/// msgqueue.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint clients connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5559")]
+    frontend: String,
+    /// Endpoint services connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5560")]
+    backend: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

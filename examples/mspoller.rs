@@ -1,10 +1,11 @@
-//! Reading from multiple sockets with a poller: tasks from the ventilator
-//! (PULL) and weather updates for zipcode 10001 (SUB). Port of the zguide's
-//! `mspoller.py` (chapter 2).
+//! `mspoller.py`, the zguide's multiple-socket poller (chapter 2, "Handling
+//! Multiple Sockets"): a PULL socket connected to the task ventilator on
+//! `tcp://localhost:5557` and a SUB socket connected to the weather server
+//! on `tcp://localhost:5556` (zipcode `10001`) are registered with one
+//! `zmq.Poller`, and whichever is ready is read, forever. It prints nothing.
 //!
-//! The original registers both sockets with a `zmq.Poller` and reads
-//! whichever is ready. The reactor is that poller: each socket is a
-//! connection, and its callback is called when it has a message.
+//! The port: the reactor is that poller: each socket is a connection, and
+//! its callback is called when it has a message.
 //!
 //! ```text
 //! cargo run --example mspoller        # connects tcp://localhost:5557 and :5556
@@ -18,16 +19,11 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqSubConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::Flags;
-
-const USAGE: &str = "usage: mspoller [--tasks ENDPOINT] [--weather ENDPOINT] [--count N]
-  --tasks    endpoint of the task ventilator (default tcp://localhost:5557)
-  --weather  endpoint of the weather server (default tcp://localhost:5556)
-  --count    stop after N tasks and N weather updates, and say so (default: run forever)";
 
 /// What both sockets' callbacks share: how much was processed.
 struct Processed {
@@ -50,27 +46,20 @@ impl Processed {
     }
 }
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [("tasks", None), ("weather", None), ("count", None)];
-    let flags = Flags::parse("mspoller", USAGE, &spec, 0);
-    pyport::finish("mspoller", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Processed {
         tasks: 0,
         updates: 0,
-        stop_after: flags.optional("count"),
+        stop_after: args.count,
     })?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Connect to task ventilator.
-    let receiver = ZmqEndpoint::connect(flags.string("tasks", "tcp://localhost:5557"));
+    let receiver = ZmqEndpoint::connect(args.tasks);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
     // Connect to weather server.
-    let subscriber = ZmqEndpoint::connect(flags.string("weather", "tcp://localhost:5556"));
+    let subscriber = ZmqEndpoint::connect(args.weather);
     let subscriber = ZmqSubConnection::new(&factory, subscriber)?;
     subscriber.subscribe(b"10001")?;
 
@@ -88,4 +77,22 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Reads tasks and weather updates as they come (zguide's mspoller.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the task ventilator
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5557")]
+    tasks: String,
+    /// Endpoint of the weather server
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5556")]
+    weather: String,
+    /// Stop after N tasks and N weather updates, and say so [default: run forever]
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,13 +1,15 @@
-//! Reading from multiple sockets: tasks from the ventilator (PULL) and
-//! weather updates for zipcode 10001 (SUB), processed as they come. Port of
-//! the zguide's `msreader.py` (chapter 2).
+//! `msreader.py`, the zguide's multiple-socket reader (chapter 2, "Handling
+//! Multiple Sockets"): a PULL socket connected to the task ventilator on
+//! `tcp://localhost:5557` and a SUB socket connected to the weather server
+//! on `tcp://localhost:5556` (zipcode `10001`). It spins: it drains each
+//! socket with non-blocking `recv`s, then sleeps a millisecond, and so puts
+//! task traffic first. It prints nothing.
 //!
-//! The original spins: it drains each socket with non-blocking `recv`s, then
-//! sleeps a millisecond, and so puts task traffic first. On a reactor there is
-//! nothing to spin: each socket is a connection with its own callback, called
-//! when a message is there, and the process sleeps in the kernel otherwise.
-//! There is no priority between the two; `mspoller` is the same program (as
-//! it is the one the zguide recommends).
+//! The port: on a reactor there is nothing to spin: each socket is a
+//! connection with its own callback, called when a message is there, and the
+//! process sleeps in the kernel otherwise. There is no priority between the
+//! two; `mspoller` is the same program (as it is the one the zguide
+//! recommends).
 //!
 //! ```text
 //! cargo run --example msreader        # connects tcp://localhost:5557 and :5556
@@ -20,16 +22,11 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqSubConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::Flags;
-
-const USAGE: &str = "usage: msreader [--tasks ENDPOINT] [--weather ENDPOINT] [--count N]
-  --tasks    endpoint of the task ventilator (default tcp://localhost:5557)
-  --weather  endpoint of the weather server (default tcp://localhost:5556)
-  --count    stop after N tasks and N weather updates, and say so (default: run forever)";
 
 /// What both sockets' callbacks share: how much was processed.
 struct Processed {
@@ -52,27 +49,20 @@ impl Processed {
     }
 }
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [("tasks", None), ("weather", None), ("count", None)];
-    let flags = Flags::parse("msreader", USAGE, &spec, 0);
-    pyport::finish("msreader", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Processed {
         tasks: 0,
         updates: 0,
-        stop_after: flags.optional("count"),
+        stop_after: args.count,
     })?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Connect to task ventilator.
-    let receiver = ZmqEndpoint::connect(flags.string("tasks", "tcp://localhost:5557"));
+    let receiver = ZmqEndpoint::connect(args.tasks);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
     // Connect to weather server.
-    let subscriber = ZmqEndpoint::connect(flags.string("weather", "tcp://localhost:5556"));
+    let subscriber = ZmqEndpoint::connect(args.weather);
     let subscriber = ZmqSubConnection::new(&factory, subscriber)?;
     subscriber.subscribe(b"10001")?;
 
@@ -90,4 +80,22 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Reads tasks and weather updates as they come (zguide's msreader.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the task ventilator
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5557")]
+    tasks: String,
+    /// Endpoint of the weather server
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5556")]
+    weather: String,
+    /// Stop after N tasks and N weather updates, and say so [default: run forever]
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

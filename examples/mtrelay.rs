@@ -1,8 +1,10 @@
-//! Multithreaded relay: a signal passes from thread to thread over PAIR
-//! sockets and `inproc://`, and ends in the reactor.
+//! `mtrelay.py`, the zguide's multithreaded relay (chapter 2, "Signaling
+//! Between Threads"): three steps joined by PAIR sockets over `inproc://`.
+//! Step 1, a thread, signals step 2; step 2, a thread that started step 1,
+//! passes the signal on to step 3, the main thread, which prints `Test
+//! successful!`.
 //!
-//! Port of the zguide's `mtrelay.py` (chapter 2, "Signaling Between
-//! Threads"). Step 1 and step 2 are threads with blocking PAIR sockets, as in
+//! The port: step 1 and step 2 are threads with blocking PAIR sockets, as in
 //! the original; step 3, the main thread's receiver, is a PAIR connection in
 //! the reactor, which prints `Test successful!` when the signal arrives and
 //! stops.
@@ -14,8 +16,11 @@
 use std::process::ExitCode;
 use std::thread;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqEndpoint, ZmqFactory, ZmqPairConnection};
 use tx0mq::Reactor;
+
+mod pyport;
 
 /// Step 1: signal downstream to step 2.
 fn step1(context: &zmq::Context) -> zmq::Result<()> {
@@ -45,7 +50,7 @@ fn step2(context: zmq::Context) -> zmq::Result<()> {
     sender.send("", 0)
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn run(_: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
@@ -68,17 +73,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Passes a signal from thread to thread (zguide's mtrelay.py).
+#[derive(Parser)]
+struct Args {}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    if std::env::args().len() > 1 {
-        eprintln!("usage: mtrelay");
-        return ExitCode::from(2);
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mtrelay: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,12 +1,15 @@
-//! Multithreaded Hello World server: the reactor proxies requests from clients
-//! to a pool of five worker threads.
+//! `mtserver.py`, the zguide's multithreaded Hello World server (chapter 2,
+//! "Multithreading with ZeroMQ"): a ROUTER bound to `tcp://*:5555` for
+//! clients and a DEALER bound to `inproc://workers`, joined by
+//! `zmq.proxy`, and five worker threads, each with a REP socket that prints
+//! `Received request: [ %s ]`, works for a second and answers `World`. Its
+//! other half is `hwclient.py` (or this crate's `hwclient`).
 //!
-//! Port of the zguide's `mtserver.py` (chapter 2, "Multithreading with
-//! ZeroMQ"). The ROUTER for clients and the DEALER for workers live in the
-//! reactor; `zmq.proxy(clients, workers)` is two connections that forward
-//! what each receives to the other. The workers are threads, as in the
-//! original, each with a plain blocking REP socket on the factory's context,
-//! talking to the reactor over `inproc://workers`.
+//! The port: the ROUTER and the DEALER live in the reactor; `zmq.proxy` is
+//! two connections that forward what each receives to the other. The
+//! workers are threads, as in the original, each with a plain blocking REP
+//! socket on the factory's context, talking to the reactor over
+//! `inproc://workers`.
 //!
 //! ```sh
 //! cargo run --example mtserver
@@ -21,36 +24,13 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: mtserver [--endpoint ENDPOINT] [--work-ms MILLISECONDS]";
+mod pyport;
+
 const URL_WORKER: &str = "inproc://workers";
-
-struct Args {
-    endpoint: String,
-    work: Duration,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        endpoint: "tcp://*:5555".to_string(),
-        work: Duration::from_secs(1),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--endpoint" => args.endpoint = value()?,
-            "--work-ms" => {
-                let ms = value()?.parse().map_err(|e| format!("--work-ms: {e}"))?;
-                args.work = Duration::from_millis(ms);
-            }
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
 
 /// A worker thread: blocking REP socket, as in the original.
 fn worker_routine(context: &zmq::Context, work: Duration) -> zmq::Result<()> {
@@ -101,20 +81,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Hello World server with a pool of worker threads (zguide's mtserver.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint clients connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5555")]
+    endpoint: String,
+    /// Milliseconds each request's "work" takes
+    #[arg(long = "work-ms", default_value = "1000", value_name = "MS", value_parser = pyport::millis)]
+    work: Duration,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("mtserver: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mtserver: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Broker peering, part 1: each broker publishes its state (a random number
-//! of free workers) and prints the states its peers publish.
+//! `peering1.py`, the zguide's broker state flow prototype (chapter 3,
+//! "Inter-Broker Routing", "Prototyping the State Flow"): run as `peering1.py
+//! <myself> <peer_1> ... <peer_N>` (without arguments it prints that usage
+//! line and exits 1), each broker binds a PUB socket on
+//! `ipc://<myself>-state.ipc`, connects a SUB socket to each peer's, and
+//! polls it with a one-second timeout: it prints each state message it
+//! receives, and after a second of silence publishes its own state (its
+//! address and a random number of free workers).
 //!
-//! Port of the zguide's `peering1.py` (chapter 3, "Inter-Broker Routing",
-//! "Prototyping the State Flow"). The original polls its state frontend with
-//! a one-second timeout and publishes whenever a second passes in silence.
-//! Here the SUB connection prints what arrives and resets a one-second
+//! The port: the SUB connection prints what arrives and resets a one-second
 //! `DelayedCall`, kept in the reactor's state; when the timer fires it
 //! publishes and starts the next second. The original's one-second sleep
 //! after connecting each peer delays the start of that loop.
@@ -23,9 +26,12 @@ use std::hash::BuildHasher;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::ZmqSubConnection;
 use tx0mq::connections::{bytes_repr, zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::{Ctx, DelayedCall, Reactor};
+
+mod pyport;
 
 /// How long the original's poll waits for a state message.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -53,7 +59,12 @@ fn wait_quietly(cx: &mut Ctx<'_, Peer>, statebe: ZmqConnection<Peer>, bind_addre
     cx.state.quiet = Some(timer);
 }
 
-fn run(myself: String, others: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(myself) = args.myself else {
+        println!("Usage: peering1 <myself> <peer_1> ... <peer_N>");
+        return Err("no name given for this broker".into());
+    };
+    let others = args.peers;
     println!("Hello, I am {myself}");
 
     let reactor = Reactor::with_state(Peer::default())?;
@@ -94,18 +105,16 @@ fn run(myself: String, others: Vec<String>) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
+/// Broker peering: publishes this broker's state, prints its peers'
+/// (zguide's peering1.py).
+#[derive(Parser)]
+struct Args {
+    /// This broker's name
+    myself: Option<String>,
+    /// Its peers' names
+    peers: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let mut args = std::env::args().skip(1);
-    let Some(myself) = args.next() else {
-        println!("Usage: peering1 <myself> <peer_1> ... <peer_N>");
-        return ExitCode::from(1);
-    };
-    match run(myself, args.collect()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("peering1: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,9 +1,10 @@
-//! Pub-sub envelope publisher: every second, two two-frame messages, one
-//! under key `A` and one under key `B`.
+//! `psenvpub.py`, the zguide's pub-sub envelope publisher (chapter 2,
+//! "Pub-Sub Message Envelopes"): a PUB socket bound to `tcp://*:5563` sends
+//! two two-frame messages, `[b"A", b"We don't want to see this"]` and
+//! `[b"B", b"We would like to see this"]`, then sleeps a second, forever.
+//! Its other half is `psenvsub.py` (or this crate's `psenvsub`).
 //!
-//! Port of the zguide's `psenvpub.py` (chapter 2, "Pub-Sub Message
-//! Envelopes"); its other half is `psenvsub` (this crate's or the Python
-//! one). The original's `while True: ...; time.sleep(1)` is a `LoopingCall`.
+//! The port: the `while True: ...; time.sleep(1)` loop is a `LoopingCall`.
 //! The frames are sent raw, `[key, contents]`, as pyzmq's `send_multipart`
 //! does (not txZMQ's one-frame `tag + "\0" + message`).
 //!
@@ -18,35 +19,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::{LoopingCall, Reactor};
 
-const USAGE: &str = "usage: psenvpub [--endpoint ENDPOINT] [--interval-ms MILLISECONDS]";
-
-struct Args {
-    endpoint: String,
-    interval: Duration,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        endpoint: "tcp://*:5563".to_string(),
-        interval: Duration::from_secs(1),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--endpoint" => args.endpoint = value()?,
-            "--interval-ms" => {
-                let ms = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
-                args.interval = Duration::from_millis(ms);
-            }
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
@@ -65,20 +42,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Publishes an A and a B envelope every second (zguide's psenvpub.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the PUB socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5563")]
+    endpoint: String,
+    /// Milliseconds between two rounds of messages
+    #[arg(long = "interval-ms", default_value = "1000", value_name = "MS", value_parser = pyport::millis)]
+    interval: Duration,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("psenvpub: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("psenvpub: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

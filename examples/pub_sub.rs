@@ -1,6 +1,18 @@
-//! txZMQ's PUB/SUB demo: a publisher that publishes the time every second,
-//! and a subscriber that prints what it gets. Port of txZMQ's
-//! `examples/pub_sub.py`, with the same options.
+//! `examples/pub_sub.py`, txZMQ's PUB/SUB demo (Python 2, optparse): with
+//! `--mode=publisher` it publishes `str(time.time())` every second and
+//! prints `publishing %r`; otherwise it subscribes to everything and prints
+//! `message received: %r` with each message and its tag. `--method`
+//! (`bind` or `connect`, default `connect`) and `--endpoint` (default
+//! `epgm://eth1;239.0.5.3:10011`) say where; `-m`, `-e` and `-M` are the
+//! short forms.
+//!
+//! The port: the same options, plus `--count N` (stop after N messages;
+//! default: run forever, as the originals do) and `--interval-ms` (the
+//! publishing period, default 1000). Publishing is a `LoopingCall`, and
+//! receiving a `got_message` callback. The printed lines are what the
+//! original's `print`s give under Python 3 (`%r` of bytes is `b'…'`). The
+//! default endpoint needs a libzmq built with PGM (the default build has
+//! none: use tcp or ipc).
 //!
 //! ```text
 //! cargo run --example pub_sub -- --method=bind --endpoint=ipc:///tmp/sock --mode=publisher
@@ -8,54 +20,29 @@
 //! ```
 //!
 //! The publisher prints `publishing '1718000000.123456'` each time; the
-//! subscriber prints `message received: (b'1718000000.123456', b'')`. Both
-//! run forever, as the originals do, unless `--count N` stops them after N
-//! messages. `--interval` (seconds, default 1) sets the publishing period.
-//! The default endpoint is the original's, `epgm://eth1;239.0.5.3:10011`,
-//! which needs a libzmq built with PGM (the default build has none: use tcp
-//! or ipc).
+//! subscriber prints `message received: (b'1718000000.123456', b'')`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, ZmqFactory, ZmqPubConnection, ZmqSubConnection};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
-use pyport::{float_repr, str_repr, time_time, Flags};
+use pyport::{float_repr, str_repr, time_time, Method};
 
-const USAGE: &str = "usage: pub_sub [options]
-  -m, --method METHOD      0MQ socket connection: bind|connect (default connect)
-  -e, --endpoint ENDPOINT  0MQ Endpoint (default epgm://eth1;239.0.5.3:10011)
-  -M, --mode MODE          Mode: publisher|subscriber
-  --count N                stop after N messages (default: run forever)
-  --interval SECONDS       publishing period (default 1)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [
-        ("method", Some("m")),
-        ("endpoint", Some("e")),
-        ("mode", Some("M")),
-        ("count", None),
-        ("interval", None),
-    ];
-    let flags = Flags::parse("pub_sub", USAGE, &spec, 0);
-    pyport::finish("pub_sub", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let method = flags.string("method", "connect");
-    let endpoint = flags.string("endpoint", "epgm://eth1;239.0.5.3:10011");
-    let count: Option<u64> = flags.optional("count");
-    let interval = flags.seconds("interval", 1.0);
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let count = args.count;
+    let interval = args.interval;
 
     let reactor = Reactor::new()?;
     let zf = ZmqFactory::new(&reactor)?;
     zf.register_for_shutdown();
-    let e = pyport::zmq_endpoint("pub_sub", USAGE, &method, endpoint);
+    let e = args.method.endpoint(args.endpoint);
 
     let mut messages = 0;
-    if flags.get("mode") == Some("publisher") {
+    if args.mode == Mode::Publisher {
         let s = ZmqPubConnection::new(&zf, e)?;
         let publish = LoopingCall::new(&reactor, move |cx| {
             let data = float_repr(time_time());
@@ -90,4 +77,34 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// txZMQ's PUB/SUB demo: publishes the time, or prints what it receives.
+#[derive(Parser)]
+struct Args {
+    /// 0MQ socket connection
+    #[arg(short, long, value_enum, default_value_t = Method::Connect)]
+    method: Method,
+    /// 0MQ Endpoint
+    #[arg(short, long, default_value = "epgm://eth1;239.0.5.3:10011")]
+    endpoint: String,
+    /// Mode
+    #[arg(short = 'M', long, value_enum, default_value_t = Mode::Subscriber)]
+    mode: Mode,
+    /// Stop after N messages [default: run forever]
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Publishing period, in milliseconds
+    #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    interval: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Publisher,
+    Subscriber,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,66 +1,52 @@
-//! txZMQ's PUSH/PULL demo: a producer that pushes the time and its host name
-//! every second, and a consumer that prints what it pulls. Port of txZMQ's
-//! `examples/push_pull.py`, with the same options.
+//! `examples/push_pull.py`, txZMQ's PUSH/PULL demo (Python 2, optparse):
+//! with `--mode=push` it pushes `[str(time.time()), socket.gethostname()]`
+//! every second, starting a second after launch, and prints `producing %r`,
+//! or `Skipping, no pull consumers...` when pyzmq refuses the push
+//! (`zmq.error.Again`); otherwise it pulls and prints `consuming %r`.
+//! `--method` (`bind` or `connect`, default `connect`) and `--endpoint`
+//! (default `ipc:///tmp/txzmq-pc-demo`) say where; `-m`, `-e` and `-M` are
+//! the short forms.
+//!
+//! The port: the same options, plus `--count N` (stop after N messages;
+//! default: run forever, as the originals do) and `--interval-ms` (the
+//! period, default 1000). Producing is a `LoopingCall`, consuming an
+//! `on_pull` callback. txZMQ sends without queueing; the connection here is
+//! given an outbox limit of 0 to behave the same: a push libzmq refuses (no
+//! consumer connected to a bound PUSH) fails at once and the producer skips
+//! it. (By default tx0mq would queue it until a consumer comes.) The
+//! original's Python 3 version would pass `str` to pyzmq, which refuses it;
+//! the port sends the UTF-8 bytes.
 //!
 //! ```text
 //! cargo run --example push_pull -- --method=bind --endpoint=ipc:///tmp/sock --mode=push
 //! cargo run --example push_pull -- --method=connect --endpoint=ipc:///tmp/sock --mode=pull
 //! ```
 //!
-//! The producer prints `producing ['1718000000.123456', 'myhost']` each time
-//! (starting a second after launch), or `Skipping, no pull consumers...` when
-//! the push cannot go out; the consumer prints `consuming
-//! [b'1718000000.123456', b'myhost']`. Both run forever, as the originals do,
-//! unless `--count N` stops them after N messages. `--interval` (seconds,
-//! default 1) sets the period.
-//!
-//! txZMQ sends without queueing: a push that libzmq refuses (no consumer
-//! connected to a bound PUSH) raises `zmq.error.Again`. The connection here is
-//! given an outbox limit of 0 to behave the same: the push fails at once and
-//! the producer skips it. (By default tx0mq would queue it until a consumer
-//! comes.)
+//! The producer prints `producing ['1718000000.123456', 'myhost']` each time,
+//! or `Skipping, no pull consumers...`; the consumer prints `consuming
+//! [b'1718000000.123456', b'myhost']`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{Error, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
-use pyport::{bytes_list_repr, float_repr, hostname, str_list_repr, time_time, Flags};
+use pyport::{bytes_list_repr, float_repr, hostname, str_list_repr, time_time, Method};
 
-const USAGE: &str = "usage: push_pull [options]
-  -m, --method METHOD      0MQ socket connection: bind|connect (default connect)
-  -e, --endpoint ENDPOINT  0MQ Endpoint (default ipc:///tmp/txzmq-pc-demo)
-  -M, --mode MODE          Mode: push|pull
-  --count N                stop after N messages (default: run forever)
-  --interval SECONDS       producing period (default 1)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [
-        ("method", Some("m")),
-        ("endpoint", Some("e")),
-        ("mode", Some("M")),
-        ("count", None),
-        ("interval", None),
-    ];
-    let flags = Flags::parse("push_pull", USAGE, &spec, 0);
-    pyport::finish("push_pull", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let method = flags.string("method", "connect");
-    let endpoint = flags.string("endpoint", "ipc:///tmp/txzmq-pc-demo");
-    let count: Option<u64> = flags.optional("count");
-    let interval = flags.seconds("interval", 1.0);
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let count = args.count;
+    let interval = args.interval;
 
     let reactor = Reactor::new()?;
     let zf = ZmqFactory::new(&reactor)?;
     zf.register_for_shutdown();
-    let e = pyport::zmq_endpoint("push_pull", USAGE, &method, endpoint);
+    let e = args.method.endpoint(args.endpoint);
 
     let mut messages = 0;
-    if flags.get("mode") == Some("push") {
+    if args.mode == Mode::Push {
         let never_queue = ZmqOptions::new().outbox_limit(0);
         let s = ZmqPushConnection::with_options(&zf, e, &never_queue)?;
         let produce = LoopingCall::new(&reactor, move |cx| {
@@ -95,4 +81,35 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// txZMQ's PUSH/PULL demo: pushes the time and host name, or prints what it
+/// pulls.
+#[derive(Parser)]
+struct Args {
+    /// 0MQ socket connection
+    #[arg(short, long, value_enum, default_value_t = Method::Connect)]
+    method: Method,
+    /// 0MQ Endpoint
+    #[arg(short, long, default_value = "ipc:///tmp/txzmq-pc-demo")]
+    endpoint: String,
+    /// Mode
+    #[arg(short = 'M', long, value_enum, default_value_t = Mode::Pull)]
+    mode: Mode,
+    /// Stop after N messages [default: run forever]
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Producing period, in milliseconds
+    #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    interval: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Push,
+    Pull,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,28 +1,36 @@
-//! txZMQ's request/reply demo: a requester that sends the time every second
-//! and prints each reply (or a timeout), and a replier that echoes the
-//! request id and body back. Port of txZMQ's `examples/req_rep.py`, with the
-//! same options.
+//! `examples/req_rep.py`, txZMQ's request/reply demo (Python 2, optparse):
+//! with `--mode=req` it sends `str(time.time())` every second, starting a
+//! second after launch, printing `Requesting %r`, then `Got reply: %s` with
+//! the reply, or `Timeout on request, is reply server running?` when none
+//! came within 0.95 s, or `Skipping, no pull consumers...` when pyzmq
+//! refuses the request; otherwise it replies to each request with its id
+//! and body, printing `Replying to %s, %r`. `--method` (`bind` or
+//! `connect`, default `connect`) and `--endpoint` (default
+//! `ipc:///tmp/txzmq-pc-demo`) say where; `-m`, `-e` and `-M` are the short
+//! forms.
+//!
+//! The port: the same options, plus `--count N` (stop after N replies;
+//! default: run forever, as the originals do) and `--interval-ms` (the
+//! period, default 1000; the request timeout is 95% of it). Each request's
+//! reply or timeout arrives through its Deferred. As in `push_pull`, the
+//! requester's outbox limit is 0, so a request libzmq refuses fails at once
+//! (txZMQ raises `zmq.error.Again`) instead of waiting. The request ids are
+//! tx0mq's (16 bytes: a random prefix and a counter) instead of UUIDs; both
+//! are opaque to the other side.
 //!
 //! ```text
 //! cargo run --example req_rep -- --method=bind --endpoint=ipc:///tmp/req_rep_sock --mode=rep
 //! cargo run --example req_rep -- --method=connect --endpoint=ipc:///tmp/req_rep_sock --mode=req
 //! ```
 //!
-//! The requester prints `Requesting '1718000000.123456'` each time (starting
-//! a second after launch), then `Got reply: [b"b'<id>' b'1718000000.123456' "]`,
-//! or `Timeout on request, is reply server running?` when no reply came
-//! within 0.95 s, or `Skipping, no pull consumers...` when the request could
-//! not go out. The replier prints `Replying to b'<id>', b'1718000000.123456'`.
-//! Both run forever, as the originals do, unless `--count N` stops them after
-//! N replies. `--interval` (seconds, default 1) sets the period; the request
-//! timeout is 95% of it.
-//!
-//! As in `push_pull`, the requester's outbox limit is 0, so a request libzmq
-//! refuses fails at once (txZMQ raises `zmq.error.Again`) instead of waiting.
+//! The requester prints `Requesting '1718000000.123456'`, then
+//! `Got reply: [b"b'<id>' b'1718000000.123456' "]` (or one of the two other
+//! lines); the replier prints `Replying to b'<id>', b'1718000000.123456'`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{
     bytes_repr, Error, Multipart, ZmqFactory, ZmqOptions, ZmqRepConnection, ZmqReqConnection,
     ZmqRequestTimeoutError,
@@ -30,14 +38,7 @@ use tx0mq::connections::{
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
-use pyport::{bytes_list_repr, first, float_repr, str_repr, time_time, Flags};
-
-const USAGE: &str = "usage: req_rep [options]
-  -m, --method METHOD      0MQ socket connection: bind|connect (default connect)
-  -e, --endpoint ENDPOINT  0MQ Endpoint (default ipc:///tmp/txzmq-pc-demo)
-  -M, --mode MODE          Mode: req|rep
-  --count N                stop after N replies (default: run forever)
-  --interval SECONDS       requesting period (default 1; the timeout is 95% of it)";
+use pyport::{bytes_list_repr, first, float_repr, str_repr, time_time, Method};
 
 /// Replies handled so far, and how many to stop after.
 struct Replies {
@@ -59,34 +60,19 @@ impl Replies {
     }
 }
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [
-        ("method", Some("m")),
-        ("endpoint", Some("e")),
-        ("mode", Some("M")),
-        ("count", None),
-        ("interval", None),
-    ];
-    let flags = Flags::parse("req_rep", USAGE, &spec, 0);
-    pyport::finish("req_rep", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let method = flags.string("method", "connect");
-    let endpoint = flags.string("endpoint", "ipc:///tmp/txzmq-pc-demo");
-    let interval = flags.seconds("interval", 1.0);
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let interval = args.interval;
     let timeout = interval.mul_f64(0.95);
 
     let reactor = Reactor::with_state(Replies {
         done: 0,
-        stop_after: flags.optional("count"),
+        stop_after: args.count,
     })?;
     let zf = ZmqFactory::new(&reactor)?;
     zf.register_for_shutdown();
-    let e = pyport::zmq_endpoint("req_rep", USAGE, &method, endpoint);
+    let e = args.method.endpoint(args.endpoint);
 
-    if flags.get("mode") == Some("req") {
+    if args.mode == Mode::Req {
         let never_queue = ZmqOptions::new().outbox_limit(0);
         let s = ZmqReqConnection::with_options(&zf, e, &never_queue)?;
         let produce = LoopingCall::new(&reactor, move |cx| {
@@ -130,4 +116,34 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// txZMQ's request/reply demo: requests the time, or answers requests.
+#[derive(Parser)]
+struct Args {
+    /// 0MQ socket connection
+    #[arg(short, long, value_enum, default_value_t = Method::Connect)]
+    method: Method,
+    /// 0MQ Endpoint
+    #[arg(short, long, default_value = "ipc:///tmp/txzmq-pc-demo")]
+    endpoint: String,
+    /// Mode
+    #[arg(short = 'M', long, value_enum, default_value_t = Mode::Rep)]
+    mode: Mode,
+    /// Stop after N replies [default: run forever]
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Requesting period, in milliseconds (the timeout is 95% of it)
+    #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    interval: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Req,
+    Rep,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

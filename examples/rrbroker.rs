@@ -1,14 +1,16 @@
-//! Simple request-reply broker: a ROUTER for clients, a DEALER for services,
-//! and every message passed across as it is. Port of the zguide's
-//! `rrbroker.py` (chapter 2).
+//! `rrbroker.py`, the zguide's simple request-reply broker (chapter 2,
+//! "Shared Queue (DEALER and ROUTER sockets)"): a ROUTER bound to
+//! `tcp://*:5559` for clients and a DEALER bound to `tcp://*:5560` for
+//! services, polled together; every message either receives is passed, all
+//! its frames, to the other. Its other halves are `rrclient.py` and
+//! `rrworker.py` (or this crate's `rrclient` and `rrworker`).
 //!
-//! The original polls both sockets and forwards whichever is ready. Here each
-//! socket is a connection whose callback forwards to the other one. The only
-//! thing the two callbacks share is each other's socket: connection handles
-//! are cheap clones, so each callback keeps one of the other; no `RefCell`,
-//! and no reactor state is needed. A request that arrives while no service
-//! is connected waits in the backend's outbox (the original would block in
-//! `send_multipart`, and with it every client).
+//! The port: each socket is a connection whose callback forwards to the other
+//! one. The only thing the two callbacks share is each other's socket:
+//! connection handles are cheap clones, so each callback keeps one of the
+//! other; no `RefCell`, and no reactor state is needed. A request that
+//! arrives while no service is connected waits in the backend's outbox (the
+//! original would block in `send_multipart`, and with it every client).
 //!
 //! ```text
 //! cargo run --example rrbroker        # binds tcp://*:5559 (clients) and tcp://*:5560 (services)
@@ -19,32 +21,21 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::Flags;
 
-const USAGE: &str = "usage: rrbroker [--frontend ENDPOINT] [--backend ENDPOINT]
-  --frontend  endpoint clients connect to (default tcp://*:5559)
-  --backend   endpoint services connect to (default tcp://*:5560)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [("frontend", None), ("backend", None)];
-    let flags = Flags::parse("rrbroker", USAGE, &spec, 0);
-    pyport::finish("rrbroker", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Prepare our sockets.
-    let frontend = ZmqEndpoint::bind(flags.string("frontend", "tcp://*:5559"));
+    let frontend = ZmqEndpoint::bind(args.frontend);
     let frontend = ZmqConnection::new(&factory, zmq::ROUTER, frontend)?;
-    let backend = ZmqEndpoint::bind(flags.string("backend", "tcp://*:5560"));
+    let backend = ZmqEndpoint::bind(args.backend);
     let backend = ZmqConnection::new(&factory, zmq::DEALER, backend)?;
 
     // Switch messages between sockets.
@@ -55,4 +46,20 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Request-reply broker: passes messages between clients and services
+/// (zguide's rrbroker.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint clients connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5559")]
+    frontend: String,
+    /// Endpoint services connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5560")]
+    backend: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Request-reply client: sends `Hello` ten times through a broker, one at a
-//! time, and prints each reply. Port of the zguide's `rrclient.py`
-//! (chapter 2).
+//! `rrclient.py`, the zguide's request-reply client (chapter 2, "Shared
+//! Queue (DEALER and ROUTER sockets)"): a REQ socket connected to a broker's
+//! frontend on `tcp://localhost:5559` sends `Hello` ten times, one at a
+//! time, and prints each reply. Its other halves are `rrbroker.py` (or
+//! `msgqueue.py`) and `rrworker.py` (or this crate's `rrbroker`, `msgqueue`
+//! and `rrworker`).
 //!
-//! As in `hwclient`, the first request goes out before the reactor runs and
-//! each reply, arriving in a callback, sends the next; after the tenth the
-//! reactor stops. The socket is a real REQ socket.
+//! The port: as in `hwclient`, the first request goes out before the reactor
+//! runs and each reply, arriving in a callback, sends the next; after the
+//! tenth the reactor stops. The socket is a real REQ socket.
 //!
 //! ```text
 //! cargo run --example rrclient        # connects tcp://localhost:5559 (rrbroker, msgqueue)
@@ -15,25 +18,17 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
-
-const USAGE: &str = "usage: rrclient [--connect ENDPOINT]
-  --connect  endpoint of the broker's frontend (default tcp://localhost:5559)";
+use pyport::first;
 
 const REQUESTS: u32 = 10;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("rrclient", USAGE, &[("connect", None)], 0);
-    pyport::finish("rrclient", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("connect", "tcp://localhost:5559");
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.connect;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -58,4 +53,16 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Request-reply client: ten requests through a broker (zguide's rrclient.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the broker's frontend
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5559")]
+    connect: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Request-reply service: connects to a broker's backend and answers each
-//! `Hello` with `World`. Port of the zguide's `rrworker.py` (chapter 2).
+//! `rrworker.py`, the zguide's request-reply service (chapter 2, "Shared
+//! Queue (DEALER and ROUTER sockets)"): a REP socket connected to a broker's
+//! backend on `tcp://localhost:5560` answers each `Hello` with `World`,
+//! printing each request, forever. Its other halves are `rrbroker.py` (or
+//! `msgqueue.py`) and `rrclient.py` (or this crate's `rrbroker`, `msgqueue`
+//! and `rrclient`).
 //!
-//! The original loops on a blocking `recv`. Here each request arrives in a
-//! callback that replies at once. The REP side is `ZmqRepConnection` (a
-//! ROUTER underneath, as in txZMQ), which routes the reply back through the
-//! broker exactly as a REP socket would.
+//! The port: each request arrives in a callback that replies at once. The
+//! REP side is `ZmqRepConnection` (a ROUTER underneath, as in txZMQ), which
+//! routes the reply back through the broker exactly as a REP socket would.
 //!
 //! ```text
 //! cargo run --example rrworker        # connects tcp://localhost:5560 (rrbroker, msgqueue)
@@ -15,23 +18,15 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{bytes_repr, ZmqEndpoint, ZmqFactory, ZmqRepConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
+use pyport::first;
 
-const USAGE: &str = "usage: rrworker [--connect ENDPOINT]
-  --connect  endpoint of the broker's backend (default tcp://localhost:5560)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("rrworker", USAGE, &[("connect", None)], 0);
-    pyport::finish("rrworker", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("connect", "tcp://localhost:5560");
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.connect;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -45,4 +40,16 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Request-reply service: answers each Hello with World (zguide's rrworker.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the broker's backend
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5560")]
+    connect: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,12 +1,15 @@
-//! ROUTER-to-DEALER: a ROUTER sends workloads to two DEALER workers by
-//! their identities, `A` twice as often as `B`, then `END` to both.
+//! `rtdealer.py`, the zguide's ROUTER-to-DEALER example (chapter 3, "ROUTER
+//! Broker and DEALER Workers"): a ROUTER bound to `ipc://routing.ipc` and
+//! two worker threads with DEALER sockets named `A` and `B`. After a second
+//! "for threads to stabilize" the ROUTER sends ten workloads, to `A` twice
+//! as often as to `B`, then `END` to both, and each worker prints how many
+//! it received.
 //!
-//! Port of the zguide's `rtdealer.py` (chapter 3, "ROUTER Broker and DEALER
-//! Workers"). The two workers are threads with blocking DEALER sockets, as in
-//! the original. The ROUTER is a connection in the reactor; the second the
-//! original sleeps "for threads to stabilize" is a `call_later`. The ROUTER
-//! is `router_mandatory`, so a worker that has not connected by then is an
-//! error instead of a message silently lost (and a worker waiting forever).
+//! The port: the two workers are threads with blocking DEALER sockets, as in
+//! the original. The ROUTER is a connection in the reactor; the second's
+//! sleep is a `call_later`. The ROUTER is `router_mandatory`, so a worker
+//! that has not connected by then is an error instead of a message silently
+//! lost (and a worker waiting forever).
 //!
 //! ```sh
 //! cargo run --example rtdealer
@@ -21,35 +24,11 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, Error, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: rtdealer [--endpoint ENDPOINT] [--delay-ms MILLISECONDS]";
-
-struct Args {
-    endpoint: String,
-    delay: Duration,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        endpoint: "ipc://routing.ipc".to_string(),
-        delay: Duration::from_secs(1),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--endpoint" => args.endpoint = value()?,
-            "--delay-ms" => {
-                let ms = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
-                args.delay = Duration::from_millis(ms);
-            }
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 /// A random number below `n` (std has no generator; each `RandomState` is keyed anew).
 fn random_below(n: u64) -> u64 {
@@ -123,20 +102,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// ROUTER to DEALER workers by identity (zguide's rtdealer.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the ROUTER
+    #[arg(long, value_name = "ENDPOINT", default_value = "ipc://routing.ipc")]
+    endpoint: String,
+    /// Milliseconds to wait for the workers before sending
+    #[arg(long = "delay-ms", default_value = "1000", value_name = "MS", value_parser = pyport::millis)]
+    delay: Duration,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("rtdealer: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rtdealer: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,11 +1,15 @@
-//! ROUTER-to-REQ: a ROUTER hands out workloads to whichever REQ worker asked
-//! last, then tells each worker to stop; each worker reports its total.
+//! `rtreq.py`, the zguide's ROUTER-to-REQ example (chapter 3, "ROUTER
+//! Broker and REQ Workers"): a ROUTER bound to `tcp://*:5671` and ten worker
+//! threads with REQ sockets and random printable identities. Each worker
+//! says `ready`, gets a workload, works for a random moment, and says
+//! `ready` again; the ROUTER answers whichever worker asked with a workload,
+//! a hundred times, then `END` to each, and each worker prints `Processed: N
+//! tasks`.
 //!
-//! Port of the zguide's `rtreq.py` (chapter 3, "ROUTER Broker and REQ
-//! Workers"). The ten workers are threads with blocking REQ sockets and
-//! random printable identities, as in the original. The ROUTER is a
-//! connection in the reactor: each `ready` gets the next workload, the last
-//! ten get `END`. When all workers have reported, the program exits.
+//! The port: the workers are threads with blocking REQ sockets, as in the
+//! original. The ROUTER is a connection in the reactor: each `ready` gets
+//! the next workload, the last ten get `END`. When all workers have
+//! reported, the program exits.
 //!
 //! ```sh
 //! cargo run --example rtreq
@@ -21,35 +25,11 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: rtreq [--workers N] [--bind ENDPOINT] [--connect ENDPOINT]";
-
-struct Args {
-    workers: u32,
-    bind: String,
-    connect: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        workers: 10,
-        bind: "tcp://*:5671".to_string(),
-        connect: "tcp://localhost:5671".to_string(),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--workers" => args.workers = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--bind" => args.bind = value()?,
-            "--connect" => args.connect = value()?,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 /// A random number below `n` (std has no generator; each `RandomState` is keyed anew).
 fn random_below(n: u64) -> u64 {
@@ -137,20 +117,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// ROUTER to REQ workers: workloads to whichever asked last (zguide's
+/// rtreq.py).
+#[derive(Parser)]
+struct Args {
+    /// Worker threads
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    workers: u32,
+    /// Endpoint of the ROUTER
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5671")]
+    bind: String,
+    /// Endpoint the workers connect to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5671")]
+    connect: String,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("rtreq: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rtreq: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,13 +1,15 @@
-//! Synchronized publisher: waits until its subscribers have all checked in
-//! over REQ/REP, then broadcasts a million updates and `END`.
+//! `syncpub.py`, the zguide's synchronized publisher (chapter 2, "Node
+//! Coordination"): a PUB socket bound to `tcp://*:5561` (send high-water
+//! mark 1,100,000) and a REP socket bound to `tcp://*:5562`. It waits for
+//! ten subscribers' sync requests, printing `+1 subscriber (n/10)` for each,
+//! then broadcasts a million `Rhubarb` updates and `END`. Its other half is
+//! `syncsub.py` (or this crate's `syncsub`).
 //!
-//! Port of the zguide's `syncpub.py` (chapter 2, "Node Coordination"). Its
-//! other half is `syncsub` (this crate's or the Python one). The blocking
-//! "wait for N sync requests" loop becomes a REP connection that counts
-//! requests in the reactor's state; the broadcast goes out in chunks of
-//! 10,000 messages per reactor pass, so the reactor stays responsive. As in
-//! the original, the publisher's send high-water mark is 1,100,000 so nothing
-//! is dropped, and it lingers until every update has left.
+//! The port: the blocking "wait for N sync requests" loop becomes a REP
+//! connection that counts requests in the reactor's state; the broadcast
+//! goes out in chunks of 10,000 messages per reactor pass, so the reactor
+//! stays responsive. As in the original, nothing is dropped, and the
+//! publisher lingers until every update has left.
 //!
 //! ```sh
 //! cargo run --release --example syncpub
@@ -21,45 +23,15 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::ZmqRepConnection;
 use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
 use tx0mq::{Ctx, Reactor};
 
-const USAGE: &str = "usage: syncpub [--subscribers N] [--updates N] \
-                     [--pub-endpoint ENDPOINT] [--sync-endpoint ENDPOINT]";
+mod pyport;
 
 /// Updates sent per reactor pass.
 const CHUNK: u64 = 10_000;
-
-struct Args {
-    subscribers: u32,
-    updates: u64,
-    pub_endpoint: String,
-    sync_endpoint: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        subscribers: 10,
-        updates: 1_000_000,
-        pub_endpoint: "tcp://*:5561".to_string(),
-        sync_endpoint: "tcp://*:5562".to_string(),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--subscribers" => {
-                args.subscribers = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
-            }
-            "--updates" => args.updates = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--pub-endpoint" => args.pub_endpoint = value()?,
-            "--sync-endpoint" => args.sync_endpoint = value()?,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
 
 /// Sends `left` more updates, a chunk per reactor pass, then `END`, then stops.
 fn broadcast(cx: &mut Ctx<'_, u32>, publisher: ZmqConnection<u32>, left: u64) -> Result<(), Error> {
@@ -120,20 +92,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Synchronized publisher: waits for its subscribers, then broadcasts
+/// (zguide's syncpub.py).
+#[derive(Parser)]
+struct Args {
+    /// Subscribers to wait for
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    subscribers: u32,
+    /// Updates to broadcast
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    updates: u64,
+    /// Endpoint of the PUB socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5561")]
+    pub_endpoint: String,
+    /// Endpoint of the REP socket subscribers synchronize on
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5562")]
+    sync_endpoint: String,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("syncpub: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("syncpub: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,10 +1,12 @@
-//! Synchronized subscriber: subscribes, checks in with the publisher over
-//! REQ/REP, then counts updates until `END`.
+//! `syncsub.py`, the zguide's synchronized subscriber (chapter 2, "Node
+//! Coordination"): a SUB socket connected to `tcp://localhost:5561`
+//! subscribes to everything; after a second's sleep a REQ socket connected
+//! to `tcp://localhost:5562` sends the publisher a sync request and waits
+//! for the reply; then it counts updates until `END` and prints `Received N
+//! updates`. Its other half is `syncpub.py` (or this crate's `syncpub`).
 //!
-//! Port of the zguide's `syncsub.py` (chapter 2, "Node Coordination"); its
-//! other half is `syncpub` (this crate's or the Python one). The second the
-//! original sleeps before synchronising is a `call_later`; the sync request is
-//! a `ZmqReqConnection` whose reply arrives as a Deferred, and only then does
+//! The port: the second's sleep is a `call_later`; the sync request is a
+//! `ZmqReqConnection` whose reply arrives as a Deferred, and only then does
 //! the subscriber start reading, as the original reads only after the reply.
 //!
 //! ```sh
@@ -18,39 +20,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqReqConnection, ZmqSubConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str =
-    "usage: syncsub [--sub-endpoint ENDPOINT] [--sync-endpoint ENDPOINT] [--delay-ms MILLISECONDS]";
-
-struct Args {
-    sub_endpoint: String,
-    sync_endpoint: String,
-    delay: Duration,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        sub_endpoint: "tcp://localhost:5561".to_string(),
-        sync_endpoint: "tcp://localhost:5562".to_string(),
-        delay: Duration::from_secs(1),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--sub-endpoint" => args.sub_endpoint = value()?,
-            "--sync-endpoint" => args.sync_endpoint = value()?,
-            "--delay-ms" => {
-                let ms = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
-                args.delay = Duration::from_millis(ms);
-            }
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The state: how many updates arrived.
@@ -89,20 +63,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Synchronized subscriber: checks in, then counts updates (zguide's
+/// syncsub.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the publisher's PUB socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5561")]
+    sub_endpoint: String,
+    /// Endpoint of the publisher's sync (REP) socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5562")]
+    sync_endpoint: String,
+    /// Milliseconds to wait before synchronizing
+    #[arg(long = "delay-ms", default_value = "1000", value_name = "MS", value_parser = pyport::millis)]
+    delay: Duration,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("syncsub: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("syncsub: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Task sink: waits for the ventilator's start-of-batch message, collects
-//! 100 results from the workers, and prints how long the batch took. Port of
-//! the zguide's `tasksink.py` (chapter 1).
+//! `tasksink.py`, the zguide's task sink (chapter 1, "Divide and Conquer"):
+//! a PULL socket bound to `tcp://*:5558` waits for the ventilator's
+//! start-of-batch message, collects 100 results from the workers (printing
+//! `:` for every tenth and `.` for the others) and prints how long the batch
+//! took. Its other halves are `taskvent.py` and `taskwork.py` (or this
+//! crate's `taskvent` and `taskwork`).
 //!
-//! The original loops on a blocking `recv`. Here each result arrives in a
-//! callback; the clock starts at the first message and the hundred-and-first
-//! prints the elapsed time and stops the reactor.
+//! The port: each result arrives in a callback; the clock starts at the first
+//! message and the hundred-and-first prints the elapsed time and stops the
+//! reactor.
 //!
 //! ```text
 //! cargo run --example tasksink        # binds tcp://*:5558
@@ -18,30 +21,22 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{float_repr, Flags};
-
-const USAGE: &str = "usage: tasksink [--bind ENDPOINT]
-  --bind  endpoint the workers push results to (default tcp://*:5558)";
+use pyport::float_repr;
 
 const TASKS: u32 = 100;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("tasksink", USAGE, &[("bind", None)], 0);
-    pyport::finish("tasksink", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket to receive messages on.
-    let receiver = ZmqEndpoint::bind(flags.string("bind", "tcp://*:5558"));
+    let receiver = ZmqEndpoint::bind(args.bind);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
 
     // The first message is the start of the batch: start our clock then.
@@ -72,4 +67,16 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Task sink: times a batch of 100 results (zguide's tasksink.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint the workers push results to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5558")]
+    bind: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

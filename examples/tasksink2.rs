@@ -1,10 +1,13 @@
-//! Task sink, design 2: as `tasksink`, plus a PUB socket on which it sends
-//! `KILL` to the workers when the batch is done. Port of the zguide's
-//! `tasksink2.py` (chapter 2).
+//! `tasksink2.py`, the zguide's task sink with kill signaling (chapter 2,
+//! "Handling Errors and ETERM"): `tasksink.py` plus a PUB socket bound to
+//! `tcp://*:5559` on which it sends `KILL` to the workers once the batch is
+//! done; the elapsed time is printed in whole milliseconds (`%d`). Its other
+//! halves are `taskvent.py` and `taskwork2.py` (or this crate's `taskvent`
+//! and `taskwork2`).
 //!
-//! Each result arrives in a callback; after the hundredth the sink prints
-//! the elapsed time, publishes the kill signal and stops the reactor (the
-//! sockets' linger gives the signal time to go out).
+//! The port: each result arrives in a callback; after the hundredth the sink
+//! prints the elapsed time, publishes the kill signal and stops the reactor
+//! (the sockets' linger gives the signal time to go out).
 //!
 //! ```text
 //! cargo run --example tasksink2       # binds tcp://*:5558 and tcp://*:5559
@@ -18,34 +21,24 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPubConnection, ZmqPullConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::Flags;
-
-const USAGE: &str = "usage: tasksink2 [--bind ENDPOINT] [--control ENDPOINT]
-  --bind     endpoint the workers push results to (default tcp://*:5558)
-  --control  endpoint the kill signal is published on (default tcp://*:5559)";
 
 const TASKS: u32 = 100;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("tasksink2", USAGE, &[("bind", None), ("control", None)], 0);
-    pyport::finish("tasksink2", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket to receive messages on.
-    let receiver = ZmqEndpoint::bind(flags.string("bind", "tcp://*:5558"));
+    let receiver = ZmqEndpoint::bind(args.bind);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
     // Socket for worker control.
-    let controller = ZmqEndpoint::bind(flags.string("control", "tcp://*:5559"));
+    let controller = ZmqEndpoint::bind(args.control);
     let controller = ZmqPubConnection::new(&factory, controller)?;
 
     // The first message is the start of the batch: start our clock then.
@@ -79,4 +72,20 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Task sink, design 2: times a batch, then sends KILL to the workers
+/// (zguide's tasksink2.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint the workers push results to
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5558")]
+    bind: String,
+    /// Endpoint the kill signal is published on
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5559")]
+    control: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,10 +1,13 @@
-//! Task ventilator: waits for Enter, then pushes a batch of 100 tasks (random
-//! workloads of 1–100 ms) to the workers and tells the sink a batch started.
-//! Port of the zguide's `taskvent.py` (chapter 1).
+//! `taskvent.py`, the zguide's task ventilator (chapter 1, "Divide and
+//! Conquer"): it binds a PUSH socket on `tcp://*:5557` for the workers and
+//! connects another to the sink on `tcp://localhost:5558`, waits for Enter
+//! (`input()`), sends the sink `0` to start the batch, pushes 100 tasks
+//! (random workloads of 1–100 ms), prints their total cost and sleeps a
+//! second to let 0MQ deliver. Its other halves are `taskwork.py` and
+//! `tasksink.py` (or `taskwork`/`taskwork2` and `tasksink`/`tasksink2`).
 //!
-//! The original blocks in `input()`. Here stdin is watched by the reactor's
-//! fd reader (`add_reader`), and the original's final `time.sleep(1)` ("give
-//! 0MQ time to deliver") is a `call_later` that stops the reactor. Tasks
+//! The port: stdin is watched by the reactor's fd reader (`add_reader`), and
+//! the final `time.sleep(1)` is a `call_later` that stops the reactor. Tasks
 //! pushed before any worker is connected wait in the connection's outbox
 //! (the original would block in `send` instead).
 //!
@@ -21,15 +24,12 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPushConnection};
 use tx0mq::{Ctx, Reactor};
 
 mod pyport;
-use pyport::{Flags, Random};
-
-const USAGE: &str = "usage: taskvent [--bind ENDPOINT] [--sink ENDPOINT]
-  --bind  endpoint the workers pull tasks from (default tcp://*:5557)
-  --sink  endpoint of the sink (default tcp://localhost:5558)";
+use pyport::Random;
 
 const TASKS: u32 = 100;
 
@@ -44,22 +44,16 @@ struct Vent {
     sink: ZmqPushConnection<Failed>,
 }
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("taskvent", USAGE, &[("bind", None), ("sink", None)], 0);
-    pyport::finish("taskvent", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Failed::default())?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket to send messages on.
-    let sender = ZmqEndpoint::bind(flags.string("bind", "tcp://*:5557"));
+    let sender = ZmqEndpoint::bind(args.bind);
     let sender = ZmqPushConnection::new(&factory, sender)?;
     // Socket with direct access to the sink: used to synchronize start of batch.
-    let sink = ZmqEndpoint::connect(flags.string("sink", "tcp://localhost:5558"));
+    let sink = ZmqEndpoint::connect(args.sink);
     let sink = ZmqPushConnection::new(&factory, sink)?;
     let vent = Vent { sender, sink };
 
@@ -157,4 +151,19 @@ fn send_tasks(cx: &mut Ctx<'_, Failed>, vent: &Vent) -> Result<(), Box<dyn std::
     cx.reactor
         .call_later(Duration::from_secs(1), |cx| cx.reactor.stop());
     Ok(())
+}
+
+/// Task ventilator: on Enter, 100 tasks to the workers (zguide's taskvent.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint the workers pull tasks from
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5557")]
+    bind: String,
+    /// Endpoint of the sink
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5558")]
+    sink: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

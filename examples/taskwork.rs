@@ -1,11 +1,14 @@
-//! Task worker: pulls workloads from the ventilator, "works" for that many
-//! milliseconds, and pushes an empty result to the sink. Port of the zguide's
-//! `taskwork.py` (chapter 1).
+//! `taskwork.py`, the zguide's task worker (chapter 1, "Divide and
+//! Conquer"): it pulls workloads from the ventilator on
+//! `tcp://localhost:5557`, prints a `.` and sleeps that many milliseconds for
+//! each, then pushes an empty result to the sink on `tcp://localhost:5558`,
+//! forever. Its other halves are `taskvent.py` and `tasksink.py` (or this
+//! crate's `taskvent` and `tasksink`).
 //!
-//! The original sleeps through each task. Here the work is a `call_later`;
-//! while it runs, reading is paused (`pause_reading`), so the worker takes
-//! one task at a time as the original does and the ventilator's load
-//! balancing still means something. Runs until Ctrl-C.
+//! The port: the work is a `call_later`; while it runs, reading is paused
+//! (`pause_reading`), so the worker takes one task at a time as the original
+//! does and the ventilator's load balancing still means something. Runs
+//! until Ctrl-C.
 //!
 //! ```text
 //! cargo run --example taskwork        # connects tcp://localhost:5557 and :5558
@@ -18,32 +21,23 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
+use pyport::first;
 
-const USAGE: &str = "usage: taskwork [--connect ENDPOINT] [--sink ENDPOINT]
-  --connect  endpoint of the ventilator (default tcp://localhost:5557)
-  --sink     endpoint of the sink (default tcp://localhost:5558)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("taskwork", USAGE, &[("connect", None), ("sink", None)], 0);
-    pyport::finish("taskwork", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket to receive messages on.
-    let receiver = ZmqEndpoint::connect(flags.string("connect", "tcp://localhost:5557"));
+    let receiver = ZmqEndpoint::connect(args.connect);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
     // Socket to send messages to.
-    let sender = ZmqEndpoint::connect(flags.string("sink", "tcp://localhost:5558"));
+    let sender = ZmqEndpoint::connect(args.sink);
     let sender = ZmqPushConnection::new(&factory, sender)?;
 
     // Process tasks forever.
@@ -72,4 +66,20 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Task worker: does each task's workload, reports to the sink (zguide's
+/// taskwork.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the ventilator
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5557")]
+    connect: String,
+    /// Endpoint of the sink
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5558")]
+    sink: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

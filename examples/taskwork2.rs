@@ -1,11 +1,14 @@
-//! Task worker, design 2: as `taskwork`, plus a SUB socket on which any
-//! message from the sink means "kill": the worker then stops. Port of the
-//! zguide's `taskwork2.py` (chapter 2).
+//! `taskwork2.py`, the zguide's task worker with kill signaling (chapter 2,
+//! "Handling Errors and ETERM"): `taskwork.py` plus a SUB socket connected
+//! to the sink's `tcp://localhost:5559`, polled together with the task
+//! socket; any message there means "kill" and the worker exits. Its other
+//! halves are `taskvent.py` and `tasksink2.py` (or this crate's `taskvent`
+//! and `tasksink2`).
 //!
-//! The original polls its two sockets. Here they are two connections, each
-//! with its own callback: a task is worked on in a `call_later` with reading
-//! paused (one task at a time, like the original's `sleep`), and a message on
-//! the controller stops the reactor.
+//! The port: the two sockets are two connections, each with its own
+//! callback: a task is worked on in a `call_later` with reading paused (one
+//! task at a time, like the original's `sleep`), and a message on the
+//! controller stops the reactor.
 //!
 //! ```text
 //! cargo run --example taskwork2       # connects tcp://localhost:5557, :5558 and :5559
@@ -19,39 +22,28 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{
     ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection, ZmqSubConnection,
 };
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, Flags};
+use pyport::first;
 
-const USAGE: &str = "usage: taskwork2 [--connect ENDPOINT] [--sink ENDPOINT] [--control ENDPOINT]
-  --connect  endpoint of the ventilator (default tcp://localhost:5557)
-  --sink     endpoint of the sink (default tcp://localhost:5558)
-  --control  endpoint of the sink's kill signal (default tcp://localhost:5559)";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    let spec = [("connect", None), ("sink", None), ("control", None)];
-    let flags = Flags::parse("taskwork2", USAGE, &spec, 0);
-    pyport::finish("taskwork2", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
     // Socket to receive messages on.
-    let receiver = ZmqEndpoint::connect(flags.string("connect", "tcp://localhost:5557"));
+    let receiver = ZmqEndpoint::connect(args.connect);
     let receiver = ZmqPullConnection::new(&factory, receiver)?;
     // Socket to send messages to.
-    let sender = ZmqEndpoint::connect(flags.string("sink", "tcp://localhost:5558"));
+    let sender = ZmqEndpoint::connect(args.sink);
     let sender = ZmqPushConnection::new(&factory, sender)?;
     // Socket for control input.
-    let controller = ZmqEndpoint::connect(flags.string("control", "tcp://localhost:5559"));
+    let controller = ZmqEndpoint::connect(args.control);
     let controller = ZmqSubConnection::new(&factory, controller)?;
     controller.subscribe(b"")?;
 
@@ -86,4 +78,23 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Task worker, design 2: as taskwork, and exits on the sink's KILL
+/// (zguide's taskwork2.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the ventilator
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5557")]
+    connect: String,
+    /// Endpoint of the sink
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5558")]
+    sink: String,
+    /// Endpoint of the sink's kill signal
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5559")]
+    control: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,29 +1,35 @@
-//! Reports the ZeroMQ library version. Port of the zguide's `version.py`
-//! (chapter 1).
+//! `version.py`, the zguide's version reporter (chapter 1, "Version
+//! Reporting"): prints the version of the libzmq it runs on and of pyzmq,
+//! the Python binding.
+//!
+//! The port: the second line gives the version of the Rust binding this
+//! program runs on, tx0mq, where the original names pyzmq.
 //!
 //! ```text
 //! cargo run --example version
 //! ```
 //!
 //! Prints `Current libzmq version is 4.3.4` (the libzmq this program is
-//! linked with) and `Current  tx0mq version is 0.1.0`: the original's second
-//! line gives the version of the Python binding, pyzmq, so this one gives the
-//! version of the Rust binding it runs on, tx0mq.
+//! linked with) and `Current  tx0mq version is 0.1.0`.
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::zmq;
 
 mod pyport;
-use pyport::Flags;
 
-const USAGE: &str = "usage: version";
-
-fn main() -> ExitCode {
-    env_logger::init();
-    Flags::parse("version", USAGE, &[], 0);
+fn run(_: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (major, minor, patch) = zmq::version();
     println!("Current libzmq version is {major}.{minor}.{patch}");
     println!("Current  tx0mq version is {}", env!("CARGO_PKG_VERSION"));
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Reports the libzmq and tx0mq versions (zguide's version.py).
+#[derive(Parser)]
+struct Args {}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

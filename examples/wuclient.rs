@@ -1,12 +1,14 @@
-//! Weather update client: subscribes to one zipcode, collects 100 updates
-//! and prints their average temperature. Port of the zguide's `wuclient.py`
-//! (chapter 1).
+//! `wuclient.py`, the zguide's weather update client (chapter 1, "Getting
+//! the Message Out"): a SUB socket connected to `tcp://localhost:5556`
+//! subscribes to one zipcode (the first command-line argument, NYC's `10001`
+//! by default), reads 100 updates in a blocking loop and prints their
+//! average temperature. Its other half is `wuserver.py` (or `wuserver`).
 //!
-//! The original loops on a blocking `recv_string`. Here each update arrives
-//! in a callback that adds it up; the hundredth prints the average and stops
-//! the reactor. The updates are plain strings (pyzmq's `send_string`), not
-//! txZMQ's tagged frames, so the subscriber takes whole messages with
-//! `message_received` rather than `got_message(message, tag)`.
+//! The port: each update arrives in a callback that adds it up; the
+//! hundredth prints the average and stops the reactor. The updates are plain
+//! strings (pyzmq's `send_string`), not txZMQ's tagged frames, so the
+//! subscriber takes whole messages with `message_received` rather than
+//! `got_message(message, tag)`.
 //!
 //! ```text
 //! cargo run --release --example wuclient                 # zipcode 10001, tcp://localhost:5556
@@ -19,29 +21,20 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqSubConnection};
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{first, float_repr, Flags};
-
-const USAGE: &str = "usage: wuclient [--connect ENDPOINT] [ZIPCODE]
-  ZIPCODE    zipcode prefix to subscribe to (default 10001)
-  --connect  endpoint of the weather server (default tcp://localhost:5556)";
+use pyport::{first, float_repr};
 
 /// Updates to average over.
 const UPDATES: u32 = 100;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("wuclient", USAGE, &[("connect", None)], 1);
-    pyport::finish("wuclient", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("connect", "tcp://localhost:5556");
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.connect;
     // Subscribe to zipcode, default is NYC, 10001.
-    let zip_filter = flags.positional(0).unwrap_or("10001").to_string();
+    let zip_filter = args.zipcode;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -88,4 +81,20 @@ fn parse_temperature(update: &str) -> Option<i64> {
         [_zipcode, temperature, _relhumidity] => temperature.parse().ok(),
         _ => None,
     }
+}
+
+/// Weather update client: averages 100 updates for one zipcode (zguide's
+/// wuclient.py).
+#[derive(Parser)]
+struct Args {
+    /// Zipcode prefix to subscribe to
+    #[arg(default_value = "10001")]
+    zipcode: String,
+    /// Endpoint of the weather server
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5556")]
+    connect: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -1,12 +1,13 @@
-//! Weather update proxy: subscribes to a weather server and republishes
-//! everything to its own subscribers.
+//! `wuproxy.py`, the zguide's weather update proxy (chapter 2,
+//! "Intermediaries and Proxies"): a SUB socket connected to the weather
+//! server at a LAN address (`192.168.55.210:5556`) and a PUB socket bound
+//! on another (`10.1.1.0:8100`); a loop forwards every message, all its
+//! parts, from the first to the second, forever.
 //!
-//! Port of the zguide's `wuproxy.py` (chapter 2, "Intermediaries and
-//! Proxies"). The original hard-codes two LAN addresses; here both
-//! endpoints are flags, defaulting to a weather server on this machine
-//! (`wuserver`'s `tcp://localhost:5556`) and the original's public port
-//! (`tcp://*:8100`). Forwarding is one callback: each multipart message from
-//! the SUB side is sent whole on the PUB side.
+//! The port: both endpoints are flags, defaulting to a weather server on
+//! this machine (`wuserver`'s `tcp://localhost:5556`) and the original's
+//! public port (`tcp://*:8100`). Forwarding is one callback: each multipart
+//! message from the SUB side is sent whole on the PUB side.
 //!
 //! ```sh
 //! cargo run --example wuserver &
@@ -19,32 +20,11 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use tx0mq::connections::{zmq, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection};
 use tx0mq::Reactor;
 
-const USAGE: &str = "usage: wuproxy [--frontend ENDPOINT] [--backend ENDPOINT]";
-
-struct Args {
-    frontend: String,
-    backend: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        frontend: "tcp://localhost:5556".to_string(),
-        backend: "tcp://*:8100".to_string(),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--frontend" => args.frontend = value()?,
-            "--backend" => args.backend = value()?,
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-    }
-    Ok(args)
-}
+mod pyport;
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
@@ -65,20 +45,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Weather update proxy: republishes a weather server (zguide's
+/// wuproxy.py).
+#[derive(Parser)]
+struct Args {
+    /// Where the weather server is (connect)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5556")]
+    frontend: String,
+    /// Our public endpoint for subscribers (bind)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:8100")]
+    backend: String,
+}
+
 fn main() -> ExitCode {
-    env_logger::init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("wuproxy: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wuproxy: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pyport::main(run)
 }

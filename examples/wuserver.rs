@@ -1,12 +1,13 @@
-//! Weather update server: publishes random `"zipcode temperature
-//! relhumidity"` updates as fast as it can. Port of the zguide's
-//! `wuserver.py` (chapter 1).
+//! `wuserver.py`, the zguide's weather update server (chapter 1, "Getting
+//! the Message Out"): a PUB socket bound to `tcp://*:5556` publishes random
+//! `"zipcode temperature relhumidity"` strings in an endless loop, as fast
+//! as it can. Its other half is `wuclient.py` (or this crate's `wuclient`).
 //!
-//! The original publishes in an endless loop. Here a `LoopingCall` with a
-//! zero interval publishes a batch on every pass of the reactor, so the
-//! reactor stays responsive (Ctrl-C stops it cleanly) while publishing flat
-//! out. Updates are plain one-frame strings, as pyzmq's `send_string` sends
-//! them (not txZMQ's tagged frames), so `wuclient.py` can subscribe to them.
+//! The port: a `LoopingCall` with a zero interval publishes a batch on every
+//! pass of the reactor, so the reactor stays responsive (Ctrl-C stops it
+//! cleanly) while publishing flat out. Updates are plain one-frame strings,
+//! as pyzmq's `send_string` sends them (not txZMQ's tagged frames), so
+//! `wuclient.py` can subscribe to them.
 //!
 //! ```text
 //! cargo run --release --example wuserver                 # binds tcp://*:5556
@@ -18,26 +19,18 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPubConnection};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
-use pyport::{Flags, Random};
-
-const USAGE: &str = "usage: wuserver [--bind ENDPOINT]
-  --bind  endpoint of the PUB socket (default tcp://*:5556)";
+use pyport::Random;
 
 /// Updates published per pass of the reactor.
 const BATCH: usize = 1000;
 
-fn main() -> ExitCode {
-    env_logger::init();
-    let flags = Flags::parse("wuserver", USAGE, &[("bind", None)], 0);
-    pyport::finish("wuserver", run(&flags))
-}
-
-fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = flags.string("bind", "tcp://*:5556");
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = args.bind;
 
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
@@ -58,4 +51,16 @@ fn run(flags: &Flags) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
+}
+
+/// Weather update server: random updates, flat out (zguide's wuserver.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint of the PUB socket
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:5556")]
+    bind: String,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
 }

@@ -120,7 +120,7 @@ fn lpclient_async_retries_then_abandons_a_dead_server() {
         &[
             "--endpoint",
             &endpoint,
-            "--timeout",
+            "--timeout-ms",
             "300",
             "--retries",
             "3",
@@ -163,7 +163,7 @@ fn lpclient_async_resends_after_a_slow_reply_and_carries_on() {
         &[
             "--endpoint",
             &endpoint,
-            "--timeout",
+            "--timeout-ms",
             "300",
             "--requests",
             "4",

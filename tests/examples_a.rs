@@ -268,7 +268,7 @@ impl Drop for Peer {
 #[test]
 fn hwclient_gets_ten_worlds_from_hwserver() {
     let ep = Endpoints::new("hw");
-    let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw"), "--delay", "0.01"]);
+    let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw"), "--delay-ms", "10"]);
     let mut client = Proc::spawn("hwclient", &["--connect", &ep.ipc("hw")]);
 
     assert_eq!(client.line(PATIENCE), "Connecting to hello world server...");
@@ -546,7 +546,7 @@ fn pub_sub_in_both_roles() {
         let ep = Endpoints::new(&format!("pub_sub-{publisher_method}"));
         let endpoint = ep.ipc("sock");
         let mut args = txzmq_args(publisher_method, &endpoint, "publisher");
-        args.extend(["--interval", "0.1"]);
+        args.extend(["--interval-ms", "100"]);
         let mut publisher = Proc::spawn("pub_sub", &args);
         let mut args = txzmq_args(subscriber_method, &endpoint, "subscriber");
         args.extend(["--count", "3"]);
@@ -577,7 +577,7 @@ fn pub_sub_publisher_stops_after_count() {
     let ep = Endpoints::new("pub_sub-count");
     let endpoint = ep.ipc("sock");
     let mut args = txzmq_args("bind", &endpoint, "publisher");
-    args.extend(["--interval", "0.05", "--count", "2"]);
+    args.extend(["--interval-ms", "50", "--count", "2"]);
     let mut publisher = Proc::spawn("pub_sub", &args);
     exits_ok(&mut publisher);
     assert_eq!(publisher.seen.len(), 2, "{:#?}", publisher.seen);
@@ -596,7 +596,7 @@ fn push_pull_in_both_roles() {
         let ep = Endpoints::new(&format!("push_pull-{push_method}"));
         let endpoint = ep.ipc("sock");
         let mut args = txzmq_args(push_method, &endpoint, "push");
-        args.extend(["--interval", "0.1"]);
+        args.extend(["--interval-ms", "100"]);
         let mut pusher = Proc::spawn("push_pull", &args);
         let mut args = txzmq_args(pull_method, &endpoint, "pull");
         args.extend(["--count", "3"]);
@@ -634,7 +634,7 @@ fn push_pull_skips_when_no_consumer_is_bound() {
     let ep = Endpoints::new("push-alone");
     let endpoint = ep.ipc("sock");
     let mut args = txzmq_args("bind", &endpoint, "push");
-    args.extend(["--interval", "0.05", "--count", "2"]);
+    args.extend(["--interval-ms", "50", "--count", "2"]);
     let mut pusher = Proc::spawn("push_pull", &args);
     exits_ok(&mut pusher);
     let skipped = pusher
@@ -699,7 +699,7 @@ fn req_rep_in_both_roles() {
         let endpoint = ep.ipc("sock");
         let mut replier = Proc::spawn("req_rep", &txzmq_args(rep_method, &endpoint, "rep"));
         let mut args = txzmq_args(req_method, &endpoint, "req");
-        args.extend(["--interval", "0.5", "--count", "3"]);
+        args.extend(["--interval-ms", "500", "--count", "3"]);
         let mut requester = Proc::spawn("req_rep", &args);
         exits_ok(&mut requester);
 
@@ -745,8 +745,8 @@ fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
             2,
         ),
         ("push_pull", &["--count", "many"], 2),
-        ("req_rep", &["--interval", "-1"], 2),
-        ("hwserver", &["--delay"], 2),
+        ("req_rep", &["--interval-ms", "-1"], 2),
+        ("hwserver", &["--delay-ms"], 2),
         ("hwclient", &["--no-such-flag"], 2),
         ("wuclient", &["10001", "extra"], 2),
         ("hwserver", &["--bind", "nonsense://here"], 1),
@@ -890,7 +890,7 @@ fn interop_hw_with_python() {
     drop(server);
 
     // Python client, Rust server: the same lines as with Rust on both sides.
-    let _server = Proc::spawn("hwserver", &["--bind", &endpoint, "--delay", "0.01"]);
+    let _server = Proc::spawn("hwserver", &["--bind", &endpoint, "--delay-ms", "10"]);
     let mut py_client = spawn_python(&python, "hwclient.py", PY_HWCLIENT, &[&endpoint]);
     exits_ok(&mut py_client);
     assert_eq!(py_client.seen, client.seen);
@@ -1102,7 +1102,7 @@ fn interop_txzmq_demos_with_python_txzmq() {
             &txzmq_args("bind", &endpoint, py_mode),
         );
         let mut args = txzmq_args("connect", &endpoint, rust_mode);
-        args.extend(["--interval", "0.1"]);
+        args.extend(["--interval-ms", "100"]);
         if matches!(rust_mode, "subscriber" | "pull" | "req") {
             args.extend(["--count", "3"]);
         }

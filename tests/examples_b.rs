@@ -288,8 +288,8 @@ fn asyncsrv_clients_get_replies_from_the_worker_threads() {
     let out = run_to_end(
         "asyncsrv",
         &[
-            "--duration",
-            "3",
+            "--duration-ms",
+            "3000",
             "--clients",
             "10",
             "--bind",
@@ -408,7 +408,7 @@ fn bad_arguments_are_refused_without_a_panic() {
         ("rtreq", &["--workers", "many"]),
         ("rtdealer", &["--delay-ms"]),
         ("lbbroker", &["--clients", "-3"]),
-        ("asyncsrv", &["--duration", "-1"]),
+        ("asyncsrv", &["--duration-ms", "-1"]),
     ] {
         let mut proc = Proc::spawn(name, args);
         let status = proc.wait(STEP);

@@ -1,8 +1,12 @@
-//! Helpers shared by the ports of Python examples (not an example itself).
+//! What the examples share (not an example itself).
 //!
-//! - [`Flags`]: a tiny command-line parser in the spirit of Python's
-//!   `optparse` (`--name value`, `--name=value`, `-n value`, positionals);
-//!   bad input prints an error and exits with status 2, never panics.
+//! - [`main`]: every example's `main`. It parses the command line into the
+//!   example's `Args` (clap), runs the example with them, and turns the
+//!   outcome into the exit status: 0, 1 for an error at run time, 2 for a
+//!   bad flag or value. `--help` prints the flags and their defaults.
+//! - [`millis`]: the one spelling of a duration on the command line, a whole
+//!   number of milliseconds (flags named `--*-ms`).
+//! - [`Method`]: txZMQ's `--method bind|connect` (`ZmqEndpoint(method, address)`).
 //! - Python 3's print formats that the ports reproduce: `repr(float)`
 //!   ([`float_repr`]), `repr(str)` ([`str_repr`]), a list of bytes
 //!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
@@ -10,186 +14,84 @@
 //! - What the originals take from Python's standard library: `time.time()`
 //!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
 //!   ([`hostname`]).
-//! - [`finish`]: turns `main`'s result into an exit status, printing the error.
 //!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::num::ParseIntError;
 use std::process::ExitCode;
-use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tx0mq::connections::{bytes_repr, Frame};
+use clap::Parser;
+use tx0mq::connections::{bytes_repr, Frame, ZmqEndpoint};
 
-/// Parsed command-line flags: `--name value`, `--name=value`, `-n value`,
-/// `-nvalue`, and positional arguments.
-#[derive(Debug)]
-pub struct Flags {
-    program: &'static str,
-    values: Vec<(&'static str, String)>,
-    positional: Vec<String>,
-}
+/// The example's name, as its usage and its error messages show it.
+const PROGRAM: &str = env!("CARGO_CRATE_NAME");
 
-/// One flag that takes a value: its long name (without `--`) and an optional
-/// one-letter short name (without `-`).
-pub type Spec = (&'static str, Option<&'static str>);
-
-impl Flags {
-    /// Parses the process's arguments. `usage` is printed for `--help` (exit
-    /// 0) and after an error (exit 2). `max_positional` positional arguments
-    /// are accepted.
-    pub fn parse(
-        program: &'static str,
-        usage: &str,
-        spec: &[Spec],
-        max_positional: usize,
-    ) -> Flags {
-        match Self::try_parse(program, spec, max_positional, std::env::args().skip(1)) {
-            Ok(Some(flags)) => flags,
-            Ok(None) => {
-                println!("{usage}");
-                std::process::exit(0);
-            }
-            Err(message) => usage_error(program, usage, &message),
-        }
-    }
-
-    /// Parses `args`; `Ok(None)` means help was asked for.
-    pub fn try_parse(
-        program: &'static str,
-        spec: &[Spec],
-        max_positional: usize,
-        args: impl IntoIterator<Item = String>,
-    ) -> Result<Option<Flags>, String> {
-        let mut flags = Flags {
-            program,
-            values: Vec::new(),
-            positional: Vec::new(),
-        };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if arg == "-h" || arg == "--help" {
-                return Ok(None);
-            }
-            let (name, inline) = if let Some(long) = arg.strip_prefix("--") {
-                match long.split_once('=') {
-                    Some((name, value)) => (find(spec, name, true), Some(value.to_string())),
-                    None => (find(spec, long, true), None),
-                }
-            } else if arg.len() > 1 && arg.starts_with('-') && !is_number(&arg) {
-                let mut chars = arg[1..].chars();
-                let short = chars.next().map(String::from).unwrap_or_default();
-                let rest = chars.as_str();
-                let inline = (!rest.is_empty()).then(|| rest.to_string());
-                (find(spec, &short, false), inline)
-            } else {
-                if flags.positional.len() >= max_positional {
-                    return Err(format!("unexpected argument {arg:?}"));
-                }
-                flags.positional.push(arg);
-                continue;
-            };
-            let Some(name) = name else {
-                return Err(format!("unknown option {arg:?}"));
-            };
-            let value = match inline {
-                Some(value) => value,
-                None => args
-                    .next()
-                    .ok_or_else(|| format!("option --{name} needs a value"))?,
-            };
-            flags.values.retain(|(n, _)| *n != name);
-            flags.values.push((name, value));
-        }
-        Ok(Some(flags))
-    }
-
-    /// The value given for `--name`, if any.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The value given for `--name`, or `default`.
-    pub fn string(&self, name: &str, default: &str) -> String {
-        self.get(name).unwrap_or(default).to_string()
-    }
-
-    /// `--name` parsed as a `T`, if given; a value that does not parse
-    /// prints an error and exits with status 2.
-    pub fn optional<T: FromStr>(&self, name: &str) -> Option<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let value = self.get(name)?;
-        match value.parse() {
-            Ok(parsed) => Some(parsed),
-            Err(e) => {
-                eprintln!(
-                    "{}: invalid value {value:?} for --{name}: {e}",
-                    self.program
-                );
-                std::process::exit(2);
-            }
-        }
-    }
-
-    /// `--name` parsed as a `T`, or `default`.
-    pub fn number<T: FromStr>(&self, name: &str, default: T) -> T
-    where
-        T::Err: std::fmt::Display,
-    {
-        self.optional(name).unwrap_or(default)
-    }
-
-    /// `--name` as a duration in (possibly fractional) seconds, or `default`
-    /// seconds; a negative or non-numeric value exits with status 2.
-    pub fn seconds(&self, name: &str, default: f64) -> std::time::Duration {
-        let seconds = self.number(name, default);
-        std::time::Duration::try_from_secs_f64(seconds).unwrap_or_else(|e| {
-            eprintln!(
-                "{}: invalid value {seconds} for --{name}: {e}",
-                self.program
-            );
-            std::process::exit(2);
-        })
-    }
-
-    /// The `index`th positional argument.
-    pub fn positional(&self, index: usize) -> Option<&str> {
-        self.positional.get(index).map(String::as_str)
-    }
-}
-
-fn find(spec: &[Spec], name: &str, long: bool) -> Option<&'static str> {
-    spec.iter()
-        .find(|(l, s)| if long { *l == name } else { *s == Some(name) })
-        .map(|(l, _)| *l)
-}
-
-fn is_number(arg: &str) -> bool {
-    arg.parse::<f64>().is_ok()
-}
-
-/// Prints `message` and the usage to stderr and exits with status 2.
-pub fn usage_error(program: &str, usage: &str, message: &str) -> ! {
-    eprintln!("{program}: {message}");
-    eprintln!("{usage}");
-    std::process::exit(2);
-}
-
-/// Turns `main`'s result into the exit status: an error is printed (not
-/// panicked) and the process exits with status 1.
-pub fn finish(program: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
-    match result {
+/// Runs an example: sets up logging (`RUST_LOG`), parses the command line
+/// into `A`, calls `run` with it, and returns the exit status. `--help`
+/// prints the flags and exits 0; a bad flag or value prints
+/// `NAME: error: ...` and exits 2; an error from `run` prints `NAME: ...`
+/// and exits 1. Nothing here panics on user input.
+pub fn main<A: Parser>(run: impl FnOnce(A) -> Result<(), Box<dyn Error>>) -> ExitCode {
+    env_logger::init();
+    match run(parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{program}: {e}");
+            eprintln!("{PROGRAM}: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The process's arguments as an `A`, or the exit that clap's verdict calls
+/// for (help on stdout with status 0, a usage error on stderr with status 2).
+/// A value such as `-1` is taken as a value (and refused as a count or a
+/// duration, saying why), not as an unknown flag.
+fn parse<A: Parser>() -> A {
+    let mut command = A::command()
+        .name(PROGRAM)
+        .bin_name(PROGRAM)
+        .mut_args(|arg| {
+            let takes_value = arg.get_action().takes_values();
+            arg.allow_negative_numbers(takes_value)
+        });
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| A::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(args) => args,
+        Err(e) if e.use_stderr() => {
+            let e = e.format(&mut command);
+            eprint!("{PROGRAM}: {e}");
+            std::process::exit(e.exit_code());
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+/// A duration flag's value: a whole number of milliseconds (`1000` is one
+/// second). Every duration flag of every example is spelled this way and
+/// named `--*-ms`: `#[arg(long = "delay-ms", value_parser = pyport::millis)]`.
+pub fn millis(value: &str) -> Result<Duration, ParseIntError> {
+    value.parse().map(Duration::from_millis)
+}
+
+/// txZMQ's `ZmqEndpoint(method, address)`: whether to bind or connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Bind,
+    Connect,
+}
+
+impl Method {
+    /// The endpoint to bind or connect `address`.
+    pub fn endpoint(self, address: String) -> ZmqEndpoint {
+        match self {
+            Method::Bind => ZmqEndpoint::bind(address),
+            Method::Connect => ZmqEndpoint::connect(address),
         }
     }
 }
@@ -327,25 +229,5 @@ impl Random {
 impl Default for Random {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// txZMQ's `ZmqEndpoint(method, address)`: `method` must be `bind` or
-/// `connect`; anything else is a usage error (exit status 2).
-pub fn zmq_endpoint(
-    program: &str,
-    usage: &str,
-    method: &str,
-    address: String,
-) -> tx0mq::connections::ZmqEndpoint {
-    use tx0mq::connections::ZmqEndpoint;
-    match method {
-        "bind" => ZmqEndpoint::bind(address),
-        "connect" => ZmqEndpoint::connect(address),
-        other => usage_error(
-            program,
-            usage,
-            &format!("--method must be bind or connect, not {other:?}"),
-        ),
     }
 }
