@@ -19,7 +19,7 @@ use tx0mq_reactor::{Deferred, DelayedCall, Reactor, ReactorBuilder};
 
 use crate::deferred::outcome;
 
-/// How long a single wait ([`iterate_until`], [`wait_until`]...) may take
+/// How long a single wait ([`iterate_until`], [`iterate_until_cond`]...) may take
 /// before the test fails. Generous: tests run in parallel on small, loaded
 /// machines.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -173,7 +173,11 @@ pub fn iterate_until<S: 'static>(
 /// Iterates `reactor` until `done()` holds (a condition outside the
 /// reactor's state: a Deferred's outcome, captured logs...); fails naming
 /// `what` after [`DEADLINE`].
-pub fn wait_until<S: 'static>(reactor: &Reactor<S>, what: &str, mut done: impl FnMut() -> bool) {
+pub fn iterate_until_cond<S: 'static>(
+    reactor: &Reactor<S>,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) {
     iterate_until(reactor, what, |_| done());
 }
 
@@ -181,7 +185,7 @@ pub fn wait_until<S: 'static>(reactor: &Reactor<S>, what: &str, mut done: impl F
 /// on a failure, or naming `what` after [`DEADLINE`]. Ends `d`'s chain.
 pub fn wait_for<S: 'static, T: 'static>(reactor: &Reactor<S>, d: &Deferred<T>, what: &str) -> T {
     let slot = outcome(d);
-    wait_until(reactor, what, || slot.borrow().is_some());
+    iterate_until_cond(reactor, what, || slot.borrow().is_some());
     take(&slot, what)
 }
 
@@ -189,7 +193,7 @@ fn take<T>(slot: &RefCell<Option<Result<T, tx0mq_reactor::Failure>>>, what: &str
     match slot.borrow_mut().take() {
         Some(Ok(value)) => value,
         Some(Err(failure)) => panic!("{what}: failed with {failure:#}"),
-        None => unreachable!("wait_until returned before the outcome"),
+        None => unreachable!("iterate_until_cond returned before the outcome"),
     }
 }
 
