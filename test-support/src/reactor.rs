@@ -155,11 +155,21 @@ pub fn iterate_until<S: 'static>(
     what: &str,
     mut done: impl FnMut(&mut S) -> bool,
 ) {
+    iterate_until_cond(reactor, what, || {
+        reactor.access_state(&mut done).expect("the state is free")
+    });
+}
+
+/// Iterates `reactor` until `done()` holds (a condition outside the
+/// reactor's state, or one that reads it with `access_state`: a Deferred's
+/// outcome, captured logs...); fails naming `what` after [`DEADLINE`].
+pub fn iterate_until_cond<S: 'static>(
+    reactor: &Reactor<S>,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + DEADLINE;
-    loop {
-        if reactor.access_state(&mut done).expect("the state is free") {
-            return;
-        }
+    while !done() {
         assert!(
             Instant::now() < deadline,
             "timed out after {DEADLINE:?} waiting for {what}"
@@ -168,17 +178,6 @@ pub fn iterate_until<S: 'static>(
             .iterate(Duration::from_millis(10))
             .expect("iterate the reactor");
     }
-}
-
-/// Iterates `reactor` until `done()` holds (a condition outside the
-/// reactor's state: a Deferred's outcome, captured logs...); fails naming
-/// `what` after [`DEADLINE`].
-pub fn iterate_until_cond<S: 'static>(
-    reactor: &Reactor<S>,
-    what: &str,
-    mut done: impl FnMut() -> bool,
-) {
-    iterate_until(reactor, what, |_| done());
 }
 
 /// Iterates `reactor` until `d` fires and returns its value; fails the test
