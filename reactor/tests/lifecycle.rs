@@ -9,11 +9,7 @@ use tx0mq_reactor::{Error, Phase, Reactor, SystemEvent};
 type Log = Vec<&'static str>;
 
 fn reactor() -> Reactor<Log> {
-    Reactor::builder()
-        .state(Log::new())
-        .handle_signals(false)
-        .build()
-        .expect("reactor")
+    tx0mq_test_support::reactor::reactor(Log::new())
 }
 
 fn log(r: &Reactor<Log>) -> Log {
