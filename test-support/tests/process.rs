@@ -56,9 +56,9 @@ fn expect_containing_and_expect_times_skip_other_lines() {
 #[test]
 fn a_missing_line_fails_naming_the_process_and_showing_both_streams() {
     let message = panic_message(|| {
-        let mut p = sh("quiet", "echo said this; echo and that >&2; sleep 30");
+        let mut p = sh("quiet", "echo said this; echo and that >&2; exec sleep 30");
         p.expect_line("said this", WAIT);
-        p.line(Duration::from_millis(200));
+        p.line(Duration::from_secs(1));
     });
     assert!(message.starts_with("quiet: no line within"), "{message}");
     assert!(message.contains("said this"), "{message}");
@@ -80,7 +80,7 @@ fn output_that_ends_before_the_expected_line_fails_at_once() {
 #[test]
 fn wait_fails_after_its_deadline_and_kills() {
     let message = panic_message(|| {
-        let mut p = sh("sleeper", "echo zzz; sleep 30");
+        let mut p = sh("sleeper", "echo zzz; exec sleep 30");
         p.wait(Duration::from_millis(300));
     });
     assert!(
@@ -139,7 +139,7 @@ fn dropping_kills_the_process() {
 
 #[test]
 fn kill_returns_the_status_and_the_output() {
-    let mut p = sh("victim", "echo before; sleep 300");
+    let mut p = sh("victim", "echo before; exec sleep 300");
     p.expect_line("before", WAIT);
     let status = p.kill();
     assert!(!status.success());
