@@ -6,8 +6,8 @@
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{free_port, Proc};
+use tx0mq_test_support::net::free_port;
+use tx0mq_test_support::process::Proc;
 
 const LINE: Duration = Duration::from_secs(10);
 

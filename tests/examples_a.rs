@@ -8,17 +8,15 @@
 //! other test binaries, and can run in parallel.
 //!
 //! The interop tests at the end run the Python other half (pyzmq, and txZMQ
-//! for its demos) when `python3` (or `$TX0MQ_PYTHON`) can import it, and say
-//! why they skip otherwise.
+//! for its demos) in the interop environment `scripts/interop-env` makes;
+//! without it they say why they skip, or fail under `TX0MQ_REQUIRE_INTEROP=1`
+//! (see `docs/INTEROP.md`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{example, Proc};
+use tx0mq_test_support::net::TempDir;
+use tx0mq_test_support::process::{example, Proc};
+use tx0mq_test_support::python_or_skip;
 
 /// How long any one expected line or exit may take, on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -69,88 +67,22 @@ fn examples_are_fresh() {
     });
 }
 
-/// A temporary directory for one test's ipc endpoints, removed afterwards.
-struct Endpoints(PathBuf);
-
-impl Endpoints {
-    fn new(test: &str) -> Endpoints {
-        examples_are_fresh();
-        let dir = std::env::temp_dir().join(format!("tx0mq-exa-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        Endpoints(dir)
-    }
-
-    fn ipc(&self, name: &str) -> String {
-        format!("ipc://{}/{name}", self.0.display())
-    }
-}
-
-impl Drop for Endpoints {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What the checks need of a running process: an example (`support::Proc`)
-/// or a Python peer (`Peer`).
-trait Running {
-    fn name(&self) -> &str;
-    fn seen(&self) -> &[String];
-    fn next_line(&mut self, within: Duration) -> String;
-    fn wait_exit(&mut self) -> ExitStatus;
-}
-
-impl Running for Proc {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn seen(&self) -> &[String] {
-        &self.seen
-    }
-    fn next_line(&mut self, within: Duration) -> String {
-        self.line(within)
-    }
-    fn wait_exit(&mut self) -> ExitStatus {
-        self.wait(PATIENCE)
-    }
-}
-
-impl Running for Peer {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn seen(&self) -> &[String] {
-        &self.seen
-    }
-    fn next_line(&mut self, within: Duration) -> String {
-        self.line_within(within)
-    }
-    fn wait_exit(&mut self) -> ExitStatus {
-        self.wait()
-    }
+/// A temporary directory for one test's ipc endpoints, removed afterwards
+/// (after checking that the examples are fresh).
+fn endpoints(test: &str) -> TempDir {
+    examples_are_fresh();
+    TempDir::new(test)
 }
 
 /// Waits for `proc` to exit by itself, and says so if it failed.
-fn exits_ok(proc: &mut dyn Running) {
-    let status = proc.wait_exit();
+fn exits_ok(proc: &mut Proc) {
+    let status = proc.wait(PATIENCE);
     assert!(
         status.success(),
         "{} exited with {status:?}; output: {:#?}",
-        proc.name(),
-        proc.seen()
+        proc.name,
+        proc.seen
     );
-}
-
-/// Reads `n` lines equal to `line` from `proc` (ignoring others), within
-/// `PATIENCE` in all.
-fn expect_times(proc: &mut dyn Running, line: &str, n: usize) {
-    let deadline = Instant::now() + PATIENCE;
-    let mut found = 0;
-    while found < n {
-        if proc.next_line(deadline.saturating_duration_since(Instant::now())) == line {
-            found += 1;
-        }
-    }
 }
 
 /// Parses a Python float repr (`'1718000000.123'`), quotes optional.
@@ -171,103 +103,11 @@ fn progress_for_100() -> String {
         .collect()
 }
 
-/// A process that is not one of the examples (a Python peer), or an example
-/// whose stdin the test closes; the same idea as `support::Proc`.
-struct Peer {
-    name: String,
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Peer {
-    fn spawn(name: &str, program: &std::ffi::OsStr, args: &[&str]) -> Peer {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Peer {
-            name: name.to_string(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next line, within `PATIENCE` at most.
-    fn line(&mut self) -> String {
-        self.line_within(PATIENCE)
-    }
-
-    fn line_within(&mut self, within: Duration) -> String {
-        match self.lines.recv_timeout(within) {
-            Ok(line) => {
-                self.seen.push(line.clone());
-                line
-            }
-            Err(e) => panic!(
-                "{}: no line within {within:?} ({e}); so far: {:#?}",
-                self.name, self.seen
-            ),
-        }
-    }
-
-    /// Types `text` on stdin, then closes it.
-    fn type_and_close(&mut self, text: &str) {
-        let mut stdin = self.child.stdin.take().expect("stdin");
-        stdin.write_all(text.as_bytes()).expect("write stdin");
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        self.wait();
-    }
-
-    /// Waits for exit (failing after `PATIENCE`), collecting the rest of stdout.
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: did not exit within {PATIENCE:?}; output: {:#?}",
-                self.name,
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ---------------------------------------------------------------- chapter 1
 
 #[test]
 fn hwclient_gets_ten_worlds_from_hwserver() {
-    let ep = Endpoints::new("hw");
+    let ep = endpoints("hw");
     let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw"), "--delay-ms", "10"]);
     let mut client = Proc::spawn("hwclient", &["--connect", &ep.ipc("hw")]);
 
@@ -281,7 +121,7 @@ fn hwclient_gets_ten_worlds_from_hwserver() {
     }
     exits_ok(&mut client);
     assert_eq!(client.seen.len(), 21, "extra output: {:#?}", client.seen);
-    expect_times(&mut server, "Received request: b'Hello'", 10);
+    server.expect_times("Received request: b'Hello'", 10, PATIENCE);
 }
 
 #[test]
@@ -289,7 +129,7 @@ fn hwserver_takes_its_time_by_default() {
     // One request with the original's one-second delay: the reply cannot
     // come sooner than a second after the client started (the server waits
     // in a timer, not in the reactor).
-    let ep = Endpoints::new("hw-delay");
+    let ep = endpoints("hw-delay");
     let mut server = Proc::spawn("hwserver", &["--bind", &ep.ipc("hw")]);
     let started = Instant::now();
     let mut client = Proc::spawn("hwclient", &["--connect", &ep.ipc("hw")]);
@@ -323,7 +163,7 @@ fn version_reports_libzmq_and_tx0mq() {
 
 #[test]
 fn wuclient_averages_a_hundred_updates_from_wuserver() {
-    let ep = Endpoints::new("wu");
+    let ep = endpoints("wu");
     let _server = Proc::spawn("wuserver", &["--bind", &ep.ipc("weather")]);
     let mut client = Proc::spawn("wuclient", &["--connect", &ep.ipc("weather"), "1"]);
     assert_eq!(
@@ -363,13 +203,13 @@ fn ventilate(vent: &mut Proc) {
 }
 
 /// The dots a stopped worker printed, one per task.
-fn dots(worker: &dyn Running) -> usize {
-    worker.seen().iter().map(|l| l.matches('.').count()).sum()
+fn dots(worker: &Proc) -> usize {
+    worker.seen.iter().map(|l| l.matches('.').count()).sum()
 }
 
 #[test]
 fn taskvent_taskwork_tasksink_pipeline() {
-    let ep = Endpoints::new("pipeline");
+    let ep = endpoints("pipeline");
     let (vent_ep, sink_ep) = (ep.ipc("vent"), ep.ipc("sink"));
     let mut sink = Proc::spawn("tasksink", &["--bind", &sink_ep]);
     let mut workers: Vec<Proc> = (0..3)
@@ -392,13 +232,13 @@ fn taskvent_taskwork_tasksink_pipeline() {
         worker.signal("-TERM");
         exits_ok(worker);
     }
-    let total: usize = workers.iter().map(|w| dots(w)).sum();
+    let total: usize = workers.iter().map(dots).sum();
     assert_eq!(total, 100, "one dot per task across the workers");
 }
 
 #[test]
 fn tasksink2_kills_the_taskwork2_workers_when_done() {
-    let ep = Endpoints::new("pipeline2");
+    let ep = endpoints("pipeline2");
     let (vent_ep, sink_ep, control_ep) = (ep.ipc("vent"), ep.ipc("sink"), ep.ipc("control"));
     let mut sink = Proc::spawn("tasksink2", &["--bind", &sink_ep, "--control", &control_ep]);
     let worker_args = [
@@ -427,18 +267,22 @@ fn tasksink2_kills_the_taskwork2_workers_when_done() {
     for worker in &mut workers {
         exits_ok(worker);
     }
-    let total: usize = workers.iter().map(|w| dots(w)).sum();
+    let total: usize = workers.iter().map(dots).sum();
     assert_eq!(total, 100, "one dot per task across the workers");
 }
 
 #[test]
 fn taskvent_without_enter_fails_cleanly() {
-    let ep = Endpoints::new("vent-eof");
+    let ep = endpoints("vent-eof");
     let args = ["--bind", &ep.ipc("vent"), "--sink", &ep.ipc("s")];
-    let mut vent = Peer::spawn("taskvent", example("taskvent").as_os_str(), &args);
-    assert_eq!(vent.line(), "Press Enter when the workers are ready: ");
-    vent.type_and_close("not yet");
-    let status = vent.wait();
+    let mut vent = Proc::spawn("taskvent", &args);
+    assert_eq!(
+        vent.line(PATIENCE),
+        "Press Enter when the workers are ready: "
+    );
+    vent.write_stdin("not yet");
+    vent.close_stdin();
+    let status = vent.wait(PATIENCE);
     assert_eq!(status.code(), Some(1), "{:#?}", vent.seen);
 }
 
@@ -447,7 +291,7 @@ fn taskvent_without_enter_fails_cleanly() {
 #[test]
 fn msreader_and_mspoller_read_tasks_and_weather() {
     for reader in ["msreader", "mspoller"] {
-        let ep = Endpoints::new(reader);
+        let ep = endpoints(reader);
         let (vent_ep, weather_ep) = (ep.ipc("vent"), ep.ipc("weather"));
         let _weather = Proc::spawn("wuserver", &["--bind", &weather_ep]);
         let mut vent = Proc::spawn("taskvent", &["--bind", &vent_ep, "--sink", &ep.ipc("sink")]);
@@ -482,7 +326,7 @@ fn msreader_and_mspoller_read_tasks_and_weather() {
 
 /// rrclient's ten requests through a broker, answered by two rrworkers.
 fn request_reply_through(broker: &str) {
-    let ep = Endpoints::new(broker);
+    let ep = endpoints(broker);
     let (frontend, backend) = (ep.ipc("frontend"), ep.ipc("backend"));
     let _broker = Proc::spawn(broker, &["--frontend", &frontend, "--backend", &backend]);
     let mut workers: Vec<Proc> = (0..2)
@@ -543,7 +387,7 @@ const ROLES: [(&str, &str); 2] = [("bind", "connect"), ("connect", "bind")];
 #[test]
 fn pub_sub_in_both_roles() {
     for (publisher_method, subscriber_method) in ROLES {
-        let ep = Endpoints::new(&format!("pub_sub-{publisher_method}"));
+        let ep = endpoints(&format!("pub_sub-{publisher_method}"));
         let endpoint = ep.ipc("sock");
         let mut args = txzmq_args(publisher_method, &endpoint, "publisher");
         args.extend(["--interval-ms", "100"]);
@@ -574,7 +418,7 @@ fn pub_sub_in_both_roles() {
 
 #[test]
 fn pub_sub_publisher_stops_after_count() {
-    let ep = Endpoints::new("pub_sub-count");
+    let ep = endpoints("pub_sub-count");
     let endpoint = ep.ipc("sock");
     let mut args = txzmq_args("bind", &endpoint, "publisher");
     args.extend(["--interval-ms", "50", "--count", "2"]);
@@ -593,7 +437,7 @@ fn hostname() -> String {
 fn push_pull_in_both_roles() {
     let host = hostname();
     for (push_method, pull_method) in ROLES {
-        let ep = Endpoints::new(&format!("push_pull-{push_method}"));
+        let ep = endpoints(&format!("push_pull-{push_method}"));
         let endpoint = ep.ipc("sock");
         let mut args = txzmq_args(push_method, &endpoint, "push");
         args.extend(["--interval-ms", "100"]);
@@ -631,7 +475,7 @@ fn push_pull_in_both_roles() {
 fn push_pull_skips_when_no_consumer_is_bound() {
     // A bound PUSH with no consumer: libzmq refuses the push, and the demo
     // says so instead of queueing, as txZMQ does.
-    let ep = Endpoints::new("push-alone");
+    let ep = endpoints("push-alone");
     let endpoint = ep.ipc("sock");
     let mut args = txzmq_args("bind", &endpoint, "push");
     args.extend(["--interval-ms", "50", "--count", "2"]);
@@ -695,7 +539,7 @@ fn parse_reply(line: &str) -> (String, String) {
 #[test]
 fn req_rep_in_both_roles() {
     for (req_method, rep_method) in ROLES {
-        let ep = Endpoints::new(&format!("req_rep-{req_method}"));
+        let ep = endpoints(&format!("req_rep-{req_method}"));
         let endpoint = ep.ipc("sock");
         let mut replier = Proc::spawn("req_rep", &txzmq_args(rep_method, &endpoint, "rep"));
         let mut args = txzmq_args(req_method, &endpoint, "req");
@@ -760,21 +604,18 @@ fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
         ("pub_sub", &["--mode", "subscriber"], 1),
     ];
     for (name, args, code) in cases {
-        let output = Command::new(example(name))
-            .args(*args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the example");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if *name == "pub_sub" && *code == 1 && output.status.code() != Some(1) {
+        let mut proc = Proc::spawn(name, args);
+        proc.close_stdin();
+        let status = proc.wait(PATIENCE);
+        let stderr = proc.stderr().join("\n");
+        if *name == "pub_sub" && *code == 1 && status.code() != Some(1) {
             // A libzmq with PGM support would start; that is fine too.
             continue;
         }
         assert_eq!(
-            output.status.code(),
+            status.code(),
             Some(*code),
-            "{name} {args:?}: status {:?}, stderr {stderr}",
-            output.status
+            "{name} {args:?}: status {status:?}, stderr {stderr}"
         );
         assert!(
             stderr.contains(name),
@@ -790,12 +631,9 @@ fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
 #[test]
 fn help_is_printed_and_exits_zero() {
     examples_are_fresh();
-    let output = Command::new(example("taskvent"))
-        .arg("--help")
-        .output()
-        .expect("run taskvent --help");
-    assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout);
+    let mut help = Proc::spawn("taskvent", &["--help"]);
+    assert!(help.wait(PATIENCE).success());
+    let text = help.seen.join("\n");
     assert!(
         text.contains("tcp://*:5557") && text.contains("tcp://localhost:5558"),
         "{text}"
@@ -803,51 +641,6 @@ fn help_is_printed_and_exits_zero() {
 }
 
 // ------------------------------------------------------- Python interop
-
-/// A Python with pyzmq (and with `txzmq` if `txzmq` is true), or the reason
-/// there is none.
-fn python(txzmq: bool) -> Result<String, String> {
-    let python = std::env::var("TX0MQ_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let modules = if txzmq {
-        "import zmq, txzmq, twisted"
-    } else {
-        "import zmq"
-    };
-    match Command::new(&python).args(["-c", modules]).output() {
-        Ok(out) if out.status.success() => Ok(python),
-        Ok(out) => Err(format!(
-            "{python} cannot `{modules}`: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Err(e) => Err(format!("no {python}: {e}")),
-    }
-}
-
-/// Runs `script` with `python`, its stdout read line by line like an example's.
-fn spawn_python(python: &str, name: &str, script: &str, args: &[&str]) -> Peer {
-    let args = [&["-u", "-c", script], args].concat();
-    Peer::spawn(name, python.as_ref(), &args)
-}
-
-macro_rules! python_or_skip {
-    ($txzmq:expr) => {
-        match python($txzmq) {
-            Ok(python) => python,
-            Err(why) => {
-                // Written straight to stderr, so it shows even when the
-                // test harness captures output.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: {why} (set TX0MQ_PYTHON to a Python with pyzmq)"
-                );
-                return;
-            }
-        }
-    };
-}
 
 /// zguide's hwserver.py, with its endpoint and delay as arguments.
 const PY_HWSERVER: &str = r#"
@@ -876,22 +669,22 @@ for request in range(10):
 
 #[test]
 fn interop_hw_with_python() {
-    let python = python_or_skip!(false);
-    let ep = Endpoints::new("py-hw");
+    let python = python_or_skip!("interop_hw_with_python");
+    let ep = endpoints("py-hw");
     let endpoint = ep.ipc("hw");
 
     // Rust client, Python server.
-    let mut server = spawn_python(&python, "hwserver.py", PY_HWSERVER, &[&endpoint, "0.01"]);
+    let mut server = python.run_code("hwserver.py", PY_HWSERVER, &[&endpoint, "0.01"]);
     let mut client = Proc::spawn("hwclient", &["--connect", &endpoint]);
     exits_ok(&mut client);
     assert_eq!(client.seen.len(), 21, "{:#?}", client.seen);
     assert_eq!(client.seen[20], "Received reply 9 [ b'World' ]");
-    expect_times(&mut server, "Received request: b'Hello'", 10);
+    server.expect_times("Received request: b'Hello'", 10, PATIENCE);
     drop(server);
 
     // Python client, Rust server: the same lines as with Rust on both sides.
     let _server = Proc::spawn("hwserver", &["--bind", &endpoint, "--delay-ms", "10"]);
-    let mut py_client = spawn_python(&python, "hwclient.py", PY_HWCLIENT, &[&endpoint]);
+    let mut py_client = python.run_code("hwclient.py", PY_HWCLIENT, &[&endpoint]);
     exits_ok(&mut py_client);
     assert_eq!(py_client.seen, client.seen);
 }
@@ -919,28 +712,28 @@ while True:
 
 #[test]
 fn interop_rrbroker_and_msgqueue_with_python_client_and_worker() {
-    let python = python_or_skip!(false);
+    let python = python_or_skip!("interop_rrbroker_and_msgqueue_with_python_client_and_worker");
     for broker in ["rrbroker", "msgqueue"] {
         // Rust client, Python worker.
-        let ep = Endpoints::new(&format!("py-{broker}-1"));
+        let ep = endpoints(&format!("py-{broker}-1"));
         let (frontend, backend) = (ep.ipc("frontend"), ep.ipc("backend"));
         let _broker = Proc::spawn(broker, &["--frontend", &frontend, "--backend", &backend]);
-        let mut py_worker = spawn_python(&python, "rrworker.py", PY_RRWORKER, &[&backend]);
+        let mut py_worker = python.run_code("rrworker.py", PY_RRWORKER, &[&backend]);
         let mut client = Proc::spawn("rrclient", &["--connect", &frontend]);
         exits_ok(&mut client);
         assert_eq!(client.seen.len(), 10, "{broker}: {:#?}", client.seen);
         assert_eq!(client.seen[9], "Received reply 10 [b'World']", "{broker}");
-        expect_times(&mut py_worker, "Received request: b'Hello'", 10);
+        py_worker.expect_times("Received request: b'Hello'", 10, PATIENCE);
 
         // Python client, Rust worker: the same lines.
-        let ep = Endpoints::new(&format!("py-{broker}-2"));
+        let ep = endpoints(&format!("py-{broker}-2"));
         let (frontend, backend) = (ep.ipc("frontend"), ep.ipc("backend"));
         let _broker = Proc::spawn(broker, &["--frontend", &frontend, "--backend", &backend]);
         let mut worker = Proc::spawn("rrworker", &["--connect", &backend]);
-        let mut py_client = spawn_python(&python, "rrclient.py", PY_RRCLIENT, &[&frontend]);
+        let mut py_client = python.run_code("rrclient.py", PY_RRCLIENT, &[&frontend]);
         exits_ok(&mut py_client);
         assert_eq!(py_client.seen, client.seen, "{broker}");
-        expect_times(&mut worker, "Received request: b'Hello'", 10);
+        worker.expect_times("Received request: b'Hello'", 10, PATIENCE);
     }
 }
 
@@ -979,11 +772,11 @@ print((f"Average temperature for zipcode "
 
 #[test]
 fn interop_pipeline_and_weather_with_python() {
-    let python = python_or_skip!(false);
-    let ep = Endpoints::new("py-tasks");
+    let python = python_or_skip!("interop_pipeline_and_weather_with_python");
+    let ep = endpoints("py-tasks");
     let (vent_ep, sink_ep) = (ep.ipc("vent"), ep.ipc("sink"));
     let mut sink = Proc::spawn("tasksink", &["--bind", &sink_ep]);
-    let mut py_worker = spawn_python(&python, "taskwork.py", PY_TASKWORK, &[&vent_ep, &sink_ep]);
+    let mut py_worker = python.run_code("taskwork.py", PY_TASKWORK, &[&vent_ep, &sink_ep]);
     let mut worker = Proc::spawn("taskwork", &["--connect", &vent_ep, "--sink", &sink_ep]);
     let mut vent = Proc::spawn("taskvent", &["--bind", &vent_ep, "--sink", &sink_ep]);
     ventilate(&mut vent);
@@ -997,7 +790,7 @@ fn interop_pipeline_and_weather_with_python() {
 
     let weather_ep = ep.ipc("weather");
     let _server = Proc::spawn("wuserver", &["--bind", &weather_ep]);
-    let mut py_client = spawn_python(&python, "wuclient.py", PY_WUCLIENT, &[&weather_ep, "1"]);
+    let mut py_client = python.run_code("wuclient.py", PY_WUCLIENT, &[&weather_ep, "1"]);
     exits_ok(&mut py_client);
     assert!(
         py_client.seen[1].starts_with("Average temperature for zipcode '1' was "),
@@ -1076,7 +869,7 @@ reactor.run()
 
 #[test]
 fn interop_txzmq_demos_with_python_txzmq() {
-    let python = python_or_skip!(true);
+    let python = python_or_skip!("interop_txzmq_demos_with_python_txzmq");
     let host = hostname();
     // (Rust role, Python role, Rust method), each way round.
     let pairs = [
@@ -1093,10 +886,9 @@ fn interop_txzmq_demos_with_python_txzmq() {
             "push" | "pull" => "push_pull",
             _ => "req_rep",
         };
-        let ep = Endpoints::new(&format!("py-{rust_mode}"));
+        let ep = endpoints(&format!("py-{rust_mode}"));
         let endpoint = ep.ipc("sock");
-        let mut py = spawn_python(
-            &python,
+        let mut py = python.run_code(
             &format!("{demo}.py --mode {py_mode}"),
             PY_TXZMQ_DEMOS,
             &txzmq_args("bind", &endpoint, py_mode),
@@ -1109,7 +901,7 @@ fn interop_txzmq_demos_with_python_txzmq() {
         let mut rust = Proc::spawn(demo, &args);
         // The side that counts is the receiving one: it prints what the
         // other side's messages look like on arrival.
-        let (receiver, receiving_name): (&mut dyn Running, _) = match rust_mode {
+        let (receiver, receiving_name): (&mut Proc, _) = match rust_mode {
             "subscriber" | "pull" | "req" => (&mut rust, "Rust"),
             _ => (&mut py, "Python"),
         };
@@ -1117,7 +909,7 @@ fn interop_txzmq_demos_with_python_txzmq() {
         let deadline = Instant::now() + PATIENCE;
         while got < 3 {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = receiver.next_line(left);
+            let line = receiver.line(left);
             let ok = match rust_mode {
                 "publisher" | "subscriber" => line
                     .strip_prefix("message received: (b'")

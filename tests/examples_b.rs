@@ -6,49 +6,14 @@
 //! files in a fresh temporary directory), so the tests run in parallel with
 //! each other and with other test binaries.
 
-use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{free_port, Proc};
+use tx0mq_test_support::net::{free_port, tcp, TempDir};
+use tx0mq_test_support::process::Proc;
 
 /// How long any one step may take on a loaded machine.
 const STEP: Duration = Duration::from_secs(60);
-
-/// A fresh `tcp://127.0.0.1:PORT` endpoint.
-fn tcp() -> String {
-    format!("tcp://127.0.0.1:{}", free_port())
-}
-
-/// A temporary directory for ipc files, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("tx0mq-examples-b-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    /// `ipc://<dir>/<name>`.
-    fn ipc(&self, name: &str) -> String {
-        format!("ipc://{}", self.0.join(name).display())
-    }
-
-    /// `<dir>/<name>` as a string.
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Waits for `proc` to exit successfully within `within` and returns all it printed.
 fn finish(proc: &mut Proc, within: Duration) -> Vec<String> {

@@ -8,20 +8,18 @@
 //! reacts to what the peer says instead of sleeping.
 //!
 //! The peers run in the virtual environment `scripts/interop-env` makes
-//! (`.venv-interop/`, or `$TX0MQ_INTEROP_VENV`). Without it each test says on
-//! stderr that it was skipped and why, and passes; with
-//! `TX0MQ_REQUIRE_INTEROP=1` (as `.ci/run` sets) a missing or stale
-//! environment fails the test. See `docs/INTEROP.md`.
+//! (`.venv-interop/`, or `$TX0MQ_INTEROP_VENV`), found by
+//! `tx0mq_test_support::python`. Without it each test says on stderr that it
+//! was skipped and why, and passes; with `TX0MQ_REQUIRE_INTEROP=1` (as
+//! `.ci/run` sets) a missing or stale environment fails the test. See
+//! `docs/INTEROP.md`.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::rc::Rc;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tx0mq::connections::{
     Frame, Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection,
@@ -29,6 +27,11 @@ use tx0mq::connections::{
     ZmqRequestTimeoutError, ZmqRouterConnection, ZmqSubConnection,
 };
 use tx0mq::{Ctx, Deferred, LoopingCall, Reactor};
+use tx0mq_test_support::net::TempDir;
+use tx0mq_test_support::process::{Event, Proc, Stdin as Control};
+use tx0mq_test_support::python::PythonEnv;
+use tx0mq_test_support::python_or_skip;
+use tx0mq_test_support::reactor::{reactor, run_with_deadline};
 
 /// How long our side of one test may take before the watchdog fails it.
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -40,137 +43,6 @@ const STARTUP: Duration = Duration::from_secs(30);
 const ANY_PORT: &str = "tcp://127.0.0.1:*";
 /// Ten MiB, the size of the large frames.
 const BIG: usize = 10 << 20;
-
-// ---------------------------------------------------------------------------
-// The Python environment
-
-struct PythonEnv {
-    python: PathBuf,
-    peers: PathBuf,
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The pins `scripts/interop-env` installs, as (distribution, version).
-fn pins() -> Vec<(String, String)> {
-    let path = repo().join("tests/peers/requirements.txt");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once("=="))
-        .map(|(name, version)| (name.trim().to_string(), version.trim().to_string()))
-        .collect()
-}
-
-fn probe_env() -> Result<PythonEnv, String> {
-    let venv = match std::env::var_os("TX0MQ_INTEROP_VENV") {
-        Some(dir) => PathBuf::from(dir),
-        None => repo().join(".venv-interop"),
-    };
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        return Err(format!(
-            "no Python environment at {} (no bin/python)",
-            venv.display()
-        ));
-    }
-    let wanted: Vec<(String, String)> = pins()
-        .into_iter()
-        .filter(|(name, _)| ["pyzmq", "Twisted", "txZMQ"].contains(&name.as_str()))
-        .collect();
-    let names: Vec<String> = wanted.iter().map(|(n, _)| format!("{n:?}")).collect();
-    let script = format!(
-        "import zmq, twisted, txzmq\nfrom importlib.metadata import version\n\
-         print(' '.join(version(n) for n in [{}]))",
-        names.join(", ")
-    );
-    let mut child = Command::new(&python)
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    let status = wait_with_deadline(&mut child, STARTUP)
-        .ok_or_else(|| format!("{} did not answer within {STARTUP:?}", python.display()))?;
-    let mut out = String::new();
-    let mut err = String::new();
-    let _ = child.stdout.take().map(|mut s| s.read_to_string(&mut out));
-    let _ = child.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    if !status.success() {
-        return Err(format!(
-            "{} cannot import zmq, twisted and txzmq: {}",
-            venv.display(),
-            err.trim().lines().last().unwrap_or("")
-        ));
-    }
-    let found: Vec<&str> = out.split_whitespace().collect();
-    for ((name, pinned), found) in wanted.iter().zip(found.iter()) {
-        if pinned != found {
-            return Err(format!(
-                "{} has {name} {found}, but tests/peers/requirements.txt pins {pinned} \
-                 (stale environment)",
-                venv.display()
-            ));
-        }
-    }
-    Ok(PythonEnv {
-        python,
-        peers: repo().join("tests/peers"),
-    })
-}
-
-/// The environment, or `None` after saying why the test is skipped. With
-/// `TX0MQ_REQUIRE_INTEROP=1`, a missing environment fails the test instead.
-fn python_env(test: &str) -> Option<&'static PythonEnv> {
-    static ENV: OnceLock<Result<PythonEnv, String>> = OnceLock::new();
-    match ENV.get_or_init(probe_env) {
-        Ok(env) => Some(env),
-        Err(why) => {
-            let required = std::env::var("TX0MQ_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "{test}: TX0MQ_REQUIRE_INTEROP=1 but the interop environment is unusable: {why}; \
-                 run scripts/interop-env"
-            );
-            // Straight to the process's stderr: libtest captures `eprintln!`,
-            // and a skip should be visible in a plain `cargo test`.
-            let _ = writeln!(
-                std::io::stderr(),
-                "interop test {test} SKIPPED: {why}; run scripts/interop-env to set it up \
-                 (TX0MQ_REQUIRE_INTEROP=1 makes this a failure)"
-            );
-            None
-        }
-    }
-}
-
-/// Returns early (passing) from a test when the environment is missing.
-macro_rules! python_env_or_skip {
-    ($test:expr) => {
-        match python_env($test) {
-            Some(env) => env,
-            None => return,
-        }
-    };
-}
-
-fn wait_with_deadline(child: &mut Child, within: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Frames as words, and the payloads
@@ -396,49 +268,18 @@ fn abbreviate(text: &str) -> String {
         .join(" ")
 }
 
-type Sink = Arc<dyn Fn(Line) + Send + Sync>;
-
-#[derive(Default)]
-struct Output {
-    queue: VecDeque<Line>,
-    transcript: Vec<String>,
-    sink: Option<Sink>,
-}
-
-/// A peer's standard input: commands, one per line.
-#[derive(Clone)]
-struct Control(Arc<Mutex<Option<ChildStdin>>>);
-
-impl Control {
-    fn send(&self, command: &str) {
-        let mut stdin = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pipe) = stdin.as_mut() {
-            // A peer that died shows up as EOF on its output; ignore EPIPE here.
-            let _ = pipe.write_all(format!("{command}\n").as_bytes());
-            let _ = pipe.flush();
-        }
-    }
-
-    fn close(&self) {
-        let pipe = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(pipe);
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Lib {
     Txzmq,
     Pyzmq,
 }
 
-/// A Python peer process. Killed when dropped.
+/// A Python peer process, its output read as [`Line`]s. Killed when
+/// dropped.
 struct Peer {
-    name: String,
-    child: Child,
-    control: Control,
-    output: Arc<(Mutex<Output>, Condvar)>,
-    stderr: Arc<Mutex<String>>,
-    finished: bool,
+    proc: Proc,
+    /// Where the peer writes its large frames.
+    files: Arc<PathBuf>,
 }
 
 impl Peer {
@@ -447,135 +288,59 @@ impl Peer {
             Lib::Txzmq => "txzmq_peer.py",
             Lib::Pyzmq => "pyzmq_peer.py",
         };
-        let name = format!("{program} {mode}");
-        let mut child = Command::new(&env.python)
-            .arg(env.peers.join(program))
-            .arg(mode)
-            .args(args)
-            .arg("--deadline")
-            .arg(PEER_DEADLINE.as_secs().to_string())
-            .arg("--files")
-            .arg(&scratch.0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let control = Control(Arc::new(Mutex::new(child.stdin.take())));
-        let output: Arc<(Mutex<Output>, Condvar)> = Arc::default();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let shared = output.clone();
-        let files = Arc::new(scratch.0.clone());
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut text = String::new();
-            loop {
-                text.clear();
-                let line = match reader.read_line(&mut text) {
-                    Ok(0) | Err(_) => Line::parse("EOF", &files),
-                    Ok(_) => Line::parse(text.trim_end_matches('\n'), &files),
-                };
-                let eof = line.event == "EOF";
-                let shown = if eof {
-                    "EOF".to_string()
-                } else {
-                    abbreviate(text.trim_end())
-                };
-                let sink = {
-                    let (lock, ready) = &*shared;
-                    let mut out = lock.lock().unwrap_or_else(|p| p.into_inner());
-                    out.transcript.push(shown);
-                    match out.sink.clone() {
-                        Some(sink) => Some((sink, line)),
-                        None => {
-                            out.queue.push_back(line);
-                            ready.notify_all();
-                            None
-                        }
-                    }
-                };
-                if let Some((sink, line)) = sink {
-                    sink(line);
-                }
-                if eof {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped stderr");
-        let collected = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                let mut text = collected.lock().unwrap_or_else(|p| p.into_inner());
-                text.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let mut all = vec![mode.to_string()];
+        all.extend_from_slice(args);
+        all.extend([
+            "--deadline".to_string(),
+            PEER_DEADLINE.as_secs().to_string(),
+            "--files".to_string(),
+            scratch.0.dir().display().to_string(),
+        ]);
         Peer {
-            name,
-            child,
-            control,
-            output,
-            stderr,
-            finished: false,
+            proc: env.run_peer(program, &all),
+            files: Arc::new(scratch.0.dir().to_path_buf()),
         }
     }
 
     fn control(&self) -> Control {
-        self.control.clone()
+        self.proc.stdin()
     }
 
     /// Waits (before the reactor runs) for a line with `event`, skipping others.
-    fn wait_for(&self, event: &str) -> Line {
-        let deadline = Instant::now() + STARTUP;
-        let (lock, ready) = &*self.output;
-        let mut out = lock.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            while let Some(line) = out.queue.pop_front() {
-                if line.event == event {
-                    return line;
-                }
-                if line.is_fatal() {
-                    drop(out);
-                    panic!(
-                        "{}: {} while waiting for {event}\n{}",
-                        self.name,
-                        line.event,
-                        self.diagnostics()
-                    );
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                drop(out);
-                panic!(
-                    "{}: no {event} within {STARTUP:?}\n{}",
-                    self.name,
-                    self.diagnostics()
-                );
-            }
-            out = ready
-                .wait_timeout(out, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+    fn wait_for(&mut self, event: &str) -> Line {
+        let files = self.files.clone();
+        let text = self.proc.expect_matching(event, STARTUP, |text| {
+            let line = Line::parse(text, &files);
+            line.event == event || line.is_fatal()
+        });
+        let line = Line::parse(&text, &self.files);
+        if line.event != event {
+            panic!(
+                "{}: {} while waiting for {event}\n{}",
+                self.proc.name,
+                line.event,
+                self.proc.diagnostics()
+            );
         }
+        line
     }
 
     /// The endpoint a peer that bound to a wildcard reports.
-    fn bound_endpoint(&self) -> String {
+    fn bound_endpoint(&mut self) -> String {
         self.wait_for("BOUND").words[0].clone()
     }
 
     /// From now on, hands every line to `hook` on the reactor's thread (lines
     /// not yet consumed included). A fatal line (`ERROR`, `DEADLINE`, or the
-    /// end of the output) stops the reactor.
+    /// end of the output, as `EOF`) stops the reactor.
     fn forward<S: 'static>(&self, reactor: &Reactor<S>, hook: fn(&mut Ctx<'_, S>, Line)) {
         let handle = reactor.thread_handle();
-        let sink: Sink = Arc::new(move |line: Line| {
+        let files = self.files.clone();
+        self.proc.forward(move |event| {
+            let line = match event {
+                Event::Line(text) => Line::parse(&text, &files),
+                Event::End => Line::parse("EOF", &files),
+            };
             let _ = handle.call_from_thread(move |cx| {
                 if line.is_fatal() {
                     let _ = cx.reactor.stop();
@@ -583,99 +348,45 @@ impl Peer {
                 hook(cx, line);
             });
         });
-        let backlog: Vec<Line> = {
-            let mut out = self.output.0.lock().unwrap_or_else(|p| p.into_inner());
-            out.sink = Some(sink.clone());
-            out.queue.drain(..).collect()
-        };
-        for line in backlog {
-            sink(line);
-        }
     }
 
-    fn transcript(&self) -> Vec<String> {
-        self.output
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .transcript
-            .clone()
-    }
-
-    fn diagnostics(&self) -> String {
-        let transcript = self.transcript();
-        let skip = transcript.len().saturating_sub(60);
-        let mut text = format!("--- {} printed ({} lines):\n", self.name, transcript.len());
-        if skip > 0 {
-            let _ = writeln!(text, "  ... {skip} lines ...");
-        }
-        for line in &transcript[skip..] {
-            let _ = writeln!(text, "  {line}");
-        }
-        let stderr = self
-            .stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let tail: String = stderr
-            .chars()
-            .rev()
-            .take(4000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let _ = write!(text, "--- its stderr:\n{tail}");
-        text
+    /// Whether the peer printed `ERROR` or `DEADLINE`.
+    fn reported_error(&self) -> bool {
+        self.proc
+            .transcript()
+            .iter()
+            .any(|l| l.starts_with("ERROR") || l.starts_with("DEADLINE"))
     }
 
     /// Closes the peer's input (it quits), waits for it to exit, and checks
     /// it exited 0 without reporting an error.
     fn finish(mut self) {
-        self.control.close();
-        let status = wait_with_deadline(&mut self.child, STARTUP);
-        self.finished = true;
-        let broken = self
-            .transcript()
-            .iter()
-            .any(|l| l.starts_with("ERROR") || l.starts_with("DEADLINE"));
+        self.proc.close_stdin();
+        let status = self.proc.wait_timeout(STARTUP);
+        let broken = self.reported_error();
         match status {
             Some(status) if status.success() && !broken => {}
             Some(status) => panic!(
                 "{} exited with {status} and/or reported an error\n{}",
-                self.name,
-                self.diagnostics()
+                self.proc.name,
+                self.proc.diagnostics()
             ),
             None => panic!(
                 "{} did not exit within {STARTUP:?} after its input closed\n{}",
-                self.name,
-                self.diagnostics()
+                self.proc.name,
+                self.proc.diagnostics()
             ),
         }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if !self.finished {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
     }
 }
 
 /// A scratch directory for script files and large frames, removed when
 /// dropped.
-struct Scratch(PathBuf, Cell<usize>);
+struct Scratch(TempDir, Cell<usize>);
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("tx0mq-interop-{}-{n}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        Scratch(dir, Cell::new(0))
+        Scratch(TempDir::new(&format!("interop-{test}")), Cell::new(0))
     }
 
     /// Frames as words for a script. Frames over 64 KiB go through a file
@@ -689,7 +400,7 @@ impl Scratch {
                 }
                 let name = format!("in-{}", self.1.get());
                 self.1.set(self.1.get() + 1);
-                let path = self.0.join(&name);
+                let path = self.0.dir().join(&name);
                 std::fs::write(&path, frame)
                     .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
                 format!("={name}")
@@ -701,7 +412,7 @@ impl Scratch {
     /// Writes a script (one message per line, frames as words) and returns
     /// `--script PATH` arguments.
     fn script(&self, name: &str, lines: impl IntoIterator<Item = String>) -> Vec<String> {
-        let path = self.0.join(name);
+        let path = self.0.dir().join(name);
         let mut text = String::new();
         for line in lines {
             text.push_str(&line);
@@ -712,24 +423,14 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// A reactor for one test: no signal handling (the test harness owns the
-/// process), and a factory that shuts down with it.
+/// A test reactor (no signal handling, and a failed assertion in a callback
+/// fails the test at once) and a factory that shuts down with it.
 fn reactor_with<S: 'static>(state: S) -> (Reactor<S>, ZmqFactory<S>) {
-    let reactor = Reactor::builder()
-        .state(state)
-        .handle_signals(false)
-        .build()
-        .expect("build the reactor");
+    let reactor = reactor(state);
     let factory = ZmqFactory::new(&reactor).expect("make the factory");
     factory.register_for_shutdown();
     (reactor, factory)
@@ -738,35 +439,21 @@ fn reactor_with<S: 'static>(state: S) -> (Reactor<S>, ZmqFactory<S>) {
 /// Runs the reactor until the test stops it, failing the test if the
 /// watchdog fires first or a peer reports an error.
 fn run<S: 'static>(reactor: &Reactor<S>, what: &str, peers: &[&Peer]) -> Duration {
-    let started = Instant::now();
-    let fired = Rc::new(Cell::new(false));
-    let flag = fired.clone();
-    let watchdog = reactor.call_later(WATCHDOG, move |cx| {
-        flag.set(true);
-        cx.reactor.stop()
-    });
-    reactor.run().expect("run the reactor");
-    let _ = watchdog.cancel();
     let report = || {
         peers
             .iter()
-            .map(|p| p.diagnostics())
+            .map(|p| p.proc.diagnostics())
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert!(
-        !fired.get(),
-        "{what}: the watchdog fired after {WATCHDOG:?}\n{}",
-        report()
-    );
+    let elapsed = run_with_deadline(reactor, WATCHDOG, what, |_| {
+        format!("the watchdog fired\n{}", report())
+    });
     for peer in peers {
-        let broken = peer
-            .transcript()
-            .iter()
-            .any(|l| l.starts_with("ERROR") || l.starts_with("DEADLINE") || l == "EOF");
-        assert!(!broken, "{what}: {} failed\n{}", peer.name, report());
+        let broken = peer.reported_error() || peer.proc.output_ended();
+        assert!(!broken, "{what}: {} failed\n{}", peer.proc.name, report());
     }
-    started.elapsed()
+    elapsed
 }
 
 fn report_timing(test: &str, elapsed: Duration) {
@@ -868,7 +555,7 @@ fn on_tagged(
     if !state.go_sent && state.subs.iter().all(|s| s.probed) {
         state.go_sent = true;
         if let Some(control) = &state.control {
-            control.send("go");
+            control.send_line("go");
         }
     }
     if state.subs.iter().all(|s| s.ended) {
@@ -880,7 +567,7 @@ fn on_tagged(
 /// everything, one to a few tags (and `sync`). Each gets exactly the
 /// messages it subscribed to, tag and message split as txZMQ splits them.
 fn their_pub_to_our_subs(test: &str, lib: Lib, messages: Vec<Tagged>) {
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let (reactor, factory) = reactor_with(SubsState {
         subs: vec![SubSide::default(), SubSide::default()],
@@ -1078,7 +765,7 @@ fn our_pub_to_their_sub(
 #[test]
 fn our_publish_reaches_txzmq_sub() {
     let test = "our_publish_reaches_txzmq_sub";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let mut subscribed = subscriptions();
     subscribed.push(b("sync"));
     let got = our_pub_to_their_sub(test, env, Lib::Txzmq, &subscribed);
@@ -1095,7 +782,7 @@ fn our_publish_reaches_txzmq_sub() {
 #[test]
 fn our_publish_reaches_pyzmq_sub_with_prefix_subscription() {
     let test = "our_publish_reaches_pyzmq_sub_with_prefix_subscription";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let got = our_pub_to_their_sub(test, env, Lib::Pyzmq, &[b("wea"), b("sync")]);
     let want: Vec<Frames> = matching(&tagged_messages(), &[b("wea")])
         .into_iter()
@@ -1117,7 +804,7 @@ struct Collected {
 #[test]
 fn txzmq_push_reaches_our_pull() {
     let test = "txzmq_push_reaches_our_pull";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let messages = assorted_messages();
     let (reactor, factory) = reactor_with(Collected {
@@ -1149,10 +836,10 @@ fn txzmq_push_reaches_our_pull() {
 #[test]
 fn our_push_reaches_txzmq_pull() {
     let test = "our_push_reaches_txzmq_pull";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let messages = assorted_messages();
-    let peer = Peer::spawn(
+    let mut peer = Peer::spawn(
         env,
         &scratch,
         Lib::Txzmq,
@@ -1234,7 +921,7 @@ fn answer_late_request(state: &mut OurRep) {
     // more request shows the connection is still in order.
     rep.reply(id, vec![b("too late")]).expect("late reply");
     state.late_answered = true;
-    control.send(&format!("send {}", hex(b"after")));
+    control.send_line(&format!("send {}", hex(b"after")));
 }
 
 fn on_txzmq_requester_line(cx: &mut Ctx<'_, OurRep>, line: Line) {
@@ -1266,7 +953,7 @@ fn on_txzmq_requester_line(cx: &mut Ctx<'_, OurRep>, line: Line) {
 #[test]
 fn txzmq_concurrent_requests_and_a_timeout_reach_our_rep() {
     let test = "txzmq_concurrent_requests_and_a_timeout_reach_our_rep";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     const NORMAL: usize = 200;
     let normal = requests(NORMAL, true);
@@ -1465,11 +1152,11 @@ fn on_outcome(cx: &mut Ctx<'_, OurReq>, label: String, outcome: Outcome) {
 #[test]
 fn our_concurrent_requests_and_a_timeout_reach_txzmq_rep() {
     let test = "our_concurrent_requests_and_a_timeout_reach_txzmq_rep";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     const NORMAL: usize = 200;
     let normal = requests(NORMAL, true);
-    let peer = Peer::spawn(
+    let mut peer = Peer::spawn(
         env,
         &scratch,
         Lib::Txzmq,
@@ -1576,7 +1263,7 @@ struct PlainReqState {
 #[test]
 fn pyzmq_req_socket_reaches_our_rep() {
     let test = "pyzmq_req_socket_reaches_our_rep";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     // A REQ socket cannot send a message of no frames.
     let sent = requests(12, false);
@@ -1646,7 +1333,7 @@ struct ProxiedState {
 #[test]
 fn txzmq_requests_through_a_pyzmq_proxy_reach_our_rep() {
     let test = "txzmq_requests_through_a_pyzmq_proxy_reach_our_rep";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let sent = requests(20, true);
     let (reactor, factory) = reactor_with(ProxiedState {
@@ -1660,7 +1347,7 @@ fn txzmq_requests_through_a_pyzmq_proxy_reach_our_rep() {
         cx.state.received.push(parts.clone());
         cx.conn.reply(&id, reversed(&parts))
     });
-    let proxy = Peer::spawn(
+    let mut proxy = Peer::spawn(
         env,
         &scratch,
         Lib::Pyzmq,
@@ -1730,12 +1417,12 @@ fn txzmq_requests_through_a_pyzmq_proxy_reach_our_rep() {
 #[test]
 fn our_requests_reach_a_pyzmq_router_answering_in_txzmq_envelope() {
     let test = "our_requests_reach_a_pyzmq_router_answering_in_txzmq_envelope";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let sent = requests(50, true);
     let identity = b("rust-req");
     let expect = sent.len().to_string();
-    let peer = Peer::spawn(
+    let mut peer = Peer::spawn(
         env,
         &scratch,
         Lib::Pyzmq,
@@ -1838,7 +1525,7 @@ fn dealers_done(state: &Dealers, reactor: &Reactor<Dealers>) {
 #[test]
 fn our_dealers_with_identities_talk_to_txzmq_router() {
     let test = "our_dealers_with_identities_talk_to_txzmq_router";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let identities = [b("rust-a"), b("dealer-β")];
     let sent = [
@@ -1848,7 +1535,7 @@ fn our_dealers_with_identities_talk_to_txzmq_router() {
             vec![b("b two"), Vec::new(), b"\0".to_vec()],
         ],
     ];
-    let peer = Peer::spawn(
+    let mut peer = Peer::spawn(
         env,
         &scratch,
         Lib::Txzmq,
@@ -1926,7 +1613,7 @@ fn our_dealers_with_identities_talk_to_txzmq_router() {
 #[test]
 fn txzmq_dealer_with_identity_talks_to_our_router() {
     let test = "txzmq_dealer_with_identity_talks_to_our_router";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let identity = b("py-dealer ☃");
     let sent = assorted_messages();
@@ -2025,7 +1712,7 @@ fn volume_done(state: &Volume, reactor: &Reactor<Volume>) {
 #[test]
 fn volume_100k_messages_each_way_with_txzmq_dealer() {
     let test = "volume_100k_messages_each_way_with_txzmq_dealer";
-    let env = python_env_or_skip!(test);
+    let env = python_or_skip!(test);
     let scratch = Scratch::new(test);
     let (reactor, factory) = reactor_with(Volume {
         dealer: None,

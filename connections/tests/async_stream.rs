@@ -6,49 +6,24 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tx0mq_connections::{
     LostReason, Multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection,
     ZmqRepConnection, ZmqReqConnection, ZmqRequestTimeoutError, ZmqRouterConnection,
 };
 use tx0mq_reactor::{Deferred, Failure, Reactor};
+use tx0mq_test_support::deferred::outcome;
+use tx0mq_test_support::reactor::{iterate_until_cond as run_until, wait_for};
 
+/// A test reactor (a failed assertion in a callback fails the test at once).
 fn reactor() -> Reactor {
-    Reactor::builder()
-        .handle_signals(false)
-        .build()
-        .expect("a reactor")
-}
-
-/// Iterates `r` until `done()` holds; fails the test after 10 s.
-fn run_until<S: 'static>(r: &Reactor<S>, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        r.iterate(Duration::from_millis(10)).expect("iterate");
-    }
+    tx0mq_test_support::reactor::reactor(())
 }
 
 /// A unique inproc endpoint name for this test.
 fn inproc(name: &str) -> String {
     format!("inproc://async-stream-{name}-{}", std::process::id())
-}
-
-#[path = "../../reactor/tests/outcome/mod.rs"]
-mod outcome;
-use outcome::outcome;
-
-/// Runs until `d` fires and returns its value (failing on a failure).
-fn wait_for<S: 'static, T: 'static>(r: &Reactor<S>, d: &Deferred<T>, what: &str) -> T {
-    let slot = outcome(d);
-    run_until(r, what, || slot.borrow().is_some());
-    let result = slot.borrow_mut().take();
-    match result {
-        Some(Ok(value)) => value,
-        Some(Err(failure)) => panic!("{what}: failed with {failure:#}"),
-        None => unreachable!(),
-    }
 }
 
 fn text(frame: &[u8]) -> String {

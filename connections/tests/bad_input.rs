@@ -7,16 +7,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    bytes, frames, inproc, iterate_until, iterate_until_cond, logs, raw_recv, raw_send, reactor,
-    run_with_watchdog, settle, Outcome, TCP_ANY,
-};
+use common::{bytes, frames, raw_recv, raw_send, Outcome};
 use log::Level;
 use tx0mq_connections::{
     bytes_repr, ConnectionLost, DealerProtocol, Error, LostReason, Multipart, ZmqConnection,
     ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection,
     ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
     ZmqSubConnection, ZmqXPubConnection, ZmqXSubConnection,
+};
+use tx0mq_test_support::log as logs;
+use tx0mq_test_support::net::{inproc, TCP_ANY};
+use tx0mq_test_support::reactor::{
+    catching_reactor, iterate_until, iterate_until_cond, reactor, run_with_watchdog, settle,
+    DEADLINE,
 };
 
 /// Asserts `result` is `Error::Endpoint` for `address`, with a message that
@@ -328,7 +331,7 @@ fn factory_shutdown_then_reactor_shutdown_is_harmless() {
     dealer.set_protocol(LostRecorder).unwrap();
     factory.shutdown();
     reactor.call_when_running(|cx| cx.reactor.stop());
-    run_with_watchdog(&reactor, common::DEADLINE, "the reactor to stop");
+    run_with_watchdog(&reactor, DEADLINE, "the reactor to stop");
     let lost = reactor.access_state(|s| s.lost.clone()).unwrap();
     assert_eq!(
         lost,
@@ -1013,7 +1016,7 @@ fn a_failing_protocol_is_logged_and_the_connection_carries_on() {
 #[test]
 fn a_panicking_protocol_is_logged_and_the_connection_carries_on() {
     logs::capture();
-    let reactor = reactor(Vec::<Vec<u8>>::new());
+    let reactor = catching_reactor(Vec::<Vec<u8>>::new());
     let factory = ZmqFactory::new(&reactor).unwrap();
     let address = inproc("panicking-protocol");
     let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();

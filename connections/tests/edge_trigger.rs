@@ -36,7 +36,7 @@
 use std::cell::Cell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -47,104 +47,16 @@ use tx0mq_connections::{
     ZmqRouterConnection, BATCH,
 };
 use tx0mq_reactor::{Failure, LoopingCall, Reactor};
+use tx0mq_test_support::net::{inproc, TempDir};
+use tx0mq_test_support::reactor::{reactor as test_reactor, run_with_deadline, Timebomb};
 
 // ---------------------------------------------------------------------------
-// Helpers (private to this file; shared helpers live in tests/common/).
+// Helpers (private to this file; shared ones come from tx0mq-test-support).
 // ---------------------------------------------------------------------------
 
+/// Records the library's log lines, which a failing test's output shows.
 fn init_logging() {
-    let _ = env_logger::builder().is_test(true).try_init();
-}
-
-/// A reactor for tests: no signal handling, and panics in callbacks unwind
-/// out of `run` so an assertion inside a callback fails the test.
-fn test_reactor<S: 'static>(state: S) -> Reactor<S> {
-    Reactor::builder()
-        .state(state)
-        .handle_signals(false)
-        .catch_panics(false)
-        .build()
-        .expect("build a reactor")
-}
-
-/// Aborts the process if it is not dropped within `limit`: the last resort
-/// when the reactor is stuck inside a callback (where its own deadline timer
-/// can never run). Dropping it disarms it.
-struct Timebomb {
-    _disarm: mpsc::Sender<()>,
-}
-
-fn timebomb(what: &str, limit: Duration) -> Timebomb {
-    let (tx, rx) = mpsc::channel::<()>();
-    let what = what.to_string();
-    thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!(
-                "TIMEBOMB: {what} still running after {limit:?}: the reactor is stuck inside \
-                 a callback (starvation?) or in the kernel; aborting the test process"
-            );
-            std::process::abort();
-        }
-    });
-    Timebomb { _disarm: tx }
-}
-
-/// Runs the reactor until a callback stops it. If `limit` passes first, the
-/// test fails with `progress` (evaluated on the state) in its message.
-fn run_with_deadline<S: 'static>(
-    reactor: &Reactor<S>,
-    limit: Duration,
-    what: &str,
-    progress: impl FnOnce(&mut S) -> String,
-) -> Duration {
-    let timed_out = Rc::new(Cell::new(false));
-    let flag = timed_out.clone();
-    let deadline = reactor.call_later(limit, move |cx| {
-        flag.set(true);
-        cx.reactor.stop()
-    });
-    let _bomb = timebomb(what, limit + Duration::from_secs(60));
-    let start = Instant::now();
-    reactor.run().expect("reactor.run");
-    let elapsed = start.elapsed();
-    let _ = deadline.cancel();
-    if timed_out.get() {
-        let progress = reactor.access_state(progress).expect("state after run");
-        panic!("{what}: not finished after {limit:?} (lost wake-up, stall or loss): {progress}");
-    }
-    elapsed
-}
-
-/// A temporary directory for ipc endpoints, unique per test, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("tx0mq-et-{}-{test}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn ipc(&self, name: &str) -> String {
-        format!("ipc://{}", self.0.join(name).display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A unique inproc endpoint name.
-fn inproc(test: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "inproc://edge-trigger-{test}-{}",
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+    tx0mq_test_support::log::capture();
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1732,7 +1644,7 @@ fn shutdown_closes_with_the_configured_linger() {
         "libzmq holds them (connect makes a pipe)"
     );
     reactor.iterate(Duration::ZERO).expect("iterate");
-    let _bomb = timebomb("linger", Duration::from_secs(30));
+    let _bomb = Timebomb::arm("linger", Duration::from_secs(30));
     let start = Instant::now();
     factory.shutdown();
     let elapsed = start.elapsed();

@@ -26,11 +26,7 @@ impl ZmqProducer<Log, Push> for Streaming {
 }
 
 fn reactor() -> (Reactor<Log>, ZmqFactory<Log>) {
-    let reactor = Reactor::builder()
-        .state(Log::default())
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let reactor = tx0mq_test_support::reactor::reactor(Log::default());
     let factory = ZmqFactory::new(&reactor).unwrap();
     reactor.call_later(Duration::from_secs(20), |cx| {
         cx.state.events.push("WATCHDOG");

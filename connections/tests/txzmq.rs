@@ -13,10 +13,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{
-    bytes, fake_clock_reactor, frames, inproc, ipc, iterate_until, iterate_until_cond, logs,
-    reactor, run_with_watchdog, Outcome, TCP_ANY,
-};
+use common::{bytes, frames, Outcome};
 use tx0mq_connections::Frame;
 use tx0mq_connections::{
     ConnectionLost, DealerProtocol, LostReason, Multipart, RepProtocol, RouterProtocol,
@@ -25,6 +22,11 @@ use tx0mq_connections::{
     ZmqRequestTimeoutError, ZmqRouterConnection, ZmqSubConnection, ZmqXPubConnection,
 };
 use tx0mq_reactor::{DeferredList, ListResult, LoopingCall, Reactor};
+use tx0mq_test_support::log as logs;
+use tx0mq_test_support::net::{inproc, ipc, TCP_ANY};
+use tx0mq_test_support::reactor::{
+    fake_clock_reactor, iterate_until, iterate_until_cond, reactor, run_with_watchdog, DEADLINE,
+};
 
 /// Raw multipart messages received, in order.
 type Received = Vec<Vec<Vec<u8>>>;
@@ -404,7 +406,7 @@ fn factory_shut_down_by_hand_then_by_the_reactor() {
         Ok::<(), Box<dyn std::error::Error>>(())
     });
     logs::capture();
-    run_with_watchdog(&reactor, common::DEADLINE, "the reactor to stop");
+    run_with_watchdog(&reactor, DEADLINE, "the reactor to stop");
     let factory = reactor.access_state(|s| s.factory.clone()).unwrap();
     assert!(factory.expect("the factory was made").is_shut_down());
     assert_eq!(logs::errors(), Vec::<String>::new());
@@ -441,7 +443,7 @@ fn reactor_shutdown_shuts_down_a_registered_factory() {
         cx.reactor.stop()?;
         Ok::<(), Box<dyn std::error::Error>>(())
     });
-    run_with_watchdog(&reactor, common::DEADLINE, "the reactor to stop");
+    run_with_watchdog(&reactor, DEADLINE, "the reactor to stop");
     let (factory, lost) = reactor
         .access_state(|s| (s.factory.clone(), s.lost.clone()))
         .unwrap();

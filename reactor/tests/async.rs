@@ -25,27 +25,9 @@ use tx0mq_reactor::{ensure_deferred, gather_futures, Error, Reactor};
 
 // ---------------------------------------------------------------- helpers
 
-mod outcome;
-use outcome::{failure, fake_reactor, is_error, outcome, success};
-
-fn real_reactor<S: 'static>(state: S) -> Reactor<S> {
-    Reactor::builder()
-        .state(state)
-        .handle_signals(false)
-        .build()
-        .expect("a reactor")
-}
-
-/// Stops `r` after `secs` and makes the test fail: a timebomb.
-fn watchdog<S: 'static>(r: &Reactor<S>, secs: u64) -> Rc<Cell<bool>> {
-    let fired = Rc::new(Cell::new(false));
-    let flag = Rc::clone(&fired);
-    r.call_later(Duration::from_secs(secs), move |cx| {
-        flag.set(true);
-        cx.reactor.stop()
-    });
-    fired
-}
+use tx0mq_test_support::deferred::{failure, fake_reactor, is_error, outcome, success};
+use tx0mq_test_support::log as capture;
+use tx0mq_test_support::reactor::{fake_clock_reactor, reactor as real_reactor, watchdog};
 
 /// Sets a flag when dropped: shows that a future was dropped.
 struct DropFlag(Rc<Cell<bool>>);
@@ -74,8 +56,6 @@ fn yield_now() -> impl Future<Output = ()> {
         }
     })
 }
-
-mod capture;
 
 // ------------------------------------------------- awaiting a Deferred
 
@@ -261,12 +241,7 @@ fn recursive_spawning_does_not_overflow_the_stack() {
 /// a task reaches it with `access_state`.
 #[test]
 fn a_task_polled_by_the_reactor_can_reach_the_state() {
-    let r = Reactor::builder()
-        .state(0u32)
-        .fake_clock()
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let r = fake_clock_reactor(0u32);
     let handle = r.clone();
     let d = r.spawn(async move {
         sleep(&handle, Duration::from_secs(1)).await?;
@@ -311,7 +286,7 @@ fn pass_order_and_a_woken_task_makes_the_poll_non_blocking() {
 fn a_hundred_thousand_concurrent_tasks_complete() {
     const TASKS: u32 = 100_000;
     let r = real_reactor(0u32);
-    let bomb = watchdog(&r, 60);
+    let bomb = watchdog(&r, Duration::from_secs(60));
     let started = Instant::now();
     for i in 0..TASKS {
         let handle = r.clone();
@@ -329,7 +304,7 @@ fn a_hundred_thousand_concurrent_tasks_complete() {
     }
     assert_eq!(r.pending_tasks(), TASKS as usize, "all pending at once");
     r.run().unwrap();
-    assert!(!bomb.get(), "watchdog fired");
+    assert!(!bomb.fired(), "watchdog fired");
     eprintln!("{TASKS} tasks in {:?}", started.elapsed());
     assert_eq!(r.access_state(|n| *n).unwrap(), TASKS);
     assert_eq!(r.pending_tasks(), 0);
@@ -618,7 +593,7 @@ fn dropping_the_reactor_drops_pending_futures() {
 fn awaiting_a_deferred_fired_from_a_thread_via_call_from_thread() {
     let source: Deferred<u64> = Deferred::new();
     let r = real_reactor(Some(source.clone()));
-    let bomb = watchdog(&r, 10);
+    let bomb = watchdog(&r, Duration::from_secs(10));
     let handle = r.clone();
     let d = r.spawn(async move {
         let n = source.await?;
@@ -635,7 +610,7 @@ fn awaiting_a_deferred_fired_from_a_thread_via_call_from_thread() {
     });
     r.run().unwrap();
     worker.join().unwrap().unwrap();
-    assert!(!bomb.get(), "watchdog fired");
+    assert!(!bomb.fired(), "watchdog fired");
     assert_eq!(success(&d), 42);
 }
 
@@ -666,7 +641,7 @@ impl Future for Receive {
 #[test]
 fn a_waker_called_from_another_thread_wakes_a_blocked_reactor() {
     let r = real_reactor(());
-    let bomb = watchdog(&r, 10);
+    let bomb = watchdog(&r, Duration::from_secs(10));
     let channel = Arc::new(Channel {
         value: Mutex::new((None, None)),
     });
@@ -690,7 +665,7 @@ fn a_waker_called_from_another_thread_wakes_a_blocked_reactor() {
     r.run().unwrap();
     worker.join().unwrap();
     assert!(
-        !bomb.get(),
+        !bomb.fired(),
         "watchdog fired: the wake never reached the reactor"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -703,7 +678,7 @@ fn wakes_from_eight_threads_all_arrive() {
     const THREADS: usize = 8;
     const PER_THREAD: usize = 500;
     let r = real_reactor(0usize);
-    let bomb = watchdog(&r, 20);
+    let bomb = watchdog(&r, Duration::from_secs(20));
     let mut channels = Vec::new();
     for _ in 0..THREADS * PER_THREAD {
         let channel = Arc::new(Channel {
@@ -745,7 +720,7 @@ fn wakes_from_eight_threads_all_arrive() {
     for w in workers {
         w.join().unwrap();
     }
-    assert!(!bomb.get(), "watchdog fired");
+    assert!(!bomb.fired(), "watchdog fired");
     assert_eq!(r.access_state(|n| *n).unwrap(), THREADS * PER_THREAD);
 }
 
@@ -805,7 +780,7 @@ fn repeated_wakes_poll_the_task_once() {
 #[test]
 fn a_yielding_task_does_not_starve_timers() {
     let r = real_reactor(0u32);
-    let bomb = watchdog(&r, 10);
+    let bomb = watchdog(&r, Duration::from_secs(10));
     let spins = Rc::new(Cell::new(0u32));
     let count = Rc::clone(&spins);
     let handle = r.clone();
@@ -819,7 +794,7 @@ fn a_yielding_task_does_not_starve_timers() {
     });
     r.call_later(Duration::from_millis(20), |cx| cx.reactor.stop());
     r.run().unwrap();
-    assert!(!bomb.get(), "watchdog fired: the timer was starved");
+    assert!(!bomb.fired(), "watchdog fired: the timer was starved");
     assert!(spins.get() > 1);
     spinner.cancel();
     drop(handle);
@@ -881,7 +856,7 @@ fn an_unhandled_error_after_an_await_is_logged_when_the_task_ends() {
 #[test]
 fn a_panic_reaches_the_errback_and_the_reactor_keeps_running() {
     let r = real_reactor(());
-    let bomb = watchdog(&r, 10);
+    let bomb = watchdog(&r, Duration::from_secs(10));
     let at_once = r.spawn(async {
         if true {
             panic!("boom at once");
@@ -902,7 +877,7 @@ fn a_panic_reaches_the_errback_and_the_reactor_keeps_running() {
         Ok::<_, Failure>("still here")
     });
     r.run().unwrap();
-    assert!(!bomb.get(), "watchdog fired");
+    assert!(!bomb.fired(), "watchdog fired");
     let f = failure(&at_once);
     assert!(
         is_error(

@@ -25,10 +25,9 @@ fn entries(log: &Log) -> Vec<String> {
     log.borrow().clone()
 }
 
-mod outcome;
-use outcome::{failure, fake_reactor, is_error, success};
+use tx0mq_test_support::deferred::{failure, fake_reactor, is_error, success};
 
-mod capture;
+use tx0mq_test_support::log as capture;
 
 // ---------------------------------------------------------------- the chain
 

@@ -7,26 +7,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tx0mq_reactor::{Error, Reactor};
+use tx0mq_test_support::reactor::iterate_until_cond;
 
 fn reactor() -> Reactor<Vec<String>> {
-    Reactor::builder()
-        .state(Vec::new())
-        .handle_signals(false)
-        .build()
-        .expect("reactor")
+    tx0mq_test_support::reactor::reactor(Vec::new())
 }
 
 fn log(r: &Reactor<Vec<String>>) -> Vec<String> {
     r.access_state(|l| l.clone()).expect("state")
-}
-
-/// Iterates until `done` holds, failing the test after 5 s.
-fn spin_until<S>(r: &Reactor<S>, what: &str, mut done: impl FnMut(&Reactor<S>) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done(r) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        r.iterate(Duration::from_millis(10)).expect("iterate");
-    }
 }
 
 #[test]
@@ -43,7 +31,7 @@ fn a_reader_is_called_when_its_pipe_has_data() {
     .unwrap();
     assert_eq!(r.get_readers(), [fd]);
     tx.write_all(b"hello").unwrap();
-    spin_until(&r, "the reader", |r| !log(r).is_empty());
+    iterate_until_cond(&r, "the reader", || !log(&r).is_empty());
     assert_eq!(log(&r), ["hello"]);
     assert!(r.remove_reader(fd));
 }
@@ -61,7 +49,7 @@ fn a_reader_that_reads_part_of_the_data_is_called_again() {
     })
     .unwrap();
     tx.write_all(b"abc").unwrap();
-    spin_until(&r, "three reads", |r| log(r).len() == 3);
+    iterate_until_cond(&r, "three reads", || log(&r).len() == 3);
     assert_eq!(log(&r), ["a", "b", "c"]);
     r.remove_reader(fd);
 }
@@ -79,7 +67,7 @@ fn a_reader_can_remove_itself_and_is_not_called_again() {
     })
     .unwrap();
     tx.write_all(b"xyz").unwrap();
-    spin_until(&r, "the first read", |r| !log(r).is_empty());
+    iterate_until_cond(&r, "the first read", || !log(&r).is_empty());
     for _ in 0..5 {
         r.iterate(Duration::from_millis(5)).unwrap();
     }
@@ -109,7 +97,7 @@ fn a_reader_can_replace_itself_from_inside() {
     })
     .unwrap();
     tx.write_all(b"12").unwrap();
-    spin_until(&r, "both reads", |r| log(r).len() == 2);
+    iterate_until_cond(&r, "both reads", || log(&r).len() == 2);
     assert_eq!(log(&r), ["first", "second"]);
     r.remove_reader(fd);
 }
@@ -134,7 +122,7 @@ fn a_writer_is_called_while_writable_until_removed() {
     })
     .unwrap();
     assert_eq!(r.get_writers(), [fd]);
-    spin_until(&r, "three writes", |r| !log(r).is_empty());
+    iterate_until_cond(&r, "three writes", || !log(&r).is_empty());
     let mut got = Vec::new();
     rx.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"xxx");
@@ -163,7 +151,7 @@ fn reader_and_writer_on_one_fd_are_independent() {
     })
     .unwrap();
     b.write_all(b"pong!").unwrap();
-    spin_until(&r, "read and write", |r| log(r).len() == 2);
+    iterate_until_cond(&r, "read and write", || log(&r).len() == 2);
     let mut got = [0u8; 4];
     b.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"ping");
@@ -220,7 +208,7 @@ fn a_source_is_called_on_wake_and_can_rewake_itself() {
         .unwrap();
     r.wake_source(id);
     r.wake_source(id); // a second wake before the pass is the same wake
-    spin_until(&r, "three calls", |r| log(r).len() == 3);
+    iterate_until_cond(&r, "three calls", || log(&r).len() == 3);
     for _ in 0..3 {
         r.iterate(Duration::ZERO).unwrap();
     }

@@ -1,19 +1,15 @@
 //! run/stop, system event triggers, call_when_running, signals and idle CPU.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tx0mq_reactor::{Error, Phase, Reactor, SystemEvent};
+use tx0mq_test_support::process::Proc;
 
 type Log = Vec<&'static str>;
 
 fn reactor() -> Reactor<Log> {
-    Reactor::builder()
-        .state(Log::new())
-        .handle_signals(false)
-        .build()
-        .expect("reactor")
+    tx0mq_test_support::reactor::reactor(Log::new())
 }
 
 fn log(r: &Reactor<Log>) -> Log {
@@ -287,30 +283,22 @@ fn run_child(mode: &str) {
     std::process::exit(0);
 }
 
-struct Child {
-    process: std::process::Child,
-    out: BufReader<std::process::ChildStdout>,
-}
+/// The test binary re-run as a child process, playing the reactor's part.
+struct Child(Proc);
 
 impl Child {
     fn spawn(test: &str, mode: &str) -> Child {
-        let mut process = Command::new(std::env::current_exe().unwrap())
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
             .args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .env("TX0MQ_SIGNAL_CHILD", mode)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("re-run the test binary");
-        let out = BufReader::new(process.stdout.take().unwrap());
-        Child { process, out }
+            .env("TX0MQ_SIGNAL_CHILD", mode);
+        Child(Proc::start(format!("{test} ({mode} child)"), command))
     }
 
     /// Reads lines until `expected` (skipping the test harness's own lines).
     fn expect(&mut self, expected: &str) {
-        let mut line = String::new();
         loop {
-            line.clear();
-            let n = self.out.read_line(&mut line).unwrap();
-            assert!(n > 0, "child ended before printing {expected:?}");
+            let line = self.0.line(Duration::from_secs(10));
             // The harness prints "test NAME ... " with no newline before our first line.
             let ours = line.trim_end().rsplit(" ... ").next().unwrap_or("");
             if ours == expected {
@@ -330,26 +318,12 @@ impl Child {
     }
 
     fn send(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.process.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.0.signal(signal);
     }
 
     /// Waits for the child with a deadline, killing it if it overstays.
     fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.process.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.process.kill();
-                panic!("child did not exit within 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.0.wait(Duration::from_secs(10))
     }
 }
 

@@ -9,12 +9,7 @@ use tx0mq_reactor::{Error, LoopingCall, Reactor};
 type Calls = Vec<(Duration, u64)>;
 
 fn clock() -> Reactor<Calls> {
-    Reactor::builder()
-        .state(Calls::new())
-        .fake_clock()
-        .handle_signals(false)
-        .build()
-        .unwrap()
+    tx0mq_test_support::reactor::fake_clock_reactor(Calls::new())
 }
 
 fn counting(r: &Reactor<Calls>) -> LoopingCall<Calls> {

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq_reactor::{Deferred, DelayedCall, Error, LoopingCall, Phase, Reactor, SystemEvent};
+use tx0mq_test_support::reactor::reactor;
 
 /// The action waiting for its context; thread calls (which must be `Send`)
 /// find it here.
@@ -61,11 +62,7 @@ enum Action {
 
 /// Runs `action` from inside `context`, then returns the log.
 fn cell(context: Context, action: Action) -> Vec<&'static str> {
-    let r: Reactor<Pending> = Reactor::builder()
-        .state(Pending::default())
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let r: Reactor<Pending> = reactor(Pending::default());
     let log: Log = Rc::default();
     let keep: Rc<RefCell<Vec<Box<dyn std::any::Any>>>> = Rc::default();
 

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use tx0mq_reactor::{Error, Reactor};
+use tx0mq_reactor::Error;
+use tx0mq_test_support::reactor::reactor;
 
 #[derive(Default)]
 struct Seen {
@@ -14,14 +15,10 @@ struct Seen {
 fn eight_threads_times_ten_thousand_calls_each_run_once_in_order() {
     const THREADS: usize = 8;
     const CALLS: u32 = 10_000;
-    let r = Reactor::builder()
-        .state(Seen {
-            per_thread: vec![Vec::new(); THREADS],
-            total: 0,
-        })
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let r = reactor(Seen {
+        per_thread: vec![Vec::new(); THREADS],
+        total: 0,
+    });
     r.call_later(Duration::from_secs(30), |cx| {
         cx.state.total = usize::MAX; // marks the watchdog
         cx.reactor.stop()
@@ -65,11 +62,7 @@ fn eight_threads_times_ten_thousand_calls_each_run_once_in_order() {
 
 #[test]
 fn a_call_queued_during_a_pass_waits_for_the_next_pass() {
-    let r = Reactor::builder()
-        .state(Vec::new())
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let r = reactor(Vec::new());
     let handle = r.thread_handle();
     let again = handle.clone();
     handle
@@ -88,11 +81,7 @@ fn a_call_queued_during_a_pass_waits_for_the_next_pass() {
 
 #[test]
 fn a_thread_call_wakes_a_blocked_reactor() {
-    let r = Reactor::builder()
-        .state(false)
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    let r = reactor(false);
     let handle = r.thread_handle();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
@@ -117,7 +106,7 @@ fn a_thread_call_wakes_a_blocked_reactor() {
 
 #[test]
 fn calling_a_dropped_reactor_is_reactor_gone() {
-    let r = Reactor::builder().handle_signals(false).build().unwrap();
+    let r = reactor(());
     let handle = r.thread_handle();
     drop(r);
     let outcome = std::thread::spawn(move || handle.call_from_thread(|_| ()))

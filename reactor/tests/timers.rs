@@ -8,12 +8,7 @@ use tx0mq_reactor::{Error, Reactor};
 type Log = Vec<u64>;
 
 fn clock() -> Reactor<Log> {
-    Reactor::builder()
-        .state(Log::new())
-        .fake_clock()
-        .handle_signals(false)
-        .build()
-        .expect("reactor")
+    tx0mq_test_support::reactor::fake_clock_reactor(Log::new())
 }
 
 fn log(reactor: &Reactor<Log>) -> Log {
@@ -220,7 +215,7 @@ fn get_time_is_the_deadline_on_the_reactor_clock() {
 
 #[test]
 fn advance_on_a_real_clock_is_an_error() {
-    let r = Reactor::builder().handle_signals(false).build().unwrap();
+    let r = tx0mq_test_support::reactor::reactor(());
     assert!(matches!(r.advance(secs(1)), Err(Error::NotFakeClock)));
 }
 
@@ -288,7 +283,13 @@ fn a_failing_call_is_logged_and_the_next_call_still_runs() {
 
 #[test]
 fn a_panicking_call_is_caught_and_the_next_call_still_runs() {
-    let r = clock();
+    // The production policy, not the test reactor's.
+    let r = tx0mq_test_support::reactor::builder()
+        .catch_panics(true)
+        .state(Log::new())
+        .fake_clock()
+        .build()
+        .expect("reactor");
     r.call_later(secs(1), |_| -> () { panic!("this call panics") });
     r.call_later(secs(1), |cx| cx.state.push(2));
     r.advance(secs(1)).unwrap();

@@ -1,20 +1,25 @@
 //! Reading a Deferred's result in tests, as Twisted's `successResultOf` and
-//! `failureResultOf` do. Shared by the reactor's Deferred and async tests and
-//! the connections' stream tests (through `#[path]`).
-
-#![allow(dead_code)] // each test crate uses some of these
+//! `failureResultOf` do.
+//!
+//! ```
+//! use tx0mq_reactor::{succeed, Failure};
+//! use tx0mq_test_support::deferred::{failure, success};
+//!
+//! assert_eq!(success(&succeed(7)), 7);
+//! let d = tx0mq_reactor::fail::<i32>(Failure::msg("no"));
+//! assert_eq!(failure(&d).to_string(), "no");
+//! ```
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tx0mq_reactor::deferred::{Deferred, Failure};
-use tx0mq_reactor::{Error, Reactor};
+use tx0mq_reactor::{Deferred, Error, Failure, Reactor};
 
 /// Where a Deferred's outcome lands.
 pub type Outcome<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
 
-/// Ends `d`'s chain with a step that stores its outcome (the Deferred is
-/// consumed).
+/// Ends `d`'s chain with a step that stores its outcome (the Deferred's
+/// result is consumed).
 pub fn outcome<T: 'static>(d: &Deferred<T>) -> Outcome<T> {
     let slot: Outcome<T> = Rc::new(RefCell::new(None));
     let store = Rc::clone(&slot);
@@ -43,16 +48,13 @@ pub fn failure<T: 'static>(d: &Deferred<T>) -> Failure {
     }
 }
 
-/// Whether `failure` holds a reactor `Error` that `want` accepts.
+/// Whether `failure` holds a reactor [`Error`] that `want` accepts.
 pub fn is_error(failure: &Failure, want: fn(&Error) -> bool) -> bool {
     failure.downcast_ref::<Error>().is_some_and(want)
 }
 
-/// A reactor on a fake clock, without signal handling.
+/// A reactor on a fake clock, without signal handling, that re-raises
+/// panics in callbacks (see [`crate::reactor`]).
 pub fn fake_reactor() -> Reactor {
-    Reactor::builder()
-        .fake_clock()
-        .handle_signals(false)
-        .build()
-        .expect("a fake-clock reactor")
+    crate::reactor::fake_clock_reactor(())
 }
