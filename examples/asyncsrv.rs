@@ -33,7 +33,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{
-    bytes_repr, zmq, Error, ZmqConnection, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
+    bytes_repr, proxy, zmq, Error, ZmqConnection, ZmqDealerConnection, ZmqEndpoint, ZmqFactory,
+    ZmqOptions,
 };
 use tx0mq::{DelayedCall, Reactor};
 
@@ -114,14 +115,6 @@ fn poll_done(reactor: &Reactor<Clients>, clients: &mut Clients, i: usize) -> Res
         start_poll(reactor, clients, i);
         Ok(())
     }
-}
-
-/// `zmq.proxy(frontend, backend)`: each side forwards what it receives to the other.
-fn proxy<S>(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) {
-    let to_backend = backend.clone();
-    frontend.message_received(move |_, message| to_backend.send(message));
-    let to_frontend = frontend.clone();
-    backend.message_received(move |_, message| to_frontend.send(message));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -20,7 +20,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
+use tx0mq::connections::{proxy, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -41,15 +41,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     reactor.run()?;
     Ok(())
-}
-
-/// `zmq.proxy(frontend, backend)` for the reactor: every message either
-/// socket receives is sent, whole, on the other one.
-fn proxy(frontend: &ZmqConnection, backend: &ZmqConnection) {
-    for (from, to) in [(frontend, backend), (backend, frontend)] {
-        let to = to.clone();
-        from.message_received(move |_, message| to.send(message));
-    }
 }
 
 /// Message queuing broker: a proxy between clients and services (zguide's

@@ -25,7 +25,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
+use tx0mq::connections::{bytes_repr, proxy, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -45,14 +45,6 @@ fn worker_routine(context: &zmq::Context, work: Duration) -> zmq::Result<()> {
         // Send reply back to client
         socket.send("World", 0)?;
     }
-}
-
-/// `zmq.proxy(frontend, backend)`: each side forwards what it receives to the other.
-fn proxy<S>(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) {
-    let to_backend = backend.clone();
-    frontend.message_received(move |_, message| to_backend.send(message));
-    let to_frontend = frontend.clone();
-    backend.message_received(move |_, message| to_frontend.send(message));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -58,7 +58,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Socket to talk to clients: a high SNDHWM, so we don't drop messages for
     // slow subscribers, and no time limit on delivering them at exit.
-    let options = ZmqOptions::new().sndhwm(1_100_000).linger(Duration::MAX);
+    let options = ZmqOptions::new().sndhwm(1_100_000).linger_forever();
     let publisher = ZmqConnection::with_options(
         &factory,
         zmq::PUB,
