@@ -14,6 +14,8 @@ use tx0mq_reactor::{Deferred, Error, Failure, Reactor};
 fn a_panicking_callback_becomes_a_failure_for_the_next_errback() {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let d: Deferred<i32> = Deferred::new();
+    // The issue's own example: an unwrap on None inside a callback.
+    #[allow(clippy::unnecessary_literal_unwrap)]
     d.add_callback(|v| -> Result<i32, Failure> { Ok(v + None::<i32>.unwrap()) });
     let log = seen.clone();
     d.add_errback(move |f| {
@@ -107,7 +109,7 @@ fn a_task_awaiting_a_deferred_whose_callback_panics_wakes() {
     let d: Deferred<i32> = Deferred::new();
     d.add_callback(|_| -> Result<i32, Failure> { panic!("task boom") });
     let awaited = d.clone();
-    let task = reactor.spawn(async move { awaited.await });
+    let task = reactor.spawn(awaited);
     let fire = d.clone();
     reactor.call_later(Duration::ZERO, move |_| {
         let _ = fire.callback(1);
@@ -117,7 +119,7 @@ fn a_task_awaiting_a_deferred_whose_callback_panics_wakes() {
         let _ = cx.reactor.stop();
     });
     let outcome = reactor
-        .run_until_complete(async move { task.await })
+        .run_until_complete(task)
         .expect("the task completed before the 10 s deadline");
     match outcome {
         Err(f) => assert!(f.to_string().contains("task boom"), "{f}"),
