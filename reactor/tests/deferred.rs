@@ -25,7 +25,8 @@ fn entries(log: &Log) -> Vec<String> {
     log.borrow().clone()
 }
 
-use tx0mq_test_support::deferred::{failure, fake_reactor, is_error, success};
+use tx0mq_test_support::deferred::{failure, is_error, success};
+use tx0mq_test_support::reactor::fake_reactor;
 
 use tx0mq_test_support::log as capture;
 

@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tx0mq_reactor::{Deferred, Error, Failure, Reactor};
+use tx0mq_reactor::{Deferred, Error, Failure};
 
 /// Where a Deferred's outcome lands.
 pub type Outcome<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
@@ -51,10 +51,4 @@ pub fn failure<T: 'static>(d: &Deferred<T>) -> Failure {
 /// Whether `failure` holds a reactor [`Error`] that `want` accepts.
 pub fn is_error(failure: &Failure, want: fn(&Error) -> bool) -> bool {
     failure.downcast_ref::<Error>().is_some_and(want)
-}
-
-/// A reactor on a fake clock, without signal handling, that re-raises
-/// panics in callbacks (see [`crate::reactor`]).
-pub fn fake_reactor() -> Reactor {
-    crate::reactor::fake_clock_reactor(())
 }

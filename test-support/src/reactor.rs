@@ -204,3 +204,9 @@ pub fn settle<S: 'static>(reactor: &Reactor<S>) {
             .expect("iterate the reactor");
     }
 }
+
+/// A reactor on a fake clock, without signal handling, that re-raises
+/// panics in callbacks (see [`crate::reactor`]).
+pub fn fake_reactor() -> Reactor {
+    fake_clock_reactor(())
+}
