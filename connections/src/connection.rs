@@ -160,15 +160,28 @@ pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
     /// that wants the frames as they came overrides this.
     fn message(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, message: Multipart) {
         match cx.conn.pattern.decode(message) {
-            Decoded::Event(event) => self.received(cx, event),
-            Decoded::Consumed => {}
-            Decoded::Malformed(why) => {
-                log::warn!("{}: dropped {why}", cx.conn.core.describe());
+            Decoded::Event(event) => {
+                let _unwind = PanicNotice(&cx.conn.pattern);
+                self.received(cx, event);
             }
+            Decoded::Consumed => {}
+            Decoded::Malformed(why) => cx.conn.core.dropped_malformed(&why),
         }
     }
     fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
     fn lost(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _lost: &ConnectionLost) {}
+}
+
+/// Tells the pattern when its protocol panics on an event (see
+/// [`Pattern::protocol_panicked`]): dropped during the unwind.
+struct PanicNotice<'a, K: Pattern>(&'a K);
+
+impl<K: Pattern> Drop for PanicNotice<'_, K> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.protocol_panicked();
+        }
+    }
 }
 
 /// A user's protocol as a listener.
@@ -416,6 +429,11 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
     /// Messages waiting in the outbox for libzmq to take them.
     pub fn outbox_len(&self) -> usize {
         self.core.outbox_len()
+    }
+
+    /// Bytes (all frames) waiting in the outbox.
+    pub fn outbox_bytes(&self) -> usize {
+        self.core.outbox_bytes()
     }
 
     /// Stops reading (Twisted's `pauseProducing`): messages wait in libzmq,

@@ -26,7 +26,6 @@
 //! 6. shutdown deregisters the fd, then closes the socket with its linger.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -36,7 +35,9 @@ use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 use crate::error::{Error, Result};
 use crate::factory::{FactoryInner, ZmqFactory};
 use crate::frames::{IntoMultipart, Multipart};
-use crate::options::{ZmqOptions, DEFAULT_OUTBOX_LIMIT};
+use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
+use crate::outbox::Outbox;
+use crate::warn_limit::WarnLimit;
 
 /// Messages handled per connection per reactor pass before yielding.
 pub const BATCH: usize = 256;
@@ -113,8 +114,9 @@ pub(crate) struct Core<S: 'static> {
     factory: Weak<FactoryInner<S>>,
     factory_key: Cell<usize>,
     source: Cell<Option<SourceId>>,
-    outbox: RefCell<VecDeque<Multipart>>,
-    outbox_limit: usize,
+    outbox: RefCell<Outbox>,
+    /// Malformed messages from peers, logged at a bounded rate.
+    malformed: RefCell<WarnLimit>,
     slot: RefCell<HandlerSlot<S>>,
     has_handler: Cell<bool>,
     made_pending: Cell<bool>,
@@ -176,8 +178,11 @@ impl<S: 'static> Core<S> {
             factory: Rc::downgrade(&factory.inner),
             factory_key: Cell::new(usize::MAX),
             source: Cell::new(None),
-            outbox: RefCell::new(VecDeque::new()),
-            outbox_limit: options.outbox_limit.unwrap_or(DEFAULT_OUTBOX_LIMIT),
+            outbox: RefCell::new(Outbox::new(
+                options.outbox_limit.unwrap_or(DEFAULT_OUTBOX_LIMIT),
+                options.outbox_bytes.unwrap_or(DEFAULT_OUTBOX_BYTES),
+            )),
+            malformed: RefCell::new(WarnLimit::default()),
             slot: RefCell::new(HandlerSlot {
                 serial: 0,
                 handler: None,
@@ -307,6 +312,32 @@ impl<S: 'static> Core<S> {
         self.outbox.borrow().len()
     }
 
+    pub(crate) fn outbox_bytes(&self) -> usize {
+        self.outbox.borrow().bytes()
+    }
+
+    /// Takes out of the outbox the queued messages `dead` picks (a REQ
+    /// request that timed out before it could leave); returns how many.
+    pub(crate) fn unqueue(&self, dead: impl Fn(&Multipart) -> bool) -> usize {
+        let removed = self.outbox.borrow_mut().remove_where(dead);
+        if removed > 0 {
+            // A producer paused on a full outbox may resume.
+            self.touched();
+        }
+        removed
+    }
+
+    /// Logs a malformed message from a peer that was dropped, at a bounded
+    /// rate: a peer cannot flood the log.
+    pub(crate) fn dropped_malformed(&self, why: &str) {
+        let who = self.describe();
+        self.malformed
+            .borrow_mut()
+            .warn(&who, "malformed messages dropped", || {
+                format!("dropped {why}")
+            });
+    }
+
     /// [`send`](Self::send) for anything a connection's send methods take.
     /// One frame of plain bytes, with nothing queued ahead of it, goes
     /// straight to libzmq (one copy, no [`Frame`]); everything else, and a
@@ -380,16 +411,14 @@ impl<S: 'static> Core<S> {
                         source: zmq::Error::EAGAIN,
                     })
                 } else {
-                    let mut outbox = self.outbox.borrow_mut();
-                    if outbox.len() >= self.outbox_limit {
-                        Err(Error::OutboxFull {
-                            connection: self.describe(),
-                            limit: self.outbox_limit,
-                        })
-                    } else {
-                        outbox.push_back(message);
-                        Ok(())
-                    }
+                    let queued = self.outbox.borrow_mut().push_back(message);
+                    queued.map_err(|full| Error::OutboxFull {
+                        connection: self.describe(),
+                        limit: full.limit,
+                        messages: full.messages,
+                        bytes: full.bytes,
+                        byte_limit: full.byte_limit,
+                    })
                 }
             }
             Err((source, _)) => Err(Error::Socket {
@@ -558,6 +587,12 @@ impl<S: 'static> Core<S> {
         } else {
             producer.pause(cx, self);
         }
+        if self.is_closed() {
+            // Shut down from inside the call: shutdown found the slot empty,
+            // so the producer hears stop_producing here.
+            producer.stop(cx, self);
+            return false;
+        }
         let mut slot = self.producer.borrow_mut();
         let again = slot.serial == serial && slot.producer.is_none();
         if again {
@@ -684,6 +719,29 @@ impl<S: 'static> Core<S> {
         Ok(())
     }
 
+    /// Removes the protocol if it is still the one set as `serial` (a
+    /// dropped stream's): nothing is read until another is set, so messages
+    /// wait in libzmq for it. Returns whether it was removed.
+    pub(crate) fn remove_handler(&self, serial: u64) -> bool {
+        let old = {
+            let mut slot = self.slot.borrow_mut();
+            if slot.serial != serial {
+                return false;
+            }
+            slot.serial += 1;
+            slot.handler.take()
+        };
+        self.has_handler.set(false);
+        self.made_pending.set(false);
+        drop(old);
+        true
+    }
+
+    /// The serial of the protocol set last.
+    pub(crate) fn handler_serial(&self) -> u64 {
+        self.slot.borrow().serial
+    }
+
     /// Stops reading (Twisted's `pauseProducing`): messages wait in libzmq,
     /// where the high-water mark applies.
     pub(crate) fn pause(&self) {
@@ -709,7 +767,11 @@ impl<S: 'static> Core<S> {
             return;
         }
         self.flush();
-        let dropped = std::mem::take(&mut *self.outbox.borrow_mut()).len();
+        let dropped = self.outbox.borrow_mut().clear();
+        let who = self.describe();
+        self.malformed
+            .borrow_mut()
+            .finish(&who, "malformed messages dropped");
         if dropped > 0 {
             log::warn!(
                 "{}: {dropped} queued message(s) dropped at shutdown",
@@ -726,7 +788,11 @@ impl<S: 'static> Core<S> {
             factory.unregister(self.factory_key.replace(usize::MAX));
         }
         let lost = ConnectionLost { reason, dropped };
-        let producer = self.producer.borrow_mut().producer.take();
+        let producer = {
+            let mut slot = self.producer.borrow_mut();
+            slot.serial += 1;
+            slot.producer.take()
+        };
         if let Some(mut producer) = producer {
             match self.reactor.upgrade() {
                 Some(reactor) => {
@@ -838,11 +904,23 @@ impl<S: 'static> TakenHandler<'_, S> {
 
 impl<S: 'static> Drop for TakenHandler<'_, S> {
     fn drop(&mut self) {
-        if let Some(handler) = self.handler.take() {
+        if let Some(mut handler) = self.handler.take() {
             log::error!(
                 "{}: its protocol panicked; the connection carries on",
                 self.core.describe()
             );
+            let lost = self.core.lost_pending.borrow_mut().take();
+            if let Some(lost) = lost {
+                // Shut down during the call that panicked: the protocol
+                // still hears connection_lost, on the next pass.
+                if let Some(reactor) = self.core.reactor() {
+                    let core = self.core.clone();
+                    reactor.call_later(std::time::Duration::ZERO, move |cx| {
+                        handler.lost(cx, &core, &lost)
+                    });
+                }
+                return;
+            }
             let leftover = self.core.restore(handler, self.serial);
             drop(leftover);
             self.core.touched();

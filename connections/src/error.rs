@@ -40,12 +40,19 @@ pub enum Error {
         connection: String,
     },
     /// The outbox is full: libzmq refused the message (high-water mark or no
-    /// peer) and `limit` messages are already waiting. The message was not sent.
+    /// peer) and the outbox is at its message or byte limit. The message was
+    /// not sent.
     OutboxFull {
         /// The connection.
         connection: String,
-        /// The outbox limit.
+        /// The outbox's message limit.
         limit: usize,
+        /// Messages waiting.
+        messages: usize,
+        /// Bytes waiting (all frames).
+        bytes: usize,
+        /// The outbox's byte limit.
+        byte_limit: usize,
     },
     /// `reply` named a message id that has no request waiting (unknown, or
     /// already answered).
@@ -81,10 +88,17 @@ impl fmt::Display for Error {
                 operation,
                 connection,
             } => write!(f, "cannot {operation}: {connection} has been shut down"),
-            Error::OutboxFull { connection, limit } => write!(
+            Error::OutboxFull {
+                connection,
+                limit,
+                messages,
+                bytes,
+                byte_limit,
+            } => write!(
                 f,
-                "{connection}: outbox full ({limit} messages waiting for libzmq); the message was not sent. \
-                 Slow down, raise the high-water mark or the outbox limit"
+                "{connection}: outbox full ({messages} messages, {bytes} bytes waiting for libzmq; \
+                 limits {limit} messages, {byte_limit} bytes); the message was not sent. \
+                 Slow down, raise the high-water mark or the outbox limits"
             ),
             Error::UnknownMessageId { message_id } => write!(
                 f,

@@ -83,8 +83,10 @@ mod error;
 mod factory;
 mod frames;
 mod options;
+mod outbox;
 pub mod pattern;
 pub mod stream;
+mod warn_limit;
 
 pub use crate::connection::{Connection, IntoEndpoints, Protocol, ZmqCtx, ZmqProducer};
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
@@ -92,7 +94,10 @@ pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
 pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
-pub use crate::options::{ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_OUTBOX_LIMIT};
+pub use crate::options::{
+    ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOX_BYTES,
+    DEFAULT_OUTBOX_LIMIT,
+};
 #[allow(deprecated)]
 pub use crate::pattern::{
     proxy, DealerProtocol, PullProtocol, RepProtocol, RouterProtocol, SubProtocol, XPubProtocol,

@@ -17,6 +17,20 @@ pub const DEFAULT_HIGH_WATER_MARK: i32 = 1000;
 /// default high-water mark). See [`ZmqOptions::outbox_limit`].
 pub const DEFAULT_OUTBOX_LIMIT: usize = 10_000;
 
+/// How many bytes a connection's outbox holds by default: 64 MiB. Beside
+/// the message count, this bounds the memory a peer that stopped reading
+/// can make a sender hold (10,000 messages of 64 KiB would be 640 MiB).
+/// See [`ZmqOptions::outbox_bytes_limit`].
+pub const DEFAULT_OUTBOX_BYTES: usize = 64 * 1024 * 1024;
+
+/// The largest inbound message this crate accepts by default: 64 MiB
+/// (`ZMQ_MAXMSGSIZE`). libzmq's own default is no limit, which lets a peer
+/// that declares an 8 GiB frame make the receiver reserve 8 GiB. A peer
+/// that sends more is disconnected by libzmq. Servers that take larger
+/// messages raise it with [`ZmqOptions::maxmsgsize`] (`-1`: no limit, as
+/// txZMQ and pyzmq leave it).
+pub const DEFAULT_MAX_MESSAGE_SIZE: i64 = 64 * 1024 * 1024;
+
 /// Socket options for a new connection: everything txZMQ sets from class
 /// attributes, and the modern ones. Unset options keep libzmq's defaults
 /// (except the high-water mark, see [`DEFAULT_HIGH_WATER_MARK`]).
@@ -64,6 +78,7 @@ pub struct ZmqOptions {
     pub(crate) plain_credentials: Option<(String, String)>,
     pub(crate) zap_domain: Option<String>,
     pub(crate) outbox_limit: Option<usize>,
+    pub(crate) outbox_bytes: Option<usize>,
 }
 
 fn millis(d: Duration) -> i32 {
@@ -172,7 +187,8 @@ impl ZmqOptions {
         self
     }
     /// Largest inbound message in bytes; a peer that sends a larger one is
-    /// disconnected (`ZMQ_MAXMSGSIZE`, -1 for no limit).
+    /// disconnected (`ZMQ_MAXMSGSIZE`, -1 for no limit). Default:
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`] (64 MiB), not libzmq's unlimited.
     pub fn maxmsgsize(mut self, bytes: i64) -> Self {
         self.maxmsgsize = Some(bytes);
         self
@@ -227,6 +243,14 @@ impl ZmqOptions {
     /// with `Error::OutboxFull`.
     pub fn outbox_limit(mut self, messages: usize) -> Self {
         self.outbox_limit = Some(messages);
+        self
+    }
+    /// How many bytes (all frames of all queued messages) may wait in the
+    /// outbox (default [`DEFAULT_OUTBOX_BYTES`]). Past it, sends fail with
+    /// `Error::OutboxFull`; a single message larger than the limit may still
+    /// wait alone in an empty outbox.
+    pub fn outbox_bytes_limit(mut self, bytes: usize) -> Self {
+        self.outbox_bytes = Some(bytes);
         self
     }
 
@@ -305,9 +329,8 @@ impl ZmqOptions {
         if let Some(v) = self.xpub_verbose {
             check("xpub_verbose", socket.set_xpub_verbose(v))?;
         }
-        if let Some(v) = self.maxmsgsize {
-            check("maxmsgsize", socket.set_maxmsgsize(v))?;
-        }
+        let maxmsgsize = self.maxmsgsize.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
+        check("maxmsgsize", socket.set_maxmsgsize(maxmsgsize))?;
         if let Some(v) = self.ipv6 {
             check("ipv6", socket.set_ipv6(v))?;
         }

@@ -65,9 +65,10 @@
 //! that has been taken; [`MessageStream::lost`] then says why. Setting
 //! another protocol on the connection also ends the stream (the new
 //! protocol gets the messages from then on, with reading resumed if the
-//! stream had paused it). Dropping the stream leaves its handler in place:
-//! once the queue fills, the connection stays paused until another protocol
-//! is set.
+//! stream had paused it). Dropping the stream gives the connection back:
+//! its protocol is removed, so nothing more is read until another protocol
+//! is set (messages wait in libzmq, where the high-water mark applies), and
+//! the events it had buffered are dropped with it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -155,6 +156,26 @@ impl<K: Pattern, S: 'static> Drop for StreamProtocol<K, S> {
 pub struct MessageStream<S: 'static = (), K: Pattern = Raw> {
     shared: Rc<Shared<K::Event>>,
     conn: Connection<K, S>,
+    /// The serial of the protocol the stream installed.
+    serial: u64,
+}
+
+impl<S: 'static, K: Pattern> Drop for MessageStream<S, K> {
+    /// Gives the connection back: if the stream's protocol is still the
+    /// connection's, it is removed, so nothing more is read until another
+    /// protocol is set (messages wait in libzmq for it) instead of filling
+    /// a buffer nobody will read. Events buffered and not taken are dropped.
+    fn drop(&mut self) {
+        if !self.shared.ended.get() && self.conn.core.remove_handler(self.serial) {
+            let left = self.shared.queue.borrow().len();
+            if left > 0 {
+                log::debug!(
+                    "{:?}: a dropped stream discarded {left} buffered event(s)",
+                    self.conn
+                );
+            }
+        }
+    }
 }
 
 impl<S: 'static, K: Pattern> fmt::Debug for MessageStream<S, K> {
@@ -286,6 +307,7 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
         Ok(MessageStream {
             shared,
             conn: self.clone(),
+            serial: self.core.handler_serial(),
         })
     }
 }

@@ -131,6 +131,12 @@ pub trait Pattern: Clone + 'static {
     /// The connection was lost (before its protocol hears of it): release
     /// what the pattern holds. `connection` names it for messages.
     fn lost(&self, _connection: &str, _lost: &ConnectionLost) {}
+
+    /// The protocol panicked while it handled the last event
+    /// [`decode`](Self::decode) returned: release what `decode` set aside
+    /// for it (a REP connection drops the route of a request nobody will
+    /// answer). The connection itself carries on.
+    fn protocol_panicked(&self) {}
 }
 
 /// A pattern whose connections receive nothing (PUB, PUSH): its

@@ -15,12 +15,23 @@ use crate::core::ConnectionLost;
 use crate::error::{Error, Result};
 use crate::frames::{escape, Frame, IntoMultipart, Multipart};
 use crate::pattern::{Decoded, Pattern};
+use crate::warn_limit::WarnLimit;
 
 /// The REP pattern (over a ROUTER socket), with the routes back to the
 /// requests not answered yet.
 #[derive(Clone, Debug, Default)]
 pub struct Rep {
-    routes: Rc<RefCell<HashMap<Vec<u8>, Multipart>>>,
+    state: Rc<RepState>,
+}
+
+#[derive(Debug, Default)]
+struct RepState {
+    /// The route back for each request not answered yet, by message id.
+    routes: RefCell<HashMap<Vec<u8>, Multipart>>,
+    /// The id of the request being delivered to the protocol.
+    delivering: RefCell<Option<Vec<u8>>>,
+    /// Requests whose id was already waiting, logged at a bounded rate.
+    duplicates: RefCell<WarnLimit>,
 }
 
 impl Pattern for Rep {
@@ -46,15 +57,31 @@ impl Pattern for Rep {
         let Some(id) = message.pop() else {
             return Decoded::Malformed("a request with no message id".into());
         };
-        let previous = self.routes.borrow_mut().insert(id.to_vec(), message);
+        let previous = self.state.routes.borrow_mut().insert(id.to_vec(), message);
         if previous.is_some() {
-            log::warn!(
-                "a second request with id {} arrived before the first was answered; \
-                 the reply goes to the newer one",
-                escape(&id)
+            self.state.duplicates.borrow_mut().warn(
+                "REP connection",
+                "requests with an id already waiting",
+                || {
+                    format!(
+                        "a second request with id {} arrived before the first was answered; \
+                         the reply goes to the newer one",
+                        escape(&id)
+                    )
+                },
             );
         }
+        *self.state.delivering.borrow_mut() = Some(id.to_vec());
         Decoded::Event((id, parts))
+    }
+
+    /// The protocol panicked on a request: nobody will answer it, so its
+    /// route goes (unless the protocol answered before it panicked).
+    fn protocol_panicked(&self) {
+        let id = self.state.delivering.borrow_mut().take();
+        if let Some(id) = id {
+            self.state.routes.borrow_mut().remove(&id);
+        }
     }
 }
 
@@ -129,7 +156,7 @@ impl<S: 'static> Connection<Rep, S> {
                 connection: self.core.describe(),
             });
         }
-        let Some(mut message) = self.pattern.routes.borrow_mut().remove(message_id) else {
+        let Some(mut message) = self.pattern.state.routes.borrow_mut().remove(message_id) else {
             return Err(Error::UnknownMessageId {
                 message_id: message_id.to_vec(),
             });
@@ -142,7 +169,7 @@ impl<S: 'static> Connection<Rep, S> {
 
     /// Requests received and not answered yet.
     pub fn unanswered(&self) -> usize {
-        self.pattern.routes.borrow().len()
+        self.pattern.state.routes.borrow().len()
     }
 
     /// Sets a closure as `got_message(message_id, parts)` (txZMQ:

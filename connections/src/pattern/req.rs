@@ -8,13 +8,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use tx0mq_reactor::{Deferred, DelayedCall, Failure};
 
 use crate::connection::Connection;
-use crate::core::{ConnectionLost, LostReason};
+use crate::core::{ConnectionLost, Core, LostReason};
 use crate::error::{Error, ZmqRequestTimeoutError};
 use crate::frames::{escape, Frame, IntoMultipart, Multipart};
 use crate::pattern::{Decoded, NoEvent, Pattern};
@@ -255,10 +255,12 @@ impl<S: 'static> Connection<Req, S> {
         let n = self.pattern.state.next_number();
         let id = self.pattern.state.id_of(n);
         let weak = Rc::downgrade(&self.pattern.state);
+        let core = Rc::downgrade(&self.core);
         let deferred = Deferred::with_canceller(move |_| {
             if let Some(state) = weak.upgrade() {
                 drop(state.take(n));
             }
+            unqueue(&core, &id);
         });
         let mut message = Multipart::with_capacity(parts.len() + 2);
         message.push(&id[..]);
@@ -271,10 +273,12 @@ impl<S: 'static> Connection<Req, S> {
         let timer = match (timeout, self.core.reactor()) {
             (Some(timeout), Some(reactor)) => {
                 let weak = Rc::downgrade(&self.pattern.state);
+                let core = Rc::downgrade(&self.core);
                 Some(reactor.call_later(timeout, move |_| {
                     let Some(state) = weak.upgrade() else {
                         return;
                     };
+                    unqueue(&core, &id);
                     let pending = state.pending.borrow_mut().remove(&n);
                     if let Some(pending) = pending {
                         let error = ZmqRequestTimeoutError {
@@ -295,5 +299,14 @@ impl<S: 'static> Connection<Req, S> {
             },
         );
         deferred
+    }
+}
+
+/// Takes a request that timed out or was cancelled out of the outbox, if it
+/// is still waiting there: it must neither hold an outbox slot nor reach a
+/// peer that comes later.
+fn unqueue<S: 'static>(core: &Weak<Core<S>>, id: &[u8; 16]) {
+    if let Some(core) = core.upgrade() {
+        core.unqueue(|message| message.first().is_some_and(|frame| frame[..] == id[..]));
     }
 }
