@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, ZmqFactory, ZmqPubConnection, ZmqSubConnection};
+use tx0mq::connections::{bytes_repr, Error, ZmqFactory, ZmqPubConnection, ZmqSubConnection};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
@@ -36,46 +36,78 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let count = args.count;
     let interval = args.interval;
 
-    let reactor = Reactor::new()?;
+    let reactor = Reactor::with_state(Counted {
+        messages: 0,
+        limit: count,
+    })?;
     let zf = ZmqFactory::new(&reactor)?;
     zf.register_for_shutdown();
     let e = args.method.endpoint(args.endpoint);
 
-    let mut messages = 0;
     if args.mode == Mode::Publisher {
         let s = ZmqPubConnection::new(&zf, e)?;
-        let publish = LoopingCall::new(&reactor, move |cx| {
-            let data = float_repr(time_time());
-            println!("publishing {}", str_repr(&data));
-            s.publish(data, b"")?;
-            messages += 1;
-            if Some(messages) == count {
-                cx.reactor.stop()?;
-            }
-            Ok::<(), Box<dyn std::error::Error>>(())
-        });
-        publish.start(interval, true)?;
+        publish_every(&reactor, s, interval)?;
     } else {
         let s = ZmqSubConnection::new(&zf, e)?;
-        s.subscribe(b"")?;
-        s.got_message(move |cx, message, tag| {
-            if Some(messages) == count {
-                return Ok(()); // done; the reactor is stopping
-            }
-            println!(
-                "message received: ({}, {})",
-                bytes_repr(&message),
-                bytes_repr(&tag)
-            );
-            messages += 1;
-            if Some(messages) == count {
-                cx.reactor.stop()?;
-            }
-            Ok::<(), tx0mq::reactor::Error>(())
-        });
+        subscribe_all(&s)?;
     }
 
     reactor.run()?;
+    Ok(())
+}
+
+/// Messages published or received so far, and how many to stop after.
+struct Counted {
+    messages: u64,
+    limit: Option<u64>,
+}
+
+impl Counted {
+    fn done(&self) -> bool {
+        Some(self.messages) == self.limit
+    }
+
+    /// Counts one message; stops the reactor at `--count`.
+    fn count_one(&mut self, reactor: &Reactor<Counted>) -> Result<(), tx0mq::reactor::Error> {
+        self.messages += 1;
+        if self.done() {
+            reactor.stop()?;
+        }
+        Ok(())
+    }
+}
+
+/// The publisher: the time under the empty tag, every `interval` from now.
+fn publish_every(
+    reactor: &Reactor<Counted>,
+    s: ZmqPubConnection<Counted>,
+    interval: Duration,
+) -> Result<LoopingCall<Counted>, Box<dyn std::error::Error>> {
+    let publish = LoopingCall::new(reactor, move |cx| {
+        let data = float_repr(time_time());
+        println!("publishing {}", str_repr(&data));
+        s.publish(data, b"")?;
+        cx.state.count_one(cx.reactor)?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    });
+    publish.start(interval, true)?;
+    Ok(publish)
+}
+
+/// The subscriber: everything, printed as `(message, tag)`.
+fn subscribe_all(s: &ZmqSubConnection<Counted>) -> Result<(), Error> {
+    s.subscribe(b"")?;
+    s.got_message(|cx, message, tag| {
+        if cx.state.done() {
+            return Ok(()); // done; the reactor is stopping
+        }
+        println!(
+            "message received: ({}, {})",
+            bytes_repr(&message),
+            bytes_repr(&tag)
+        );
+        cx.state.count_one(cx.reactor)
+    });
     Ok(())
 }
 
@@ -107,4 +139,52 @@ enum Mode {
 
 fn main() -> ExitCode {
     pyport::main(run)
+}
+
+/// The demo's protocols on the connections' test kit and a fake clock: no
+/// sockets, no threads, no waiting.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_clock(limit: Option<u64>) -> Reactor<Counted> {
+        Reactor::builder()
+            .state(Counted { messages: 0, limit })
+            .fake_clock()
+            .handle_signals(false)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_publisher_sends_txzmq_frames_under_the_empty_tag_each_interval() {
+        let reactor = fake_clock(None);
+        let (publisher, wire) = ZmqPubConnection::fake(&reactor).unwrap();
+        let _ticker = publish_every(&reactor, publisher, Duration::from_secs(1)).unwrap();
+        reactor.iterate(Duration::ZERO).unwrap(); // start(now=true): the first call
+        reactor.advance(Duration::from_secs(1)).unwrap();
+        reactor.advance(Duration::from_secs(1)).unwrap();
+        let sent = wire.take_sent();
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        for message in &sent {
+            assert_eq!(message.len(), 1, "one frame: {message:?}");
+            let frame = &message[0];
+            assert_eq!(frame[0], b'\0', "empty tag, then txZMQ's separator");
+            let time: f64 = std::str::from_utf8(&frame[1..]).unwrap().parse().unwrap();
+            assert!(time > 1.0e9, "{time}");
+        }
+        assert_eq!(reactor.access_state(|c| c.messages).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_subscriber_takes_both_txzmq_forms_and_stops_counting_at_its_limit() {
+        let reactor = fake_clock(Some(2));
+        let (sub, wire) = ZmqSubConnection::fake(&reactor).unwrap();
+        subscribe_all(&sub).unwrap();
+        assert_eq!(wire.subscriptions(), [(true, Vec::new())]);
+        wire.deliver(&b"\x001718000000.5"[..]).unwrap(); // one frame: tag \0 message
+        wire.deliver([&b""[..], b"1718000001.5"]).unwrap(); // two frames: tag, message
+        wire.deliver(&b"\x001718000002.5"[..]).unwrap(); // past the limit
+        assert_eq!(reactor.access_state(|c| c.messages).unwrap(), 2);
+    }
 }

@@ -50,12 +50,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let never_queue = ZmqOptions::new().outbox_limit(0);
         let s = ZmqPushConnection::with_options(&zf, e, &never_queue)?;
         let produce = LoopingCall::new(&reactor, move |cx| {
-            let data = [float_repr(time_time()), hostname()];
-            println!("producing {}", str_list_repr(&data));
-            match s.push(data) {
-                Err(Error::OutboxFull { .. }) => println!("Skipping, no pull consumers..."),
-                result => result?,
-            }
+            produce(&s)?;
             messages += 1;
             if Some(messages) == count {
                 cx.reactor.stop()?;
@@ -80,6 +75,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     reactor.run()?;
+    Ok(())
+}
+
+/// One round of the producer: pushes the time and the host name, or says it
+/// skips when no consumer takes the message (the outbox limit is 0).
+fn produce(s: &ZmqPushConnection) -> Result<(), Error> {
+    let data = [float_repr(time_time()), hostname()];
+    println!("producing {}", str_list_repr(&data));
+    match s.push(data) {
+        Err(Error::OutboxFull { .. }) => println!("Skipping, no pull consumers..."),
+        result => result?,
+    }
     Ok(())
 }
 
@@ -112,4 +119,30 @@ enum Mode {
 
 fn main() -> ExitCode {
     pyport::main(run)
+}
+
+/// The producer on the connections' test kit: no sockets, no threads.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tx0mq::connections::pattern::Push;
+
+    #[test]
+    fn the_producer_pushes_time_and_host_or_skips_when_nobody_takes_it() {
+        let reactor = Reactor::builder().handle_signals(false).build().unwrap();
+        let never_queue = ZmqOptions::new().outbox_limit(0);
+        let (push, wire) = ZmqPushConnection::fake_with(&reactor, Push, &never_queue).unwrap();
+
+        wire.refuse(true); // no consumer
+        produce(&push).unwrap();
+        assert!(wire.sent().is_empty());
+        assert_eq!(push.outbox_len(), 0, "skipped, not queued");
+
+        wire.refuse(false);
+        produce(&push).unwrap();
+        let sent = wire.take_sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].len(), 2, "[time, host]: {:?}", sent[0]);
+        assert_eq!(&sent[0][1][..], hostname().as_bytes());
+    }
 }

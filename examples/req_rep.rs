@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{
-    bytes_repr, Error, Multipart, ZmqFactory, ZmqOptions, ZmqRepConnection, ZmqReqConnection,
-    ZmqRequestTimeoutError,
+    bytes_repr, Error, Frame, Multipart, ZmqCtx, ZmqFactory, ZmqOptions, ZmqRepConnection,
+    ZmqReqConnection, ZmqRequestTimeoutError,
 };
 use tx0mq::{LoopingCall, Reactor};
 
@@ -102,19 +102,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         produce.start(interval, false)?;
     } else {
         let s = ZmqRepConnection::new(&zf, e)?;
-        s.got_message(|cx, message_id, message| {
-            if cx.state.finished() {
-                return Ok(()); // done; the reactor is stopping
-            }
-            let (id, body) = (bytes_repr(&message_id), bytes_repr(first(&message)));
-            println!("Replying to {id}, {body}");
-            cx.conn.reply(&message_id, format!("{id} {body} "))?;
-            cx.state.count_one(cx.reactor);
-            Ok::<(), Error>(())
-        });
+        s.got_message(answer);
     }
 
     reactor.run()?;
+    Ok(())
+}
+
+/// The replier's protocol (txZMQ's `gotMessage`): answers each request with
+/// its id and body, until `--count` replies.
+fn answer(
+    cx: &mut ZmqCtx<'_, Replies, ZmqRepConnection<Replies>>,
+    message_id: Frame,
+    message: Multipart,
+) -> Result<(), Error> {
+    if cx.state.finished() {
+        return Ok(()); // done; the reactor is stopping
+    }
+    let (id, body) = (bytes_repr(&message_id), bytes_repr(first(&message)));
+    println!("Replying to {id}, {body}");
+    cx.conn.reply(&message_id, format!("{id} {body} "))?;
+    cx.state.count_one(cx.reactor);
     Ok(())
 }
 
@@ -146,4 +154,61 @@ enum Mode {
 
 fn main() -> ExitCode {
     pyport::main(run)
+}
+
+/// The replier's protocol, tested with the connections' test kit: no
+/// sockets, no threads (as Twisted tests a protocol on a StringTransport).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tx0mq::connections::multipart;
+
+    fn replier(
+        count: Option<u64>,
+    ) -> (
+        Reactor<Replies>,
+        ZmqRepConnection<Replies>,
+        tx0mq::connections::testing::FakePeer<Replies>,
+    ) {
+        let reactor = Reactor::builder()
+            .state(Replies {
+                done: 0,
+                stop_after: count,
+            })
+            .fake_clock()
+            .handle_signals(false)
+            .build()
+            .unwrap();
+        let (rep, peer) = ZmqRepConnection::fake(&reactor).unwrap();
+        rep.got_message(answer);
+        (reactor, rep, peer)
+    }
+
+    #[test]
+    fn each_request_is_answered_with_its_id_and_body_on_its_route() {
+        let (reactor, rep, peer) = replier(None);
+        peer.deliver(multipart![b"client", b"id-1", b"", b"1718000000.5"])
+            .unwrap();
+        peer.deliver(multipart![b"client", b"id-2", b"", b"1718000001.5"])
+            .unwrap();
+        assert_eq!(
+            peer.take_sent(),
+            [
+                multipart![b"client", b"id-1", b"", b"b'id-1' b'1718000000.5' "],
+                multipart![b"client", b"id-2", b"", b"b'id-2' b'1718000001.5' "],
+            ]
+        );
+        assert_eq!(rep.unanswered(), 0);
+        assert_eq!(reactor.access_state(|r| r.done).unwrap(), 2);
+    }
+
+    #[test]
+    fn after_count_replies_further_requests_go_unanswered() {
+        let (reactor, _rep, peer) = replier(Some(1));
+        for id in [&b"a"[..], b"b", b"c"] {
+            peer.deliver(multipart![b"client", id, b"", b"x"]).unwrap();
+        }
+        assert_eq!(peer.sent().len(), 1);
+        assert_eq!(reactor.access_state(|r| r.done).unwrap(), 1);
+    }
 }

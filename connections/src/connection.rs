@@ -321,6 +321,12 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
             &endpoints.into_endpoints(),
             options,
         )?;
+        Self::around(core, pattern)
+    }
+
+    /// The connection over `core`: a pattern that reads with no protocol
+    /// (REQ) gets its listener now.
+    pub(crate) fn around(core: Rc<Core<S>>, pattern: K) -> Result<Self> {
         let conn = Connection { core, pattern };
         if conn.pattern.reads_without_protocol() {
             conn.set_listener(NoProtocol)?;
@@ -462,7 +468,8 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
     ///
     /// # Errors
     ///
-    /// `Error::Closed` after shutdown.
+    /// `Error::Closed` after shutdown; `Error::Socket` (ENOTSUP) on a fake
+    /// connection ([`testing`](crate::testing)), which has no socket.
     pub fn with_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> Result<R> {
         let result = self.core.with_socket("use the socket", f);
         self.core.touched();

@@ -37,6 +37,7 @@ use crate::factory::{FactoryInner, ZmqFactory};
 use crate::frames::{IntoMultipart, Multipart};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
+use crate::socket::{FakeWire, Received, Socket};
 use crate::warn_limit::WarnLimit;
 
 /// Messages handled per connection per reactor pass before yielding.
@@ -108,7 +109,7 @@ struct HandlerSlot<S: 'static> {
 
 /// One connection's shared state. Pattern types hold an `Rc` of it.
 pub(crate) struct Core<S: 'static> {
-    socket: RefCell<Option<zmq::Socket>>,
+    socket: RefCell<Option<Socket>>,
     pub(crate) kind: zmq::SocketType,
     reactor: WeakReactor<S>,
     factory: Weak<FactoryInner<S>>,
@@ -171,11 +172,46 @@ impl<S: 'static> Core<S> {
             context: format!("read ZMQ_FD of the {name}"),
             source,
         })?;
-        let core = Rc::new(Core {
+        let core = Self::build(
+            Socket::Zmq(socket),
+            kind,
+            &reactor,
+            Rc::downgrade(&factory.inner),
+            name,
+            options,
+        );
+        core.add_endpoints(endpoints)?;
+        let weak = Rc::downgrade(&core);
+        let id = reactor
+            .add_source(fd, move |cx, id| {
+                if let Some(core) = weak.upgrade() {
+                    if core.on_ready(cx) {
+                        cx.reactor.wake_source(id);
+                    }
+                }
+            })
+            .map_err(Error::Reactor)?;
+        core.source.set(Some(id));
+        core.factory_key.set(factory.register(&core));
+        // Invariant 5: look once, for messages that arrived before registration.
+        reactor.wake_source(id);
+        Ok(core)
+    }
+
+    /// The core around `socket`, not yet registered with the reactor.
+    fn build(
+        socket: Socket,
+        kind: zmq::SocketType,
+        reactor: &Reactor<S>,
+        factory: Weak<FactoryInner<S>>,
+        name: String,
+        options: &ZmqOptions,
+    ) -> Rc<Self> {
+        Rc::new(Core {
             socket: RefCell::new(Some(socket)),
             kind,
             reactor: reactor.downgrade(),
-            factory: Rc::downgrade(&factory.inner),
+            factory,
             factory_key: Cell::new(usize::MAX),
             source: Cell::new(None),
             outbox: RefCell::new(Outbox::new(
@@ -201,21 +237,27 @@ impl<S: 'static> Core<S> {
             }),
             dispatching: Cell::new(false),
             ops: Cell::new(0),
-        });
-        core.add_endpoints(endpoints)?;
-        let weak = Rc::downgrade(&core);
-        let id = reactor
-            .add_source(fd, move |cx, id| {
-                if let Some(core) = weak.upgrade() {
-                    core.on_ready(cx, id);
-                }
-            })
-            .map_err(Error::Reactor)?;
-        core.source.set(Some(id));
-        core.factory_key.set(factory.register(&core));
-        // Invariant 5: look once, for messages that arrived before registration.
-        reactor.wake_source(id);
-        Ok(core)
+        })
+    }
+
+    /// A core on a fake wire: no socket, no source, no factory; the test
+    /// kit drives it (see `crate::testing`).
+    pub(crate) fn open_fake(
+        reactor: &Reactor<S>,
+        kind: zmq::SocketType,
+        options: &ZmqOptions,
+    ) -> (Rc<Self>, Rc<FakeWire>) {
+        let wire = Rc::new(FakeWire::default());
+        let name = format!("fake {} connection", socket_type_name(kind));
+        let core = Self::build(
+            Socket::Fake(wire.clone()),
+            kind,
+            reactor,
+            Weak::new(),
+            name,
+            options,
+        );
+        (core, wire)
     }
 
     /// The connection's name with its endpoints, for errors and logs.
@@ -233,6 +275,35 @@ impl<S: 'static> Core<S> {
         self.socket.borrow().is_none()
     }
 
+    /// Whether this connection talks through a fake wire (protocol tests).
+    pub(crate) fn is_fake(&self) -> bool {
+        matches!(self.socket.borrow().as_ref(), Some(Socket::Fake(_)))
+    }
+
+    /// Subscribes (`on`) or unsubscribes a SUB socket to `tag`; a fake
+    /// connection records it.
+    pub(crate) fn set_subscription(&self, on: bool, tag: &[u8]) -> Result<()> {
+        let operation = if on { "subscribe" } else { "unsubscribe" };
+        let outcome = {
+            let socket = self.socket.borrow();
+            match socket.as_ref() {
+                Some(Socket::Zmq(socket)) if on => socket.set_subscribe(tag),
+                Some(Socket::Zmq(socket)) => socket.set_unsubscribe(tag),
+                Some(Socket::Fake(wire)) => {
+                    wire.subscriptions.borrow_mut().push((on, tag.to_vec()));
+                    Ok(())
+                }
+                None => return Err(self.closed(operation)),
+            }
+        };
+        self.touched();
+        outcome.map_err(|source| Error::Option {
+            option: operation,
+            connection: self.describe(),
+            source,
+        })
+    }
+
     fn closed(&self, operation: &'static str) -> Error {
         Error::Closed {
             operation,
@@ -248,7 +319,14 @@ impl<S: 'static> Core<S> {
     ) -> Result<R> {
         let socket = self.socket.borrow();
         match socket.as_ref() {
-            Some(socket) => Ok(f(socket)),
+            Some(Socket::Zmq(socket)) => Ok(f(socket)),
+            Some(Socket::Fake(_)) => Err(Error::Socket {
+                context: format!(
+                    "{operation} on the {}: a fake connection has no libzmq socket",
+                    self.describe()
+                ),
+                source: zmq::Error::ENOTSUP,
+            }),
             None => Err(self.closed(operation)),
         }
     }
@@ -261,6 +339,10 @@ impl<S: 'static> Core<S> {
                     endpoint: endpoint.clone(),
                     source: zmq::Error::EINVAL,
                 });
+            }
+            if self.is_fake() {
+                self.endpoints.borrow_mut().push(endpoint.clone());
+                continue;
             }
             let outcome = self.with_socket("add an endpoint", |socket| match endpoint.kind {
                 ZmqEndpointType::Bind => socket.bind(&endpoint.address),
@@ -281,6 +363,10 @@ impl<S: 'static> Core<S> {
     }
 
     pub(crate) fn last_endpoint(&self) -> Result<String> {
+        if self.is_fake() {
+            let last = self.endpoints.borrow().last().map(|e| e.address.clone());
+            return Ok(last.unwrap_or_default());
+        }
         let outcome = self.with_socket("read the last endpoint", |s| s.get_last_endpoint())?;
         match outcome {
             Ok(Ok(endpoint)) => Ok(endpoint),
@@ -350,7 +436,7 @@ impl<S: 'static> Core<S> {
         if let Some(bytes) = message.single_frame_bytes() {
             if self.outbox.borrow().is_empty() {
                 let sent = match self.socket.borrow().as_ref() {
-                    Some(socket) => socket.send(bytes, zmq::DONTWAIT).is_ok(),
+                    Some(socket) => socket.send_bytes(bytes),
                     None => false,
                 };
                 if sent {
@@ -380,7 +466,7 @@ impl<S: 'static> Core<S> {
         } else {
             let socket = self.socket.borrow();
             match socket.as_ref() {
-                Some(socket) => send_now(socket, message),
+                Some(socket) => socket.send(message),
                 None => return Err(self.closed(operation)),
             }
         };
@@ -441,7 +527,7 @@ impl<S: 'static> Core<S> {
             let outcome = {
                 let socket = self.socket.borrow();
                 match socket.as_ref() {
-                    Some(socket) => send_now(socket, message),
+                    Some(socket) => socket.send(message),
                     None => return progress,
                 }
             };
@@ -464,7 +550,7 @@ impl<S: 'static> Core<S> {
 
     fn events(&self) -> Option<zmq::PollEvents> {
         let socket = self.socket.borrow();
-        match socket.as_ref()?.get_events() {
+        match socket.as_ref()?.events() {
             Ok(events) => Some(events),
             Err(e) => {
                 log::error!("{}: cannot read ZMQ_EVENTS: {e}", self.describe());
@@ -474,43 +560,23 @@ impl<S: 'static> Core<S> {
     }
 
     fn recv(&self) -> Result<Received, zmq::Error> {
-        let socket = self.socket.borrow();
-        let Some(socket) = socket.as_ref() else {
-            return Ok(Received::Nothing);
-        };
-        let mut first = zmq::Message::new();
-        match socket.recv(&mut first, zmq::DONTWAIT) {
-            Ok(()) => {}
-            // libzmq processed its pending commands and found nothing.
-            Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
-            // EFSM: a REQ socket waiting to send has nothing to receive.
-            Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
-            Err(e) => return Err(e),
+        match self.socket.borrow().as_ref() {
+            Some(socket) => socket.recv(),
+            None => Ok(Received::Nothing),
         }
-        if !first.get_more() {
-            return Ok(Received::Message(Multipart::from(first)));
-        }
-        let mut parts = Vec::with_capacity(4);
-        parts.push(first);
-        let mut more = true;
-        while more {
-            // The rest of a multipart message is already here (atomic delivery).
-            let mut part = zmq::Message::new();
-            socket.recv(&mut part, zmq::DONTWAIT)?;
-            more = part.get_more();
-            parts.push(part);
-        }
-        Ok(Received::Message(Multipart::from(parts)))
     }
 
     /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
-    fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>, id: SourceId) {
+    ///
+    /// Returns whether to look again on the next pass (invariants 3 and 4);
+    /// the source's closure wakes the source for that.
+    pub(crate) fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
         let _dispatch = Dispatch::begin(self);
         if self.made_pending.get() {
             self.deliver(cx, |h, cx, core| h.made(cx, core));
         }
         let Some(mut events) = self.events() else {
-            return;
+            return false;
         };
         // A flush that moved nothing despite POLLOUT waits for the next edge
         // rather than spinning (libzmq's POLLOUT can mean "some peer", not
@@ -520,7 +586,7 @@ impl<S: 'static> Core<S> {
             stuck = !self.flush();
             match self.events() {
                 Some(e) => events = e,
-                None => return,
+                None => return false,
             }
         }
         // The operation count at which libzmq last reported, with its
@@ -546,9 +612,7 @@ impl<S: 'static> Core<S> {
                 again |= more_in || more_out;
             }
         }
-        if again {
-            cx.reactor.wake_source(id);
-        }
+        again
     }
 
     /// Tells a registered producer to pause when the outbox holds messages
@@ -843,15 +907,6 @@ impl<S: 'static> Core<S> {
     }
 }
 
-/// What one non-blocking receive found.
-enum Received {
-    Message(Multipart),
-    /// EAGAIN: libzmq processed its commands and has nothing to deliver.
-    Drained,
-    /// Nothing to read for another reason (closed; a REQ socket's turn to send).
-    Nothing,
-}
-
 /// Marks a connection as inside `on_ready` for as long as it lives. If a
 /// protocol panics through it, the source is woken so the connection is
 /// looked at again on the next pass.
@@ -926,35 +981,6 @@ impl<S: 'static> Drop for TakenHandler<'_, S> {
             self.core.touched();
         }
     }
-}
-
-/// Sends all frames with DONTWAIT. Only the first frame can meet EAGAIN
-/// (libzmq accepts the rest of a message once it took its first frame), so
-/// it is sent by copy and the message comes back whole on EAGAIN; the rest
-/// go by value.
-fn send_now(
-    socket: &zmq::Socket,
-    message: Multipart,
-) -> std::result::Result<(), (zmq::Error, Multipart)> {
-    let count = message.len();
-    let flags = |i: usize| {
-        if i + 1 < count {
-            zmq::DONTWAIT | zmq::SNDMORE
-        } else {
-            zmq::DONTWAIT
-        }
-    };
-    if let Err(e) = socket.send(&message[0][..], flags(0)) {
-        return Err((e, message));
-    }
-    for (i, frame) in message.into_iter().enumerate().skip(1) {
-        if let Err(e) = socket.send(frame, flags(i)) {
-            // Cannot happen with libzmq's atomic multipart; report it loudly.
-            log::error!("a multipart message was cut after {i} frame(s): {e}");
-            return Err((e, Multipart::new()));
-        }
-    }
-    Ok(())
 }
 
 impl<S: 'static> Drop for Core<S> {

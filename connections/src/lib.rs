@@ -85,7 +85,9 @@ mod frames;
 mod options;
 mod outbox;
 pub mod pattern;
+mod socket;
 pub mod stream;
+pub mod testing;
 mod warn_limit;
 
 pub use crate::connection::{Connection, IntoEndpoints, Protocol, ZmqCtx, ZmqProducer};

@@ -4,7 +4,7 @@ use tx0mq_reactor::CallbackResult;
 
 use crate::connection::{Connection, Protocol, RawFrames, ZmqCtx};
 use crate::core::ConnectionLost;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::frames::{Frame, Multipart};
 use crate::pattern::topic::TopicSep;
 use crate::pattern::{Decoded, Pattern, XSub};
@@ -117,20 +117,7 @@ impl<S: 'static> Connection<Sub, S> {
     }
 
     fn change(&self, on: bool, tag: &[u8]) -> Result<()> {
-        let operation = if on { "subscribe" } else { "unsubscribe" };
-        let outcome = self.core.with_socket(operation, |socket| {
-            if on {
-                socket.set_subscribe(tag)
-            } else {
-                socket.set_unsubscribe(tag)
-            }
-        })?;
-        self.core.touched();
-        outcome.map_err(|source| Error::Option {
-            option: operation,
-            connection: self.core.describe(),
-            source,
-        })
+        self.core.set_subscription(on, tag)
     }
 
     /// The separator between tag and message (txZMQ's `topicSep`).

@@ -1,0 +1,144 @@
+//! What a connection's core sends and receives through: a libzmq socket,
+//! or, for protocol tests, a fake wire with no socket and no thread.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use crate::frames::Multipart;
+
+/// What one non-blocking receive found.
+pub(crate) enum Received {
+    Message(Multipart),
+    /// EAGAIN: libzmq processed its commands and has nothing to deliver.
+    Drained,
+    /// Nothing to read for another reason (closed; a REQ socket's turn to send).
+    Nothing,
+}
+
+/// The two ends a core can talk through.
+pub(crate) enum Socket {
+    Zmq(zmq::Socket),
+    Fake(std::rc::Rc<FakeWire>),
+}
+
+impl Socket {
+    /// Sends one frame of plain bytes now; false if it cannot go now.
+    pub(crate) fn send_bytes(&self, bytes: &[u8]) -> bool {
+        match self {
+            Socket::Zmq(socket) => socket.send(bytes, zmq::DONTWAIT).is_ok(),
+            Socket::Fake(wire) => wire
+                .accept(Multipart::from(vec![crate::Frame::from(bytes)]))
+                .is_ok(),
+        }
+    }
+
+    /// Sends a whole message now, or hands it back with the reason.
+    pub(crate) fn send(&self, message: Multipart) -> Result<(), (zmq::Error, Multipart)> {
+        match self {
+            Socket::Zmq(socket) => send_now(socket, message),
+            Socket::Fake(wire) => wire.accept(message),
+        }
+    }
+
+    /// `ZMQ_EVENTS`.
+    pub(crate) fn events(&self) -> zmq::Result<zmq::PollEvents> {
+        match self {
+            Socket::Zmq(socket) => socket.get_events(),
+            Socket::Fake(wire) => Ok(wire.events()),
+        }
+    }
+
+    /// One non-blocking receive.
+    pub(crate) fn recv(&self) -> Result<Received, zmq::Error> {
+        match self {
+            Socket::Zmq(socket) => recv_now(socket),
+            Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
+                Some(message) => Received::Message(message),
+                None => Received::Drained,
+            }),
+        }
+    }
+}
+
+/// Sends all frames with DONTWAIT. Only the first frame can meet EAGAIN
+/// (libzmq accepts the rest of a message once it took its first frame), so
+/// it is sent by copy and the message comes back whole on EAGAIN; the rest
+/// go by value.
+fn send_now(socket: &zmq::Socket, message: Multipart) -> Result<(), (zmq::Error, Multipart)> {
+    let count = message.len();
+    let flags = |i: usize| {
+        if i + 1 < count {
+            zmq::DONTWAIT | zmq::SNDMORE
+        } else {
+            zmq::DONTWAIT
+        }
+    };
+    if let Err(e) = socket.send(&message[0][..], flags(0)) {
+        return Err((e, message));
+    }
+    for (i, frame) in message.into_iter().enumerate().skip(1) {
+        if let Err(e) = socket.send(frame, flags(i)) {
+            // Cannot happen with libzmq's atomic multipart; report it loudly.
+            log::error!("a multipart message was cut after {i} frame(s): {e}");
+            return Err((e, Multipart::new()));
+        }
+    }
+    Ok(())
+}
+
+fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
+    let mut first = zmq::Message::new();
+    match socket.recv(&mut first, zmq::DONTWAIT) {
+        Ok(()) => {}
+        // libzmq processed its pending commands and found nothing.
+        Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
+        // EFSM: a REQ socket waiting to send has nothing to receive.
+        Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
+        Err(e) => return Err(e),
+    }
+    if !first.get_more() {
+        return Ok(Received::Message(Multipart::from(first)));
+    }
+    let mut parts = Vec::with_capacity(4);
+    parts.push(first);
+    let mut more = true;
+    while more {
+        // The rest of a multipart message is already here (atomic delivery).
+        let mut part = zmq::Message::new();
+        socket.recv(&mut part, zmq::DONTWAIT)?;
+        more = part.get_more();
+        parts.push(part);
+    }
+    Ok(Received::Message(Multipart::from(parts)))
+}
+
+/// The far end of a fake connection: what the protocol sent, what the test
+/// delivers, and whether the "peer" takes messages now.
+#[derive(Default)]
+pub(crate) struct FakeWire {
+    pub(crate) inbox: RefCell<VecDeque<Multipart>>,
+    pub(crate) sent: RefCell<Vec<Multipart>>,
+    pub(crate) refusing: Cell<bool>,
+    pub(crate) subscriptions: RefCell<Vec<(bool, Vec<u8>)>>,
+}
+
+impl FakeWire {
+    fn accept(&self, message: Multipart) -> Result<(), (zmq::Error, Multipart)> {
+        if self.refusing.get() {
+            return Err((zmq::Error::EAGAIN, message));
+        }
+        self.sent.borrow_mut().push(message);
+        Ok(())
+    }
+
+    fn events(&self) -> zmq::PollEvents {
+        let mut events = zmq::PollEvents::empty();
+        if !self.inbox.borrow().is_empty() {
+            events |= zmq::POLLIN;
+        }
+        if !self.refusing.get() {
+            events |= zmq::POLLOUT;
+        }
+        events
+    }
+}
