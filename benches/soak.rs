@@ -67,7 +67,7 @@ const STALL: Duration = Duration::from_secs(10);
 /// half should need nothing new; 4 MiB leaves room for the allocator's
 /// fragmentation, while a leak of one small allocation (16 bytes) per
 /// message shows over the second half of even the 1,000,000-message run
-/// (8 MiB).
+/// (7.6 MiB).
 const RSS_GROWTH_BOUND_MIB: f64 = 4.0;
 
 /// Resident memory in MiB (`VmRSS` in `/proc/self/status`).
