@@ -495,19 +495,10 @@ impl<S: 'static> Reactor<S> {
         } else {
             None
         };
-        self.inner.running.set(true);
-        self.inner.stop_requested.set(false);
         self.inner.exit_signal.set(None);
-        let result = {
-            let _guard = PassGuard::enter(&self.inner.in_pass);
-            self.run_loop(signals.as_ref())
-        };
-        self.inner.running.set(false);
-        self.inner.stop_requested.set(false);
-        if let Some(signals) = signals {
-            signals.uninstall(&self.inner.registry);
-        }
-        result
+        let running = RunGuard::enter(&self.inner, signals);
+        let _pass = PassGuard::enter(&self.inner.in_pass);
+        self.run_loop(running.signals.as_ref())
     }
 
     fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
@@ -959,11 +950,15 @@ impl<S: 'static> Reactor<S> {
             Ok(())
         });
         if slot.borrow().is_none() {
-            let run = self.run();
-            if slot.borrow().is_none() {
-                done.cancel();
-            }
-            run?;
+            // However `run` ends (returning, or a panic unwinding out of it),
+            // a future that has not completed is cancelled: left behind, it
+            // would stop a later `run` when it completes.
+            let _cancel = OnExit::new(|| {
+                if slot.borrow().is_none() {
+                    done.cancel();
+                }
+            });
+            self.run()?;
         }
         let outcome = slot.borrow_mut().take();
         Ok(outcome.unwrap_or_else(|| Err(Failure::new(Error::Cancelled))))
@@ -1054,6 +1049,51 @@ impl<S: 'static> ThreadHandle<S> {
     {
         self.shared
             .push(Box::new(move |cx| f(cx).report("call from thread")))
+    }
+}
+
+/// Marks the reactor running, with its signal handling, for as long as
+/// `run` runs: dropped, whether `run` returns or a panic unwinds out of it,
+/// it marks the reactor neither running nor stopping and uninstalls the
+/// signal handling, so that SIGINT and SIGTERM get their default action back
+/// and the reactor can run again.
+struct RunGuard<'a, S: 'static> {
+    inner: &'a Inner<S>,
+    signals: Option<SignalGuard>,
+}
+
+impl<'a, S: 'static> RunGuard<'a, S> {
+    fn enter(inner: &'a Inner<S>, signals: Option<SignalGuard>) -> Self {
+        inner.running.set(true);
+        inner.stop_requested.set(false);
+        RunGuard { inner, signals }
+    }
+}
+
+impl<S: 'static> Drop for RunGuard<'_, S> {
+    fn drop(&mut self) {
+        self.inner.running.set(false);
+        self.inner.stop_requested.set(false);
+        if let Some(signals) = self.signals.take() {
+            signals.uninstall(&self.inner.registry);
+        }
+    }
+}
+
+/// Runs a closure when dropped: at the end of a scope, however it is left.
+struct OnExit<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnExit<F> {
+    fn new(f: F) -> Self {
+        OnExit(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for OnExit<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 

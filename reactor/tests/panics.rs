@@ -1,11 +1,13 @@
 //! A panic in user code is the user's bug, never the reactor's: it must not
 //! wedge a Deferred. Each test states the behaviour it guards.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq_reactor::{Deferred, Error, Failure, Reactor};
+use tx0mq_test_support::process::Proc;
+use tx0mq_test_support::reactor::watchdog;
 
 /// A panicking callback becomes a Failure for the next errback (Twisted
 /// turns an exception in a callback into a Failure), carrying the panic's
@@ -125,4 +127,134 @@ fn a_task_awaiting_a_deferred_whose_callback_panics_wakes() {
         Err(f) => assert!(f.to_string().contains("task boom"), "{f}"),
         Ok(v) => panic!("expected the panic's failure, got {v}"),
     }
+}
+
+// A panic that unwinds out of the reactor (`catch_panics(false)`, as the
+// test reactors are built) leaves the reactor whole: its flags, its signal
+// handling, its callbacks and its queues are as if the callback had returned.
+
+/// Runs `f`, which must panic; the panic is caught.
+fn unwinds<R>(what: &str, f: impl FnOnce() -> R) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    assert!(outcome.is_err(), "{what}: expected a panic to unwind out");
+}
+
+/// Panics with `message`: a callback's body that returns `()`.
+fn boom(message: &str) {
+    panic!("{message}");
+}
+
+/// After a callback's panic unwound out of `run`, the reactor is not
+/// running nor stopping, and runs again.
+#[test]
+fn run_runs_again_after_a_panic_unwound_out_of_it() {
+    let r = tx0mq_test_support::reactor::reactor(());
+    r.call_later(Duration::ZERO, |cx| {
+        cx.reactor.stop().unwrap();
+        boom("boom in a timer");
+    });
+    unwinds("run", || r.run());
+    assert!(!r.running(), "still marked running after the panic");
+    assert!(!r.is_stopping(), "still marked stopping after the panic");
+    let ran = Rc::new(Cell::new(false));
+    let flag = ran.clone();
+    r.call_later(Duration::ZERO, move |cx| {
+        flag.set(true);
+        cx.reactor.stop()
+    });
+    let _watchdog = watchdog(&r, Duration::from_secs(10));
+    let second = r.run();
+    assert!(second.is_ok(), "the second run: {second:?}");
+    assert!(ran.get());
+    // And iterate too.
+    r.call_later(Duration::ZERO, |_| boom("boom in iterate"));
+    unwinds("iterate", || r.iterate(Duration::ZERO));
+    assert!(r.iterate(Duration::ZERO).is_ok());
+}
+
+/// The signal tests' child: the test binary re-run on one test with
+/// `TX0MQ_PANIC_CHILD` set.
+fn panic_child_mode() -> Option<String> {
+    std::env::var("TX0MQ_PANIC_CHILD").ok()
+}
+
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A panic that unwound out of a signal-handling `run` gives SIGINT back its
+/// default action, as a `run` that returned does: the process dies on it.
+#[test]
+fn after_a_panic_unwound_out_of_run_sigint_kills_the_process_again() {
+    use std::os::unix::process::ExitStatusExt;
+    const TEST: &str = "after_a_panic_unwound_out_of_run_sigint_kills_the_process_again";
+    if panic_child_mode().is_some() {
+        let r = Reactor::builder()
+            .handle_signals(true)
+            .catch_panics(false)
+            .build()
+            .unwrap();
+        r.call_later(Duration::from_millis(1), |_| boom("boom with signals on"));
+        r.call_later(Duration::from_secs(20), |cx| cx.reactor.stop());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run()));
+        say(if outcome.is_err() {
+            "run unwound"
+        } else {
+            "run returned"
+        });
+        say("waiting outside the reactor");
+        std::thread::sleep(Duration::from_secs(20));
+        say("still alive");
+        std::process::exit(0);
+    }
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+        .env("TX0MQ_PANIC_CHILD", "1");
+    let mut child = Proc::start(format!("{TEST} (child)"), command);
+    child.expect_containing("run unwound", Duration::from_secs(10));
+    child.expect_containing("waiting outside the reactor", Duration::from_secs(10));
+    child.signal("-INT");
+    let status = child.wait_timeout(Duration::from_secs(5));
+    let status = match status {
+        Some(status) => status,
+        None => {
+            child.kill();
+            panic!("SIGINT did not kill the process within 5 s: its default action is still off")
+        }
+    };
+    assert_eq!(status.signal(), Some(2), "{status:?}");
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// `run_until_complete` whose `run` a panic unwound out of cancels its
+/// future, which would otherwise stop a later `run`.
+#[test]
+fn run_until_complete_cancels_its_future_when_a_panic_unwinds() {
+    let r = tx0mq_test_support::reactor::reactor(());
+    let dropped = Rc::new(Cell::new(false));
+    let guard = DropFlag(dropped.clone());
+    let pending: Deferred<()> = Deferred::new();
+    let awaited = pending.clone();
+    r.call_later(Duration::from_millis(1), |_| boom("boom beside the future"));
+    unwinds("run_until_complete", || {
+        r.run_until_complete(async move {
+            let _guard = guard;
+            awaited.await
+        })
+    });
+    assert_eq!(r.pending_tasks(), 0, "the future outlived its run");
+    assert!(dropped.get(), "the future was not dropped");
+    drop(pending);
 }
