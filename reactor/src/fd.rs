@@ -23,6 +23,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use crate::callback::Batch;
 use crate::error::{Error, Result};
 
 /// Identifies an edge-triggered source added with
@@ -123,6 +124,16 @@ impl<C> Table<C> {
             .filter(|entry| entry.gen == id.gen)
     }
 
+    /// Puts a source on the ready list, unless it is there already or gone.
+    fn wake(&mut self, id: SourceId) {
+        if let Some(entry) = self.get_mut(id) {
+            if !entry.queued {
+                entry.queued = true;
+                self.ready.push(id);
+            }
+        }
+    }
+
     fn take_gen(&mut self) -> u32 {
         // Never u32::MAX, so no token has its upper 32 bits all set: those
         // tokens are the reactor's own (its waker's, its signal pipe's).
@@ -165,6 +176,13 @@ impl Readiness {
 /// replace descriptors, itself included. Callbacks that are removed or
 /// replaced are dropped outside the borrow, since their captures may call
 /// back in.
+///
+/// A panic may unwind out of `run` (a reactor built with
+/// `catch_panics(false)`). The table is left as if the callback had
+/// returned: the callback goes back into its slot, a level-triggered fd is
+/// re-armed, and the sources of the ready list that had not run yet stay on
+/// it, so each is called on a later pass. Events of a poll that were not
+/// dispatched are handed to [`redeliver`](Self::redeliver).
 pub(crate) struct FdTable<C> {
     table: RefCell<Table<C>>,
 }
@@ -358,13 +376,7 @@ impl<C> FdTable<C> {
 
     /// Puts a source on the ready list, unless it is there already or gone.
     pub(crate) fn wake_source(&self, id: SourceId) {
-        let mut table = self.table.borrow_mut();
-        if let Some(entry) = table.get_mut(id) {
-            if !entry.queued {
-                entry.queued = true;
-                table.ready.push(id);
-            }
-        }
+        self.table.borrow_mut().wake(id);
     }
 
     /// Removes a source and deregisters its fd; `false` if it was gone.
@@ -393,9 +405,11 @@ impl<C> FdTable<C> {
 
     /// Calls `run` on the handlers of the sources that were on the ready list
     /// when this was called; those woken meanwhile wait for the next call.
+    /// If a handler's panic unwinds out, the sources after it go back to the
+    /// front of the ready list, still marked as on it.
     pub(crate) fn run_ready(&self, mut run: impl FnMut(&mut C)) {
         let ready = std::mem::take(&mut self.table.borrow_mut().ready);
-        for id in ready {
+        for id in Batch::new(ready, |rest| self.requeue_front(rest)) {
             {
                 let mut table = self.table.borrow_mut();
                 match table.get_mut(id) {
@@ -404,6 +418,47 @@ impl<C> FdTable<C> {
                 }
             }
             self.call_slot(id, Role::Reader, &mut run);
+        }
+    }
+
+    /// Puts back, in front of the ready list, sources that were taken off
+    /// it but not run; those removed meanwhile are left out.
+    fn requeue_front(&self, ids: Vec<SourceId>) {
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!("the fd table is borrowed: {} woken sources lost", ids.len());
+            return;
+        };
+        let mut ready: Vec<SourceId> = ids
+            .into_iter()
+            .filter(|&id| table.get_mut(id).is_some_and(|entry| entry.queued))
+            .collect();
+        ready.append(&mut table.ready);
+        table.ready = ready;
+    }
+
+    /// Makes sure an event from the poll that was never dispatched is not
+    /// lost: a source goes on the ready list, a level-triggered fd is
+    /// re-armed (so the next poll reports it again if it is still ready).
+    /// Tokens that name no fd are ignored.
+    pub(crate) fn redeliver(&self, registry: &Registry, readiness: &Readiness) {
+        let id = SourceId::of(readiness.token);
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!(
+                "the fd table is borrowed: an event for token {} lost",
+                id.token().0
+            );
+            return;
+        };
+        let kind = match table.get_mut(id) {
+            Some(entry) => entry.kind,
+            None => return,
+        };
+        match kind {
+            Kind::Edge => table.wake(id),
+            Kind::Level => {
+                drop(table);
+                self.rearm(registry, id);
+            }
         }
     }
 
@@ -425,13 +480,18 @@ impl<C> FdTable<C> {
         match kind {
             Kind::Edge => self.call_slot(id, Role::Reader, &mut run),
             Kind::Level => {
+                // Re-armed when this ends, even if a callback's panic unwinds.
+                let _rearm = Rearm {
+                    table: self,
+                    registry,
+                    id,
+                };
                 if readiness.readable {
                     self.call_slot(id, Role::Reader, &mut run);
                 }
                 if readiness.writable {
                     self.call_slot(id, Role::Writer, &mut run);
                 }
-                self.rearm(registry, id);
             }
         }
     }
@@ -439,7 +499,13 @@ impl<C> FdTable<C> {
     /// Re-arms a level-triggered fd so the kernel reports it again if it is
     /// still ready.
     fn rearm(&self, registry: &Registry, id: SourceId) {
-        let mut table = self.table.borrow_mut();
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!(
+                "the fd table is borrowed: token {} not re-armed",
+                id.token().0
+            );
+            return;
+        };
         let key = id.key as usize;
         if let Some(entry) = table.get_mut(id) {
             // An unchanged interest still goes through EPOLL_CTL_MOD, which re-arms.
@@ -450,7 +516,8 @@ impl<C> FdTable<C> {
     }
 
     /// Takes a callback out of its slot, calls `run` on it with no borrow
-    /// held, and puts it back unless it was removed or replaced meanwhile.
+    /// held, and puts it back unless it was removed or replaced meanwhile
+    /// (also when a panic unwinds out of `run`).
     fn call_slot(&self, id: SourceId, role: Role, run: &mut impl FnMut(&mut C)) {
         let taken = {
             let mut table = self.table.borrow_mut();
@@ -461,24 +528,72 @@ impl<C> FdTable<C> {
                     None => None,
                 })
         };
-        let Some((mut callback, serial)) = taken else {
+        let Some((callback, serial)) = taken else {
             return;
         };
-        run(&mut callback);
-        let leftover = {
-            let mut table = self.table.borrow_mut();
-            match table
-                .get_mut(id)
-                .and_then(|entry| entry.slot_mut(role).as_mut())
-            {
-                Some(slot) if slot.serial == serial && slot.callback.is_none() => {
-                    slot.callback = Some(callback);
-                    None
-                }
-                _ => Some(callback),
-            }
+        let mut lent = Lent {
+            table: self,
+            id,
+            role,
+            serial,
+            callback: Some(callback),
         };
-        drop(leftover);
+        if let Some(callback) = lent.callback.as_mut() {
+            run(callback);
+        }
+    }
+
+    /// Puts a callback back into its slot if the slot still holds the same
+    /// registration; otherwise (or if the table is borrowed) hands it back.
+    fn put_back(&self, id: SourceId, role: Role, serial: u64, callback: C) -> Option<C> {
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            return Some(callback);
+        };
+        match table
+            .get_mut(id)
+            .and_then(|entry| entry.slot_mut(role).as_mut())
+        {
+            Some(slot) if slot.serial == serial && slot.callback.is_none() => {
+                slot.callback = Some(callback);
+                None
+            }
+            _ => Some(callback),
+        }
+    }
+}
+
+/// A callback taken out of its slot to be called; dropped, however the
+/// call ends, it goes back into its slot (see [`FdTable::put_back`]).
+struct Lent<'a, C> {
+    table: &'a FdTable<C>,
+    id: SourceId,
+    role: Role,
+    serial: u64,
+    callback: Option<C>,
+}
+
+impl<C> Drop for Lent<'_, C> {
+    fn drop(&mut self) {
+        if let Some(callback) = self.callback.take() {
+            let leftover = self
+                .table
+                .put_back(self.id, self.role, self.serial, callback);
+            drop(leftover); // outside the borrow: its captures may call back in
+        }
+    }
+}
+
+/// Re-arms a level-triggered fd when dropped: after its callbacks, however
+/// they end.
+struct Rearm<'a, C> {
+    table: &'a FdTable<C>,
+    registry: &'a Registry,
+    id: SourceId,
+}
+
+impl<C> Drop for Rearm<'_, C> {
+    fn drop(&mut self) {
+        self.table.rearm(self.registry, self.id);
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
 
-use crate::callback::{panic_message, CallbackResult};
+use crate::callback::{panic_message, Batch, CallbackResult};
 use crate::clock::Clock;
 use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
@@ -150,8 +150,12 @@ impl<S: 'static> ReactorBuilder<S> {
 
     /// Whether a panic in a callback is caught, logged and survived (default
     /// `true`, Twisted's policy for exceptions). With `false` it unwinds out of
-    /// `run`/`iterate`; the reactor stays usable, since it never holds a borrow
-    /// of its own state across a callback.
+    /// `run`/`iterate`/`advance`, and the reactor is left as if the callback
+    /// had returned, ready to run again: not running, signal handling
+    /// uninstalled, the callback still registered (unless it was a one-shot
+    /// call), and the work that was due with it (other ready sources and fd
+    /// events, thread calls, `call_when_running` calls, due timers) still
+    /// queued, for a later pass.
     pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
         self
@@ -506,7 +510,15 @@ impl<S: 'static> Reactor<S> {
             self.fire_triggers(SystemEvent::Startup, phase);
         }
         let when_running = self.inner.when_running.take();
-        for callback in when_running {
+        // If one panics and unwinds out of `run`, those after it wait for
+        // the next `run`.
+        let give_back = |rest: Vec<Callback<S>>| {
+            if let Ok(mut queue) = self.inner.when_running.try_borrow_mut() {
+                let added = std::mem::replace(&mut *queue, rest);
+                queue.extend(added);
+            }
+        };
+        for callback in Batch::new(when_running, give_back) {
             self.invoke(callback);
         }
         while !self.inner.stop_requested.get() {
@@ -582,8 +594,10 @@ impl<S: 'static> Reactor<S> {
     fn pass(&self, max_timeout: Option<Duration>, signals: Option<&SignalGuard>) -> Result<()> {
         let _guard = PassGuard::enter(&self.inner.in_pass);
 
-        // 1. Calls queued by other threads before this pass began.
-        for call in self.inner.threads.take_calls() {
+        // 1. Calls queued by other threads before this pass began (those
+        // after one whose panic unwinds out wait for the next pass).
+        let threads = &self.inner.threads;
+        for call in Batch::new(threads.take_calls(), |rest| threads.put_back(rest)) {
             self.invoke(call);
         }
 
@@ -649,7 +663,16 @@ impl<S: 'static> Reactor<S> {
                 ready.push(Readiness::of(event));
             }
         }
-        for readiness in ready {
+        // Events left undispatched by a callback whose panic unwinds out are
+        // not lost (see `FdTable::redeliver`).
+        let fds = &self.inner.fds;
+        let registry = &self.inner.registry;
+        let redeliver = |rest: Vec<Readiness>| {
+            for readiness in &rest {
+                fds.redeliver(registry, readiness);
+            }
+        };
+        for readiness in Batch::new(ready, redeliver) {
             match readiness.token {
                 WAKER_TOKEN => {} // thread calls run at the start of the next pass
                 SIGNAL_TOKEN => {
