@@ -235,11 +235,22 @@ struct Inner<S: 'static> {
     exit_signal: Cell<Option<i32>>,
 }
 
+/// Nothing the reactor holds outlives it. The kept values go first, last
+/// kept first; then every pending timed call's closure, even one a
+/// `DelayedCall` handle still points to (a running `LoopingCall` holds its
+/// own call's handle: without this, the two would keep each other alive);
+/// then the calls queued by other threads. The fd callbacks, triggers,
+/// `call_when_running` calls and tasks are owned by their parts alone and go
+/// with them.
 impl<S: 'static> Drop for Inner<S> {
     fn drop(&mut self) {
         let mut kept = std::mem::take(self.kept.get_mut());
         while let Some(value) = kept.pop() {
             drop(value);
+        }
+        let timers = self.timers.get_mut().drain();
+        for call in timers {
+            call.discard();
         }
         self.threads.close();
     }
