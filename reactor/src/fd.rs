@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io;
 use std::os::fd::RawFd;
 
 use mio::event::Event;
@@ -26,6 +27,21 @@ use slab::Slab;
 use crate::callback::Batch;
 use crate::error::{Error, Result};
 
+/// How many low bits of a poll token hold an fd's slab key; its generation
+/// sits in the bits above. Half a `usize` each: 32 bits on 64-bit targets,
+/// 16 on 32-bit ones, where one reactor can thus watch at most 65,535
+/// descriptors at once and generations repeat every 65,535 registrations
+/// (a stale event would have to outlive that many within one pass).
+const KEY_BITS: u32 = usize::BITS / 2;
+
+/// The low half of a token: the largest slab key a token can hold.
+const KEY_MASK: usize = usize::MAX >> KEY_BITS;
+
+/// Generations count modulo this, the high half all ones, which no
+/// generation ever is: tokens with that half all set are the reactor's own
+/// (its waker's, its signal pipe's). It is below 2^32 on every target.
+const GEN_MODULUS: u32 = KEY_MASK as u32;
+
 /// Identifies an edge-triggered source added with
 /// [`Reactor::add_source`](crate::Reactor::add_source).
 ///
@@ -33,20 +49,40 @@ use crate::error::{Error, Result};
 /// that reuses the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SourceId {
+    /// At most [`KEY_MASK`].
     key: u32,
+    /// Below [`GEN_MODULUS`].
     gen: u32,
 }
 
 impl SourceId {
     fn token(self) -> Token {
-        Token(((self.gen as usize) << 32) | self.key as usize)
+        Token(((self.gen as usize) << KEY_BITS) | self.key as usize)
     }
 
     fn of(token: Token) -> Self {
         SourceId {
-            key: (token.0 & 0xffff_ffff) as u32,
-            gen: (token.0 >> 32) as u32,
+            key: (token.0 & KEY_MASK) as u32,
+            gen: (token.0 >> KEY_BITS) as u32,
         }
+    }
+}
+
+/// A slab key as a token can hold it.
+///
+/// # Errors
+///
+/// [`Error::Io`] past [`KEY_MASK`] descriptors (possible only on 32-bit
+/// targets); `fd` is not registered then.
+fn token_key(fd: RawFd, key: usize) -> Result<u32> {
+    match u32::try_from(key) {
+        Ok(small) if key <= KEY_MASK => Ok(small),
+        _ => Err(Error::io(
+            format!("register fd {fd} with the poller"),
+            io::Error::other(format!(
+                "a reactor watches at most {KEY_MASK} descriptors at once on this target"
+            )),
+        )),
     }
 }
 
@@ -100,9 +136,11 @@ impl<C> FdEntry<C> {
         }
     }
 
+    /// The id of the entry at `key`, which [`token_key`] accepted when the
+    /// entry was added.
     fn id(&self, key: usize) -> SourceId {
         SourceId {
-            key: key as u32,
+            key: (key & KEY_MASK) as u32,
             gen: self.gen,
         }
     }
@@ -135,9 +173,8 @@ impl<C> Table<C> {
     }
 
     fn take_gen(&mut self) -> u32 {
-        // Never u32::MAX, so no token has its upper 32 bits all set: those
-        // tokens are the reactor's own (its waker's, its signal pipe's).
-        self.next_gen = (self.next_gen + 1) % u32::MAX;
+        // Never GEN_MODULUS, so no token has its upper half all set.
+        self.next_gen = (self.next_gen + 1) % GEN_MODULUS;
         self.next_gen
     }
 
@@ -223,6 +260,7 @@ impl<C> FdTable<C> {
         let key = match table.by_fd.get(&fd) {
             Some(&key) => key,
             None => {
+                token_key(fd, table.entries.vacant_key())?;
                 let gen = table.take_gen();
                 let key = table.entries.insert(FdEntry {
                     fd,
@@ -343,7 +381,7 @@ impl<C> FdTable<C> {
         let vacant = table.entries.vacant_entry();
         let key = vacant.key();
         let id = SourceId {
-            key: key as u32,
+            key: token_key(fd, key)?,
             gen,
         };
         vacant.insert(FdEntry {
@@ -608,8 +646,7 @@ fn sync_interest<C>(registry: &Registry, entry: &mut FdEntry<C>, key: usize) -> 
         (Some(_), Some(interest)) => registry
             .reregister(&mut SourceFd(&fd), token, interest)
             .or_else(|e| {
-                // The fd was closed and its number reused behind our back.
-                if e.raw_os_error() == Some(libc_enoent()) {
+                if was_closed_behind_our_back(&e) {
                     registry.register(&mut SourceFd(&fd), token, interest)
                 } else {
                     Err(e)
@@ -627,6 +664,74 @@ fn sync_interest<C>(registry: &Registry, entry: &mut FdEntry<C>, key: usize) -> 
     }
 }
 
-const fn libc_enoent() -> i32 {
-    2
+/// Whether re-registering an fd failed because the poller no longer has it
+/// (`ENOENT`, which std reads as `NotFound`): the fd was closed, which
+/// removed it from the poll set, and its number was reused behind our back.
+fn was_closed_behind_our_back(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_holds_a_key_in_one_half_of_a_usize_and_a_generation_in_the_other() {
+        assert_eq!(KEY_BITS * 2, usize::BITS);
+        assert_eq!(KEY_MASK.count_ones(), KEY_BITS);
+        assert_eq!(GEN_MODULUS as usize, KEY_MASK);
+        let top_key = u32::try_from(KEY_MASK).expect("half a usize fits in a u32");
+        for key in [0, 1, 2, top_key - 1, top_key] {
+            for gen in [0, 1, 2, GEN_MODULUS - 1] {
+                let id = SourceId { key, gen };
+                assert_eq!(SourceId::of(id.token()), id, "key {key}, generation {gen}");
+            }
+        }
+        // Neighbouring ids have distinct tokens.
+        let a = SourceId { key: 1, gen: 2 };
+        let b = SourceId { key: 2, gen: 1 };
+        assert_ne!(a.token(), b.token());
+    }
+
+    #[test]
+    fn no_generation_makes_a_token_with_its_upper_half_all_set() {
+        let mut table: Table<()> = Table {
+            entries: Slab::new(),
+            by_fd: HashMap::new(),
+            ready: Vec::new(),
+            next_gen: GEN_MODULUS - 2,
+            next_serial: 0,
+        };
+        assert_eq!(table.take_gen(), GEN_MODULUS - 1);
+        assert_eq!(table.take_gen(), 0);
+        // The reactor's own tokens (usize::MAX and just below) decode to the
+        // generation no source has.
+        for own in [usize::MAX, usize::MAX - 1] {
+            assert_eq!(SourceId::of(Token(own)).gen, GEN_MODULUS);
+        }
+    }
+
+    #[test]
+    fn keys_past_the_low_half_are_refused() {
+        assert!(token_key(3, 0).is_ok());
+        assert!(matches!(token_key(3, KEY_MASK), Ok(k) if k as usize == KEY_MASK));
+        match token_key(3, KEY_MASK + 1) {
+            Err(Error::Io { context, source }) => {
+                assert!(context.contains("fd 3"), "{context}");
+                assert!(source.to_string().contains("at most"), "{source}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_closed_fd_is_recognised_by_the_error_kind_of_enoent() {
+        // ENOENT as the kernel reports it, whatever its number on this target.
+        let enoent =
+            std::fs::File::open("/nonexistent/tx0mq/fd-test").expect_err("the path does not exist");
+        assert!(enoent.raw_os_error().is_some());
+        assert!(was_closed_behind_our_back(&enoent));
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(!was_closed_behind_our_back(&other));
+    }
 }

@@ -79,8 +79,8 @@ type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 
 /// The poll's tokens for the reactor's own sources: the waker of thread calls,
-/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
-/// 32 bits all set, so these never name an fd.
+/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has the upper
+/// half of its bits all set (see `fd.rs`), so these never name an fd.
 const WAKER_TOKEN: Token = Token(usize::MAX);
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 

@@ -265,3 +265,35 @@ fn a_source_that_wakes_itself_keeps_the_poll_from_blocking() {
     assert_eq!(log(&r), ["call 1", "call 2"]);
     r.remove_source(id);
 }
+
+#[test]
+fn an_fd_closed_and_reused_behind_the_reactors_back_can_be_watched_again() {
+    // The reader's fd is closed without remove_reader (closing drops it
+    // from the poll set) and its number goes to a new socket: the poller no
+    // longer knows the fd (ENOENT), and adding a writer registers it afresh.
+    // Other tests open fds at the same time, so the number may go
+    // elsewhere: try a few times.
+    let r = reactor();
+    for _ in 0..20 {
+        let (rx, _tx) = std::io::pipe().unwrap();
+        let fd = rx.as_raw_fd();
+        r.add_reader(fd, |_| ()).unwrap();
+        drop(rx);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        if a.as_raw_fd() != fd && b.as_raw_fd() != fd {
+            r.remove_reader(fd);
+            continue;
+        }
+        r.add_writer(fd, move |cx| {
+            cx.state.push("writable".into());
+            cx.reactor.remove_writer(fd);
+        })
+        .expect("a reused fd number is registered afresh");
+        iterate_until_cond(&r, "the writer on the reused fd", || !log(&r).is_empty());
+        assert_eq!(log(&r), ["writable"]);
+        assert!(r.remove_reader(fd));
+        drop((a, b));
+        return;
+    }
+    panic!("the closed fd's number never went to the new socket");
+}
