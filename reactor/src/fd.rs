@@ -252,15 +252,28 @@ impl<C> FdTable<C> {
         callback: C,
     ) -> Result<()> {
         let mut table = self.table.borrow_mut();
-        let serial = table.take_serial();
-        let slot = Slot {
-            serial,
-            callback: Some(callback),
-        };
+        let (result, dropped) = Self::insert_level(&mut table, registry, fd, role, callback);
+        drop(table);
+        drop(dropped); // outside the borrow: their captures may call back in
+        result
+    }
+
+    /// [`add_level`](Self::add_level) within the borrow; also hands back
+    /// the callbacks to drop once the borrow ends (the one replaced, or
+    /// the new one if refused).
+    fn insert_level(
+        table: &mut Table<C>,
+        registry: &Registry,
+        fd: RawFd,
+        role: Role,
+        callback: C,
+    ) -> (Result<()>, [Option<C>; 2]) {
         let key = match table.by_fd.get(&fd) {
             Some(&key) => key,
             None => {
-                token_key(fd, table.entries.vacant_key())?;
+                if let Err(e) = token_key(fd, table.entries.vacant_key()) {
+                    return (Err(e), [Some(callback), None]);
+                }
                 let gen = table.take_gen();
                 let key = table.entries.insert(FdEntry {
                     fd,
@@ -275,25 +288,29 @@ impl<C> FdTable<C> {
                 key
             }
         };
+        let serial = table.take_serial();
         let Some(entry) = table.entries.get_mut(key) else {
-            return Err(Error::UnknownFd(fd));
+            return (Err(Error::UnknownFd(fd)), [Some(callback), None]);
         };
         if entry.kind != Kind::Level {
-            return Err(Error::FdInUse(fd));
+            return (Err(Error::FdInUse(fd)), [Some(callback), None]);
         }
-        let old = entry.slot_mut(role).replace(slot);
+        let slot = Slot {
+            serial,
+            callback: Some(callback),
+        };
+        let old = entry.slot_mut(role).replace(slot).and_then(|s| s.callback);
         let result = sync_interest(registry, entry, key);
+        let mut refused = None;
         if result.is_err() {
             // Undo, so a refused fd leaves nothing half-registered.
-            *entry.slot_mut(role) = None;
+            refused = entry.slot_mut(role).take().and_then(|s| s.callback);
             if entry.wanted().is_none() {
                 table.entries.remove(key);
                 table.by_fd.remove(&fd);
             }
         }
-        drop(table);
-        drop(old);
-        result
+        (result, [old, refused])
     }
 
     /// Removes `fd`'s reader or writer; `false` if it had none.

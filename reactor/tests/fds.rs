@@ -297,3 +297,35 @@ fn an_fd_closed_and_reused_behind_the_reactors_back_can_be_watched_again() {
     }
     panic!("the closed fd's number never went to the new socket");
 }
+
+/// Calls into the reactor's fd table when dropped.
+struct ReadsTheTableOnDrop(Reactor<Vec<String>>);
+
+impl Drop for ReadsTheTableOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.get_readers();
+    }
+}
+
+#[test]
+fn a_refused_reader_is_dropped_outside_the_tables_borrow() {
+    // Its captures' destructors may call back into the reactor.
+    let r = reactor();
+    let (rx, _tx) = std::io::pipe().unwrap();
+    let id = r.add_source(rx.as_raw_fd(), |_, _| ()).unwrap();
+    let guard = ReadsTheTableOnDrop(r.clone());
+    let refused = r.add_reader(rx.as_raw_fd(), move |_| {
+        let _ = &guard;
+    });
+    assert!(matches!(refused, Err(Error::FdInUse(_))), "{refused:?}");
+    assert!(r.remove_source(id));
+
+    // A regular file: the kernel refuses to poll it.
+    let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+    let guard = ReadsTheTableOnDrop(r.clone());
+    let refused = r.add_reader(file.as_raw_fd(), move |_| {
+        let _ = &guard;
+    });
+    assert!(matches!(refused, Err(Error::Io { .. })), "{refused:?}");
+    assert!(r.get_readers().is_empty());
+}
