@@ -499,10 +499,11 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] if called while running (from a callback, say);
+    /// [`Error::AlreadyRunning`] if called while running (from a callback, say)
+    /// or while the state is lent out (inside [`with_ctx`](Self::with_ctx));
     /// [`Error::Io`] if polling fails or signal handlers cannot be installed.
     pub fn run(&self) -> Result<()> {
-        if self.inner.running.get() || self.inner.in_pass.get() > 0 {
+        if self.inner.running.get() || self.busy() {
             return Err(Error::AlreadyRunning);
         }
         let signals = if self.inner.handle_signals {
@@ -514,6 +515,13 @@ impl<S: 'static> Reactor<S> {
         let running = RunGuard::enter(&self.inner, signals);
         let _pass = PassGuard::enter(&self.inner.in_pass);
         self.run_loop(running.signals.as_ref())
+    }
+
+    /// Whether the loop cannot run now: a pass is under way (callbacks may
+    /// be on the stack), or the state is lent out (to `with_ctx` or
+    /// `access_state`), so every callback would have to be skipped.
+    fn busy(&self) -> bool {
+        self.inner.in_pass.get() > 0 || self.inner.state.try_borrow_mut().is_err()
     }
 
     fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
@@ -550,10 +558,11 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] from inside a callback; [`Error::Io`] if the
+    /// [`Error::AlreadyRunning`] from inside a callback or
+    /// [`with_ctx`](Self::with_ctx); [`Error::Io`] if the
     /// poll fails.
     pub fn iterate(&self, timeout: Duration) -> Result<()> {
-        if self.inner.in_pass.get() > 0 {
+        if self.busy() {
             return Err(Error::AlreadyRunning);
         }
         self.pass(Some(timeout), None)
@@ -568,9 +577,10 @@ impl<S: 'static> Reactor<S> {
     /// # Errors
     ///
     /// [`Error::NotFakeClock`] on a real-clock reactor;
-    /// [`Error::AlreadyRunning`] from inside a callback.
+    /// [`Error::AlreadyRunning`] from inside a callback or
+    /// [`with_ctx`](Self::with_ctx).
     pub fn advance(&self, by: Duration) -> Result<()> {
-        if self.inner.in_pass.get() > 0 {
+        if self.busy() {
             return Err(Error::AlreadyRunning);
         }
         if !self.inner.clock.advance(by) {
