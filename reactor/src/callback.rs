@@ -1,5 +1,6 @@
 //! What a callback may return, and how the reactor reports a failing one:
-//! [`CallbackResult`] for returned errors, [`panic_message`] for panics.
+//! [`CallbackResult`] for returned errors, [`panic_message`] for panics, and
+//! [`Batch`], which keeps the callbacks after one that panics from being lost.
 
 use std::any::Any;
 
@@ -43,5 +44,73 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "(non-string panic payload)".to_string()
+    }
+}
+
+/// A batch of things taken from a queue to be handled in turn (callbacks
+/// to call, events to dispatch). If the batch is dropped before its end,
+/// which happens when a panic unwinds out of the loop handling it (a
+/// reactor built with `catch_panics(false)`), the items left are handed, in
+/// order, to `give_back`, so that none is lost.
+pub(crate) struct Batch<T, F: FnOnce(Vec<T>)> {
+    items: std::vec::IntoIter<T>,
+    give_back: Option<F>,
+}
+
+impl<T, F: FnOnce(Vec<T>)> Batch<T, F> {
+    pub(crate) fn new(items: Vec<T>, give_back: F) -> Self {
+        Batch {
+            items: items.into_iter(),
+            give_back: Some(give_back),
+        }
+    }
+}
+
+impl<T, F: FnOnce(Vec<T>)> Iterator for Batch<T, F> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.items.next()
+    }
+}
+
+impl<T, F: FnOnce(Vec<T>)> Drop for Batch<T, F> {
+    fn drop(&mut self) {
+        let rest: Vec<T> = self.items.by_ref().collect();
+        if let Some(give_back) = self.give_back.take() {
+            if !rest.is_empty() {
+                give_back(rest);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    #[test]
+    fn a_batch_gives_back_what_a_panic_left_unhandled() {
+        let given = RefCell::new(Vec::new());
+        let handled = RefCell::new(Vec::new());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            for n in Batch::new(vec![1, 2, 3, 4], |rest| given.borrow_mut().extend(rest)) {
+                handled.borrow_mut().push(n);
+                assert_ne!(n, 2, "boom");
+            }
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(*handled.borrow(), [1, 2]);
+        assert_eq!(*given.borrow(), [3, 4]);
+    }
+
+    #[test]
+    fn a_finished_batch_gives_nothing_back() {
+        let called = RefCell::new(false);
+        let sum: i32 = Batch::new(vec![1, 2], |_| *called.borrow_mut() = true).sum();
+        assert_eq!(sum, 3);
+        assert!(!*called.borrow());
     }
 }

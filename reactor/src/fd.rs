@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io;
 use std::os::fd::RawFd;
 
 use mio::event::Event;
@@ -23,7 +24,23 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use crate::callback::Batch;
 use crate::error::{Error, Result};
+
+/// How many low bits of a poll token hold an fd's slab key; its generation
+/// sits in the bits above. Half a `usize` each: 32 bits on 64-bit targets,
+/// 16 on 32-bit ones, where one reactor can thus watch at most 65,535
+/// descriptors at once and generations repeat every 65,535 registrations
+/// (a stale event would have to outlive that many within one pass).
+const KEY_BITS: u32 = usize::BITS / 2;
+
+/// The low half of a token: the largest slab key a token can hold.
+const KEY_MASK: usize = usize::MAX >> KEY_BITS;
+
+/// Generations count modulo this, the high half all ones, which no
+/// generation ever is: tokens with that half all set are the reactor's own
+/// (its waker's, its signal pipe's). It is below 2^32 on every target.
+const GEN_MODULUS: u32 = KEY_MASK as u32;
 
 /// Identifies an edge-triggered source added with
 /// [`Reactor::add_source`](crate::Reactor::add_source).
@@ -32,20 +49,40 @@ use crate::error::{Error, Result};
 /// that reuses the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SourceId {
+    /// At most [`KEY_MASK`].
     key: u32,
+    /// Below [`GEN_MODULUS`].
     gen: u32,
 }
 
 impl SourceId {
     fn token(self) -> Token {
-        Token(((self.gen as usize) << 32) | self.key as usize)
+        Token(((self.gen as usize) << KEY_BITS) | self.key as usize)
     }
 
     fn of(token: Token) -> Self {
         SourceId {
-            key: (token.0 & 0xffff_ffff) as u32,
-            gen: (token.0 >> 32) as u32,
+            key: (token.0 & KEY_MASK) as u32,
+            gen: (token.0 >> KEY_BITS) as u32,
         }
+    }
+}
+
+/// A slab key as a token can hold it.
+///
+/// # Errors
+///
+/// [`Error::Io`] past [`KEY_MASK`] descriptors (possible only on 32-bit
+/// targets); `fd` is not registered then.
+fn token_key(fd: RawFd, key: usize) -> Result<u32> {
+    match u32::try_from(key) {
+        Ok(small) if key <= KEY_MASK => Ok(small),
+        _ => Err(Error::io(
+            format!("register fd {fd} with the poller"),
+            io::Error::other(format!(
+                "a reactor watches at most {KEY_MASK} descriptors at once on this target"
+            )),
+        )),
     }
 }
 
@@ -99,9 +136,11 @@ impl<C> FdEntry<C> {
         }
     }
 
+    /// The id of the entry at `key`, which [`token_key`] accepted when the
+    /// entry was added.
     fn id(&self, key: usize) -> SourceId {
         SourceId {
-            key: key as u32,
+            key: (key & KEY_MASK) as u32,
             gen: self.gen,
         }
     }
@@ -123,10 +162,19 @@ impl<C> Table<C> {
             .filter(|entry| entry.gen == id.gen)
     }
 
+    /// Puts a source on the ready list, unless it is there already or gone.
+    fn wake(&mut self, id: SourceId) {
+        if let Some(entry) = self.get_mut(id) {
+            if !entry.queued {
+                entry.queued = true;
+                self.ready.push(id);
+            }
+        }
+    }
+
     fn take_gen(&mut self) -> u32 {
-        // Never u32::MAX, so no token has its upper 32 bits all set: those
-        // tokens are the reactor's own (its waker's, its signal pipe's).
-        self.next_gen = (self.next_gen + 1) % u32::MAX;
+        // Never GEN_MODULUS, so no token has its upper half all set.
+        self.next_gen = (self.next_gen + 1) % GEN_MODULUS;
         self.next_gen
     }
 
@@ -165,6 +213,13 @@ impl Readiness {
 /// replace descriptors, itself included. Callbacks that are removed or
 /// replaced are dropped outside the borrow, since their captures may call
 /// back in.
+///
+/// A panic may unwind out of `run` (a reactor built with
+/// `catch_panics(false)`). The table is left as if the callback had
+/// returned: the callback goes back into its slot, a level-triggered fd is
+/// re-armed, and the sources of the ready list that had not run yet stay on
+/// it, so each is called on a later pass. Events of a poll that were not
+/// dispatched are handed to [`redeliver`](Self::redeliver).
 pub(crate) struct FdTable<C> {
     table: RefCell<Table<C>>,
 }
@@ -197,14 +252,28 @@ impl<C> FdTable<C> {
         callback: C,
     ) -> Result<()> {
         let mut table = self.table.borrow_mut();
-        let serial = table.take_serial();
-        let slot = Slot {
-            serial,
-            callback: Some(callback),
-        };
+        let (result, dropped) = Self::insert_level(&mut table, registry, fd, role, callback);
+        drop(table);
+        drop(dropped); // outside the borrow: their captures may call back in
+        result
+    }
+
+    /// [`add_level`](Self::add_level) within the borrow; also hands back
+    /// the callbacks to drop once the borrow ends (the one replaced, or
+    /// the new one if refused).
+    fn insert_level(
+        table: &mut Table<C>,
+        registry: &Registry,
+        fd: RawFd,
+        role: Role,
+        callback: C,
+    ) -> (Result<()>, [Option<C>; 2]) {
         let key = match table.by_fd.get(&fd) {
             Some(&key) => key,
             None => {
+                if let Err(e) = token_key(fd, table.entries.vacant_key()) {
+                    return (Err(e), [Some(callback), None]);
+                }
                 let gen = table.take_gen();
                 let key = table.entries.insert(FdEntry {
                     fd,
@@ -219,25 +288,29 @@ impl<C> FdTable<C> {
                 key
             }
         };
+        let serial = table.take_serial();
         let Some(entry) = table.entries.get_mut(key) else {
-            return Err(Error::UnknownFd(fd));
+            return (Err(Error::UnknownFd(fd)), [Some(callback), None]);
         };
         if entry.kind != Kind::Level {
-            return Err(Error::FdInUse(fd));
+            return (Err(Error::FdInUse(fd)), [Some(callback), None]);
         }
-        let old = entry.slot_mut(role).replace(slot);
+        let slot = Slot {
+            serial,
+            callback: Some(callback),
+        };
+        let old = entry.slot_mut(role).replace(slot).and_then(|s| s.callback);
         let result = sync_interest(registry, entry, key);
+        let mut refused = None;
         if result.is_err() {
             // Undo, so a refused fd leaves nothing half-registered.
-            *entry.slot_mut(role) = None;
+            refused = entry.slot_mut(role).take().and_then(|s| s.callback);
             if entry.wanted().is_none() {
                 table.entries.remove(key);
                 table.by_fd.remove(&fd);
             }
         }
-        drop(table);
-        drop(old);
-        result
+        (result, [old, refused])
     }
 
     /// Removes `fd`'s reader or writer; `false` if it had none.
@@ -325,7 +398,7 @@ impl<C> FdTable<C> {
         let vacant = table.entries.vacant_entry();
         let key = vacant.key();
         let id = SourceId {
-            key: key as u32,
+            key: token_key(fd, key)?,
             gen,
         };
         vacant.insert(FdEntry {
@@ -358,13 +431,7 @@ impl<C> FdTable<C> {
 
     /// Puts a source on the ready list, unless it is there already or gone.
     pub(crate) fn wake_source(&self, id: SourceId) {
-        let mut table = self.table.borrow_mut();
-        if let Some(entry) = table.get_mut(id) {
-            if !entry.queued {
-                entry.queued = true;
-                table.ready.push(id);
-            }
-        }
+        self.table.borrow_mut().wake(id);
     }
 
     /// Removes a source and deregisters its fd; `false` if it was gone.
@@ -393,9 +460,11 @@ impl<C> FdTable<C> {
 
     /// Calls `run` on the handlers of the sources that were on the ready list
     /// when this was called; those woken meanwhile wait for the next call.
+    /// If a handler's panic unwinds out, the sources after it go back to the
+    /// front of the ready list, still marked as on it.
     pub(crate) fn run_ready(&self, mut run: impl FnMut(&mut C)) {
         let ready = std::mem::take(&mut self.table.borrow_mut().ready);
-        for id in ready {
+        for id in Batch::new(ready, |rest| self.requeue_front(rest)) {
             {
                 let mut table = self.table.borrow_mut();
                 match table.get_mut(id) {
@@ -404,6 +473,47 @@ impl<C> FdTable<C> {
                 }
             }
             self.call_slot(id, Role::Reader, &mut run);
+        }
+    }
+
+    /// Puts back, in front of the ready list, sources that were taken off
+    /// it but not run; those removed meanwhile are left out.
+    fn requeue_front(&self, ids: Vec<SourceId>) {
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!("the fd table is borrowed: {} woken sources lost", ids.len());
+            return;
+        };
+        let mut ready: Vec<SourceId> = ids
+            .into_iter()
+            .filter(|&id| table.get_mut(id).is_some_and(|entry| entry.queued))
+            .collect();
+        ready.append(&mut table.ready);
+        table.ready = ready;
+    }
+
+    /// Makes sure an event from the poll that was never dispatched is not
+    /// lost: a source goes on the ready list, a level-triggered fd is
+    /// re-armed (so the next poll reports it again if it is still ready).
+    /// Tokens that name no fd are ignored.
+    pub(crate) fn redeliver(&self, registry: &Registry, readiness: &Readiness) {
+        let id = SourceId::of(readiness.token);
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!(
+                "the fd table is borrowed: an event for token {} lost",
+                id.token().0
+            );
+            return;
+        };
+        let kind = match table.get_mut(id) {
+            Some(entry) => entry.kind,
+            None => return,
+        };
+        match kind {
+            Kind::Edge => table.wake(id),
+            Kind::Level => {
+                drop(table);
+                self.rearm(registry, id);
+            }
         }
     }
 
@@ -425,13 +535,18 @@ impl<C> FdTable<C> {
         match kind {
             Kind::Edge => self.call_slot(id, Role::Reader, &mut run),
             Kind::Level => {
+                // Re-armed when this ends, even if a callback's panic unwinds.
+                let _rearm = Rearm {
+                    table: self,
+                    registry,
+                    id,
+                };
                 if readiness.readable {
                     self.call_slot(id, Role::Reader, &mut run);
                 }
                 if readiness.writable {
                     self.call_slot(id, Role::Writer, &mut run);
                 }
-                self.rearm(registry, id);
             }
         }
     }
@@ -439,7 +554,13 @@ impl<C> FdTable<C> {
     /// Re-arms a level-triggered fd so the kernel reports it again if it is
     /// still ready.
     fn rearm(&self, registry: &Registry, id: SourceId) {
-        let mut table = self.table.borrow_mut();
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            log::error!(
+                "the fd table is borrowed: token {} not re-armed",
+                id.token().0
+            );
+            return;
+        };
         let key = id.key as usize;
         if let Some(entry) = table.get_mut(id) {
             // An unchanged interest still goes through EPOLL_CTL_MOD, which re-arms.
@@ -450,7 +571,8 @@ impl<C> FdTable<C> {
     }
 
     /// Takes a callback out of its slot, calls `run` on it with no borrow
-    /// held, and puts it back unless it was removed or replaced meanwhile.
+    /// held, and puts it back unless it was removed or replaced meanwhile
+    /// (also when a panic unwinds out of `run`).
     fn call_slot(&self, id: SourceId, role: Role, run: &mut impl FnMut(&mut C)) {
         let taken = {
             let mut table = self.table.borrow_mut();
@@ -461,24 +583,72 @@ impl<C> FdTable<C> {
                     None => None,
                 })
         };
-        let Some((mut callback, serial)) = taken else {
+        let Some((callback, serial)) = taken else {
             return;
         };
-        run(&mut callback);
-        let leftover = {
-            let mut table = self.table.borrow_mut();
-            match table
-                .get_mut(id)
-                .and_then(|entry| entry.slot_mut(role).as_mut())
-            {
-                Some(slot) if slot.serial == serial && slot.callback.is_none() => {
-                    slot.callback = Some(callback);
-                    None
-                }
-                _ => Some(callback),
-            }
+        let mut lent = Lent {
+            table: self,
+            id,
+            role,
+            serial,
+            callback: Some(callback),
         };
-        drop(leftover);
+        if let Some(callback) = lent.callback.as_mut() {
+            run(callback);
+        }
+    }
+
+    /// Puts a callback back into its slot if the slot still holds the same
+    /// registration; otherwise (or if the table is borrowed) hands it back.
+    fn put_back(&self, id: SourceId, role: Role, serial: u64, callback: C) -> Option<C> {
+        let Ok(mut table) = self.table.try_borrow_mut() else {
+            return Some(callback);
+        };
+        match table
+            .get_mut(id)
+            .and_then(|entry| entry.slot_mut(role).as_mut())
+        {
+            Some(slot) if slot.serial == serial && slot.callback.is_none() => {
+                slot.callback = Some(callback);
+                None
+            }
+            _ => Some(callback),
+        }
+    }
+}
+
+/// A callback taken out of its slot to be called; dropped, however the
+/// call ends, it goes back into its slot (see [`FdTable::put_back`]).
+struct Lent<'a, C> {
+    table: &'a FdTable<C>,
+    id: SourceId,
+    role: Role,
+    serial: u64,
+    callback: Option<C>,
+}
+
+impl<C> Drop for Lent<'_, C> {
+    fn drop(&mut self) {
+        if let Some(callback) = self.callback.take() {
+            let leftover = self
+                .table
+                .put_back(self.id, self.role, self.serial, callback);
+            drop(leftover); // outside the borrow: its captures may call back in
+        }
+    }
+}
+
+/// Re-arms a level-triggered fd when dropped: after its callbacks, however
+/// they end.
+struct Rearm<'a, C> {
+    table: &'a FdTable<C>,
+    registry: &'a Registry,
+    id: SourceId,
+}
+
+impl<C> Drop for Rearm<'_, C> {
+    fn drop(&mut self) {
+        self.table.rearm(self.registry, self.id);
     }
 }
 
@@ -493,8 +663,7 @@ fn sync_interest<C>(registry: &Registry, entry: &mut FdEntry<C>, key: usize) -> 
         (Some(_), Some(interest)) => registry
             .reregister(&mut SourceFd(&fd), token, interest)
             .or_else(|e| {
-                // The fd was closed and its number reused behind our back.
-                if e.raw_os_error() == Some(libc_enoent()) {
+                if was_closed_behind_our_back(&e) {
                     registry.register(&mut SourceFd(&fd), token, interest)
                 } else {
                     Err(e)
@@ -512,6 +681,74 @@ fn sync_interest<C>(registry: &Registry, entry: &mut FdEntry<C>, key: usize) -> 
     }
 }
 
-const fn libc_enoent() -> i32 {
-    2
+/// Whether re-registering an fd failed because the poller no longer has it
+/// (`ENOENT`, which std reads as `NotFound`): the fd was closed, which
+/// removed it from the poll set, and its number was reused behind our back.
+fn was_closed_behind_our_back(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_holds_a_key_in_one_half_of_a_usize_and_a_generation_in_the_other() {
+        assert_eq!(KEY_BITS * 2, usize::BITS);
+        assert_eq!(KEY_MASK.count_ones(), KEY_BITS);
+        assert_eq!(GEN_MODULUS as usize, KEY_MASK);
+        let top_key = u32::try_from(KEY_MASK).expect("half a usize fits in a u32");
+        for key in [0, 1, 2, top_key - 1, top_key] {
+            for gen in [0, 1, 2, GEN_MODULUS - 1] {
+                let id = SourceId { key, gen };
+                assert_eq!(SourceId::of(id.token()), id, "key {key}, generation {gen}");
+            }
+        }
+        // Neighbouring ids have distinct tokens.
+        let a = SourceId { key: 1, gen: 2 };
+        let b = SourceId { key: 2, gen: 1 };
+        assert_ne!(a.token(), b.token());
+    }
+
+    #[test]
+    fn no_generation_makes_a_token_with_its_upper_half_all_set() {
+        let mut table: Table<()> = Table {
+            entries: Slab::new(),
+            by_fd: HashMap::new(),
+            ready: Vec::new(),
+            next_gen: GEN_MODULUS - 2,
+            next_serial: 0,
+        };
+        assert_eq!(table.take_gen(), GEN_MODULUS - 1);
+        assert_eq!(table.take_gen(), 0);
+        // The reactor's own tokens (usize::MAX and just below) decode to the
+        // generation no source has.
+        for own in [usize::MAX, usize::MAX - 1] {
+            assert_eq!(SourceId::of(Token(own)).gen, GEN_MODULUS);
+        }
+    }
+
+    #[test]
+    fn keys_past_the_low_half_are_refused() {
+        assert!(token_key(3, 0).is_ok());
+        assert!(matches!(token_key(3, KEY_MASK), Ok(k) if k as usize == KEY_MASK));
+        match token_key(3, KEY_MASK + 1) {
+            Err(Error::Io { context, source }) => {
+                assert!(context.contains("fd 3"), "{context}");
+                assert!(source.to_string().contains("at most"), "{source}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_closed_fd_is_recognised_by_the_error_kind_of_enoent() {
+        // ENOENT as the kernel reports it, whatever its number on this target.
+        let enoent =
+            std::fs::File::open("/nonexistent/tx0mq/fd-test").expect_err("the path does not exist");
+        assert!(enoent.raw_os_error().is_some());
+        assert!(was_closed_behind_our_back(&enoent));
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(!was_closed_behind_our_back(&other));
+    }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
 
-use crate::callback::{panic_message, CallbackResult};
+use crate::callback::{panic_message, Batch, CallbackResult};
 use crate::clock::Clock;
 use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
@@ -79,8 +79,8 @@ type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 
 /// The poll's tokens for the reactor's own sources: the waker of thread calls,
-/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has its upper
-/// 32 bits all set, so these never name an fd.
+/// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has the upper
+/// half of its bits all set (see `fd.rs`), so these never name an fd.
 const WAKER_TOKEN: Token = Token(usize::MAX);
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 
@@ -150,8 +150,12 @@ impl<S: 'static> ReactorBuilder<S> {
 
     /// Whether a panic in a callback is caught, logged and survived (default
     /// `true`, Twisted's policy for exceptions). With `false` it unwinds out of
-    /// `run`/`iterate`; the reactor stays usable, since it never holds a borrow
-    /// of its own state across a callback.
+    /// `run`/`iterate`/`advance`, and the reactor is left as if the callback
+    /// had returned, ready to run again: not running, signal handling
+    /// uninstalled, the callback still registered (unless it was a one-shot
+    /// call), and the work that was due with it (other ready sources and fd
+    /// events, thread calls, `call_when_running` calls, due timers) still
+    /// queued, for a later pass.
     pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
         self
@@ -231,11 +235,22 @@ struct Inner<S: 'static> {
     exit_signal: Cell<Option<i32>>,
 }
 
+/// Nothing the reactor holds outlives it. The kept values go first, last
+/// kept first; then every pending timed call's closure, even one a
+/// `DelayedCall` handle still points to (a running `LoopingCall` holds its
+/// own call's handle: without this, the two would keep each other alive);
+/// then the calls queued by other threads. The fd callbacks, triggers,
+/// `call_when_running` calls and tasks are owned by their parts alone and go
+/// with them.
 impl<S: 'static> Drop for Inner<S> {
     fn drop(&mut self) {
         let mut kept = std::mem::take(self.kept.get_mut());
         while let Some(value) = kept.pop() {
             drop(value);
+        }
+        let timers = self.timers.get_mut().drain();
+        for call in timers {
+            call.discard();
         }
         self.threads.close();
     }
@@ -484,10 +499,11 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] if called while running (from a callback, say);
+    /// [`Error::AlreadyRunning`] if called while running (from a callback, say)
+    /// or while the state is lent out (inside [`with_ctx`](Self::with_ctx));
     /// [`Error::Io`] if polling fails or signal handlers cannot be installed.
     pub fn run(&self) -> Result<()> {
-        if self.inner.running.get() || self.inner.in_pass.get() > 0 {
+        if self.inner.running.get() || self.busy() {
             return Err(Error::AlreadyRunning);
         }
         let signals = if self.inner.handle_signals {
@@ -495,19 +511,17 @@ impl<S: 'static> Reactor<S> {
         } else {
             None
         };
-        self.inner.running.set(true);
-        self.inner.stop_requested.set(false);
         self.inner.exit_signal.set(None);
-        let result = {
-            let _guard = PassGuard::enter(&self.inner.in_pass);
-            self.run_loop(signals.as_ref())
-        };
-        self.inner.running.set(false);
-        self.inner.stop_requested.set(false);
-        if let Some(signals) = signals {
-            signals.uninstall(&self.inner.registry);
-        }
-        result
+        let running = RunGuard::enter(&self.inner, signals);
+        let _pass = PassGuard::enter(&self.inner.in_pass);
+        self.run_loop(running.signals.as_ref())
+    }
+
+    /// Whether the loop cannot run now: a pass is under way (callbacks may
+    /// be on the stack), or the state is lent out (to `with_ctx` or
+    /// `access_state`), so every callback would have to be skipped.
+    fn busy(&self) -> bool {
+        self.inner.in_pass.get() > 0 || self.inner.state.try_borrow_mut().is_err()
     }
 
     fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
@@ -515,7 +529,15 @@ impl<S: 'static> Reactor<S> {
             self.fire_triggers(SystemEvent::Startup, phase);
         }
         let when_running = self.inner.when_running.take();
-        for callback in when_running {
+        // If one panics and unwinds out of `run`, those after it wait for
+        // the next `run`.
+        let give_back = |rest: Vec<Callback<S>>| {
+            if let Ok(mut queue) = self.inner.when_running.try_borrow_mut() {
+                let added = std::mem::replace(&mut *queue, rest);
+                queue.extend(added);
+            }
+        };
+        for callback in Batch::new(when_running, give_back) {
             self.invoke(callback);
         }
         while !self.inner.stop_requested.get() {
@@ -536,10 +558,11 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] from inside a callback; [`Error::Io`] if the
+    /// [`Error::AlreadyRunning`] from inside a callback or
+    /// [`with_ctx`](Self::with_ctx); [`Error::Io`] if the
     /// poll fails.
     pub fn iterate(&self, timeout: Duration) -> Result<()> {
-        if self.inner.in_pass.get() > 0 {
+        if self.busy() {
             return Err(Error::AlreadyRunning);
         }
         self.pass(Some(timeout), None)
@@ -554,9 +577,10 @@ impl<S: 'static> Reactor<S> {
     /// # Errors
     ///
     /// [`Error::NotFakeClock`] on a real-clock reactor;
-    /// [`Error::AlreadyRunning`] from inside a callback.
+    /// [`Error::AlreadyRunning`] from inside a callback or
+    /// [`with_ctx`](Self::with_ctx).
     pub fn advance(&self, by: Duration) -> Result<()> {
-        if self.inner.in_pass.get() > 0 {
+        if self.busy() {
             return Err(Error::AlreadyRunning);
         }
         if !self.inner.clock.advance(by) {
@@ -591,8 +615,10 @@ impl<S: 'static> Reactor<S> {
     fn pass(&self, max_timeout: Option<Duration>, signals: Option<&SignalGuard>) -> Result<()> {
         let _guard = PassGuard::enter(&self.inner.in_pass);
 
-        // 1. Calls queued by other threads before this pass began.
-        for call in self.inner.threads.take_calls() {
+        // 1. Calls queued by other threads before this pass began (those
+        // after one whose panic unwinds out wait for the next pass).
+        let threads = &self.inner.threads;
+        for call in Batch::new(threads.take_calls(), |rest| threads.put_back(rest)) {
             self.invoke(call);
         }
 
@@ -658,7 +684,16 @@ impl<S: 'static> Reactor<S> {
                 ready.push(Readiness::of(event));
             }
         }
-        for readiness in ready {
+        // Events left undispatched by a callback whose panic unwinds out are
+        // not lost (see `FdTable::redeliver`).
+        let fds = &self.inner.fds;
+        let registry = &self.inner.registry;
+        let redeliver = |rest: Vec<Readiness>| {
+            for readiness in &rest {
+                fds.redeliver(registry, readiness);
+            }
+        };
+        for readiness in Batch::new(ready, redeliver) {
             match readiness.token {
                 WAKER_TOKEN => {} // thread calls run at the start of the next pass
                 SIGNAL_TOKEN => {
@@ -959,11 +994,15 @@ impl<S: 'static> Reactor<S> {
             Ok(())
         });
         if slot.borrow().is_none() {
-            let run = self.run();
-            if slot.borrow().is_none() {
-                done.cancel();
-            }
-            run?;
+            // However `run` ends (returning, or a panic unwinding out of it),
+            // a future that has not completed is cancelled: left behind, it
+            // would stop a later `run` when it completes.
+            let _cancel = OnExit::new(|| {
+                if slot.borrow().is_none() {
+                    done.cancel();
+                }
+            });
+            self.run()?;
         }
         let outcome = slot.borrow_mut().take();
         Ok(outcome.unwrap_or_else(|| Err(Failure::new(Error::Cancelled))))
@@ -1054,6 +1093,51 @@ impl<S: 'static> ThreadHandle<S> {
     {
         self.shared
             .push(Box::new(move |cx| f(cx).report("call from thread")))
+    }
+}
+
+/// Marks the reactor running, with its signal handling, for as long as
+/// `run` runs: dropped, whether `run` returns or a panic unwinds out of it,
+/// it marks the reactor neither running nor stopping and uninstalls the
+/// signal handling, so that SIGINT and SIGTERM get their default action back
+/// and the reactor can run again.
+struct RunGuard<'a, S: 'static> {
+    inner: &'a Inner<S>,
+    signals: Option<SignalGuard>,
+}
+
+impl<'a, S: 'static> RunGuard<'a, S> {
+    fn enter(inner: &'a Inner<S>, signals: Option<SignalGuard>) -> Self {
+        inner.running.set(true);
+        inner.stop_requested.set(false);
+        RunGuard { inner, signals }
+    }
+}
+
+impl<S: 'static> Drop for RunGuard<'_, S> {
+    fn drop(&mut self) {
+        self.inner.running.set(false);
+        self.inner.stop_requested.set(false);
+        if let Some(signals) = self.signals.take() {
+            signals.uninstall(&self.inner.registry);
+        }
+    }
+}
+
+/// Runs a closure when dropped: at the end of a scope, however it is left.
+struct OnExit<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnExit<F> {
+    fn new(f: F) -> Self {
+        OnExit(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for OnExit<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 

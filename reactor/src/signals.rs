@@ -39,9 +39,12 @@ fn listeners() -> Result<&'static Listeners> {
         .map_err(|msg| Error::io(msg.clone(), io::Error::other("signal set-up failed")))
 }
 
-/// Signal delivery for one running reactor.
+/// Signal delivery for one running reactor, counted as one listener until
+/// it is dropped (or uninstalled), however `run` ends.
 pub(crate) struct SignalGuard {
-    signals: Mutex<Signals>,
+    /// `None` once closed.
+    signals: Mutex<Option<Signals>>,
+    listeners: &'static Listeners,
 }
 
 impl SignalGuard {
@@ -58,7 +61,8 @@ impl SignalGuard {
         *count += 1;
         listeners.none_listening.store(false, Ordering::SeqCst);
         Ok(SignalGuard {
-            signals: Mutex::new(signals),
+            signals: Mutex::new(Some(signals)),
+            listeners,
         })
     }
 
@@ -66,25 +70,43 @@ impl SignalGuard {
     pub(crate) fn drain(&self) -> Option<i32> {
         let mut signals = self.signals.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = None;
-        for signal in signals.pending() {
+        for signal in signals.iter_mut().flat_map(|s| s.pending()) {
             log::debug!("signal {signal}");
             last = Some(signal);
         }
         last
     }
 
+    /// Deregisters the signal pipe from the poll behind `registry`, then
+    /// drops the guard.
     pub(crate) fn uninstall(self, registry: &Registry) {
-        let mut signals = self.signals.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = registry.deregister(&mut signals) {
-            log::debug!("deregister the signal pipe: {e}");
-        }
-        drop(signals);
-        if let Ok(listeners) = listeners() {
-            let mut count = listeners.count.lock().unwrap_or_else(|p| p.into_inner());
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                listeners.none_listening.store(true, Ordering::SeqCst);
+        let mut signals = self.signals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(signals) = signals.as_mut() {
+            if let Err(e) = registry.deregister(signals) {
+                log::debug!("deregister the signal pipe: {e}");
             }
+        }
+    }
+}
+
+impl Drop for SignalGuard {
+    /// Closes the signal pipe and stops listening: once no reactor listens,
+    /// SIGINT and SIGTERM have their default action again.
+    fn drop(&mut self) {
+        let signals = self
+            .signals
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(signals);
+        let mut count = self
+            .listeners
+            .count
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.listeners.none_listening.store(true, Ordering::SeqCst);
         }
     }
 }

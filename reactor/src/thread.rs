@@ -41,6 +41,23 @@ impl<T> ThreadQueue<T> {
         std::mem::take(&mut *self.lock())
     }
 
+    /// Puts calls taken with [`take_calls`](Self::take_calls) but not run
+    /// back at the front of the queue, in order, to run on the next pass
+    /// (dropped if the queue is closed).
+    pub(crate) fn put_back(&self, mut calls: Vec<T>) {
+        let refused = {
+            let mut queue = self.lock();
+            if self.open.load(Ordering::SeqCst) {
+                calls.append(&mut queue);
+                *queue = calls;
+                None
+            } else {
+                Some(calls)
+            }
+        };
+        drop(refused); // outside the lock: their captures may queue calls
+    }
+
     /// The poll's one waker, shared with the executor's task wakers.
     pub(crate) fn poll_waker(&self) -> Arc<Waker> {
         Arc::clone(&self.waker)

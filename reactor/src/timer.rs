@@ -530,6 +530,20 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
         self.skim().map(Top::deadline)
     }
 
+    /// Empties the queue and hands back every pending call, marked
+    /// cancelled: for a reactor that is going away, which discards their
+    /// closures once no borrow of the queue is held.
+    pub(crate) fn drain(&mut self) -> Vec<Rc<C>> {
+        self.heap.clear();
+        self.far.clear();
+        self.stale = 0;
+        let calls: Vec<Rc<C>> = self.calls.drain().map(|slot| slot.call).collect();
+        for call in &calls {
+            call.meta().status.set(Status::Cancelled);
+        }
+        calls
+    }
+
     /// Live calls waiting.
     pub(crate) fn len(&self) -> usize {
         self.calls.len()
@@ -555,7 +569,9 @@ pub(crate) trait TimerOps {
 /// like Twisted's `IDelayedCall`.
 ///
 /// Cloning gives another handle to the same call. Dropping every handle does
-/// not cancel the call.
+/// not cancel the call; dropping the reactor does (its closure is dropped
+/// with the reactor, and the handles' methods return
+/// [`Error::ReactorGone`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -922,6 +938,27 @@ mod tests {
         pending.sort_unstable();
         let expected: Vec<usize> = pending.iter().map(|&(_, _, i)| i).collect();
         assert_eq!(fire_order(&mut q, ms(4), &hs), expected);
+    }
+
+    #[test]
+    fn drain_hands_back_every_pending_call_marked_cancelled() {
+        let mut q = queue();
+        let far = Duration::from_nanos(u64::MAX) + ms(1);
+        let hs: Vec<Handle> = [ms(1), ms(2), far, ms(3)]
+            .into_iter()
+            .map(|t| at(&mut q, t))
+            .collect();
+        assert!(q.cancel(hs[1].meta()).is_ok());
+        let drained = q.drain();
+        assert_eq!(drained.len(), 3);
+        assert!(hs
+            .iter()
+            .all(|h| h.meta().status.get() == Status::Cancelled));
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.next_deadline(), None);
+        // The queue works on afterwards.
+        let h = at(&mut q, ms(4));
+        assert_eq!(fire_order(&mut q, ms(4), &[h]), [0]);
     }
 
     #[test]

@@ -44,6 +44,7 @@ struct Trigger<F> {
 /// The list is borrowed only inside these methods: [`fire`](Self::fire) hands
 /// each trigger out with no borrow held, so a trigger may add or remove
 /// triggers, itself included, and closures are dropped outside the borrow.
+/// A trigger whose panic unwinds out of `fire` is put back all the same.
 pub(crate) struct Triggers<F> {
     list: RefCell<Vec<Trigger<F>>>,
     next_id: Cell<u64>,
@@ -100,23 +101,50 @@ impl<F> Triggers<F> {
                 .iter_mut()
                 .find(|t| t.id == id)
                 .and_then(|t| t.f.take());
-            let Some(mut f) = taken else {
+            let Some(f) = taken else {
                 continue;
             };
-            run(&mut f);
-            let leftover = self.put_back(id, f);
-            drop(leftover);
+            // Goes back into the list when dropped, even if a panic
+            // unwinds out of `run`.
+            let mut lent = Lent {
+                triggers: self,
+                id,
+                f: Some(f),
+            };
+            if let Some(f) = lent.f.as_mut() {
+                run(f);
+            }
         }
     }
 
-    /// Puts a trigger back after it ran; hands it back if it was removed meanwhile.
+    /// Puts a trigger back after it ran; hands it back if it was removed
+    /// meanwhile (or the list is borrowed).
     fn put_back(&self, id: TriggerId, f: F) -> Option<F> {
-        match self.list.borrow_mut().iter_mut().find(|t| t.id == id) {
+        let Ok(mut list) = self.list.try_borrow_mut() else {
+            return Some(f);
+        };
+        match list.iter_mut().find(|t| t.id == id) {
             Some(t) => {
                 t.f = Some(f);
                 None
             }
             None => Some(f),
+        }
+    }
+}
+
+/// A trigger taken out of the list to be called; put back when dropped.
+struct Lent<'a, F> {
+    triggers: &'a Triggers<F>,
+    id: TriggerId,
+    f: Option<F>,
+}
+
+impl<F> Drop for Lent<'_, F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            let leftover = self.triggers.put_back(self.id, f);
+            drop(leftover); // outside the borrow: its captures may call back in
         }
     }
 }

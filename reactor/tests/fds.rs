@@ -265,3 +265,67 @@ fn a_source_that_wakes_itself_keeps_the_poll_from_blocking() {
     assert_eq!(log(&r), ["call 1", "call 2"]);
     r.remove_source(id);
 }
+
+#[test]
+fn an_fd_closed_and_reused_behind_the_reactors_back_can_be_watched_again() {
+    // The reader's fd is closed without remove_reader (closing drops it
+    // from the poll set) and its number goes to a new socket: the poller no
+    // longer knows the fd (ENOENT), and adding a writer registers it afresh.
+    // Other tests open fds at the same time, so the number may go
+    // elsewhere: try a few times.
+    let r = reactor();
+    for _ in 0..20 {
+        let (rx, _tx) = std::io::pipe().unwrap();
+        let fd = rx.as_raw_fd();
+        r.add_reader(fd, |_| ()).unwrap();
+        drop(rx);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        if a.as_raw_fd() != fd && b.as_raw_fd() != fd {
+            r.remove_reader(fd);
+            continue;
+        }
+        r.add_writer(fd, move |cx| {
+            cx.state.push("writable".into());
+            cx.reactor.remove_writer(fd);
+        })
+        .expect("a reused fd number is registered afresh");
+        iterate_until_cond(&r, "the writer on the reused fd", || !log(&r).is_empty());
+        assert_eq!(log(&r), ["writable"]);
+        assert!(r.remove_reader(fd));
+        drop((a, b));
+        return;
+    }
+    panic!("the closed fd's number never went to the new socket");
+}
+
+/// Calls into the reactor's fd table when dropped.
+struct ReadsTheTableOnDrop(Reactor<Vec<String>>);
+
+impl Drop for ReadsTheTableOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.get_readers();
+    }
+}
+
+#[test]
+fn a_refused_reader_is_dropped_outside_the_tables_borrow() {
+    // Its captures' destructors may call back into the reactor.
+    let r = reactor();
+    let (rx, _tx) = std::io::pipe().unwrap();
+    let id = r.add_source(rx.as_raw_fd(), |_, _| ()).unwrap();
+    let guard = ReadsTheTableOnDrop(r.clone());
+    let refused = r.add_reader(rx.as_raw_fd(), move |_| {
+        let _ = &guard;
+    });
+    assert!(matches!(refused, Err(Error::FdInUse(_))), "{refused:?}");
+    assert!(r.remove_source(id));
+
+    // A regular file: the kernel refuses to poll it.
+    let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+    let guard = ReadsTheTableOnDrop(r.clone());
+    let refused = r.add_reader(file.as_raw_fd(), move |_| {
+        let _ = &guard;
+    });
+    assert!(matches!(refused, Err(Error::Io { .. })), "{refused:?}");
+    assert!(r.get_readers().is_empty());
+}

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq_reactor::{Deferred, DelayedCall, Error, LoopingCall, Phase, Reactor, SystemEvent};
-use tx0mq_test_support::reactor::reactor;
+use tx0mq_test_support::reactor::{reactor, Timebomb};
 
 /// The action waiting for its context; thread calls (which must be `Send`)
 /// find it here.
@@ -303,4 +303,39 @@ matrix! {
     from_a_deferred_callback => Context::DeferredCallback;
     from_a_looping_call => Context::Looping;
     from_a_source => Context::Source;
+}
+
+/// While `with_ctx` or `access_state` lends the state out, the loop cannot
+/// run: it would have to skip every callback (they need the state), and a
+/// skipped one-shot call would be lost. So run, iterate and advance refuse.
+#[test]
+fn the_loop_refuses_to_run_while_the_state_is_lent_out() {
+    let r = tx0mq_test_support::reactor::fake_clock_reactor(Vec::<&'static str>::new());
+    r.call_later(Duration::ZERO, |cx| cx.state.push("timer"));
+    let refused = r
+        .with_ctx(|cx| {
+            [
+                cx.reactor.iterate(Duration::ZERO),
+                cx.reactor.advance(Duration::ZERO),
+            ]
+        })
+        .expect("with_ctx outside the loop");
+    for outcome in &refused {
+        assert!(matches!(outcome, Err(Error::AlreadyRunning)), "{refused:?}");
+    }
+    let refused = r
+        .access_state(|_| r.iterate(Duration::ZERO))
+        .expect("access_state outside the loop");
+    assert!(matches!(refused, Err(Error::AlreadyRunning)), "{refused:?}");
+    // A run that is not refused could never stop (its stopping call would
+    // be skipped too): the process is aborted if this takes too long.
+    let bomb = Timebomb::arm("a run inside with_ctx", Duration::from_secs(20));
+    let refused = r
+        .with_ctx(|cx| cx.reactor.run())
+        .expect("with_ctx outside the loop");
+    drop(bomb);
+    assert!(matches!(refused, Err(Error::AlreadyRunning)), "{refused:?}");
+    // The timer was not lost: it runs on the next pass.
+    r.iterate(Duration::ZERO).expect("iterate");
+    assert_eq!(r.access_state(|s| s.clone()).expect("state"), ["timer"]);
 }
