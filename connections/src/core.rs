@@ -8,7 +8,10 @@
 //!
 //! 1. the fd is registered as an edge-triggered reactor *source*, readable only;
 //! 2. on a wake-up, [`Core::on_ready`] reads `ZMQ_EVENTS` and acts on POLLIN
-//!    (receive) and POLLOUT (flush the outbox);
+//!    (receive) and POLLOUT (flush the outbox). When the outbox is empty and
+//!    a protocol is reading, nothing waits for POLLOUT and its first `recv`
+//!    is that look: it processes libzmq's commands as a `ZMQ_EVENTS` read
+//!    does, and returns a message or EAGAIN;
 //! 3. every `send` and `recv`, from any code path, ends by waking the source
 //!    ([`Core::touched`]): the reactor runs [`Core::on_ready`] again before it
 //!    next blocks, and that re-reads `ZMQ_EVENTS`. Inside `on_ready` itself
@@ -595,27 +598,34 @@ impl<S: 'static> Core<S> {
         if self.made_pending.get() {
             self.deliver(cx, |h, cx, core| h.made(cx, core));
         }
-        let Some(mut events) = self.events() else {
-            return false;
-        };
         // A flush that moved nothing despite POLLOUT waits for the next edge
         // rather than spinning (libzmq's POLLOUT can mean "some peer", not
         // the one at the head of the outbox).
         let mut stuck = false;
-        if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
-            stuck = !self.flush();
-            match self.events() {
-                Some(e) => events = e,
-                None => return false,
-            }
-        }
         // The operation count at which libzmq last reported, with its
         // commands processed, that there is nothing to receive.
         let mut drained_at = None;
-        if !events.contains(zmq::POLLIN) {
-            drained_at = Some(self.ops.get());
-        } else if self.reading() {
+        if self.outbox.borrow().is_empty() && self.reading() {
+            // Nothing waits for POLLOUT, so the look is the first `recv`:
+            // it processes libzmq's commands as a `ZMQ_EVENTS` read does,
+            // and returns a message or EAGAIN (drained).
             drained_at = self.receive_batch(cx);
+        } else {
+            let Some(mut events) = self.events() else {
+                return false;
+            };
+            if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
+                stuck = !self.flush();
+                match self.events() {
+                    Some(e) => events = e,
+                    None => return false,
+                }
+            }
+            if !events.contains(zmq::POLLIN) {
+                drained_at = Some(self.ops.get());
+            } else if self.reading() {
+                drained_at = self.receive_batch(cx);
+            }
         }
         let produce_again = self.drive_producer(cx);
         // Invariants 3 and 4: look again before the reactor blocks, unless
