@@ -44,6 +44,7 @@ impl<S: 'static, C> fmt::Debug for ZmqCtx<'_, S, C> {
 }
 
 /// Calls `f` with a [`ZmqCtx`] for `conn`, borrowing the reactor context.
+#[inline(always)]
 fn with_zcx<S: 'static, C, R>(
     cx: &mut Ctx<'_, S>,
     conn: &C,
@@ -158,12 +159,14 @@ pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
     fn made(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
     /// A message arrived: the pattern decodes it for `received`. A listener
     /// that wants the frames as they came overrides this.
+    #[inline(always)]
     fn message(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, message: Multipart) {
         match cx.conn.pattern.decode(message) {
-            Decoded::Event(event) => {
+            Decoded::Event(event) if K::NOTIFY_PANIC => {
                 let _unwind = PanicNotice(&cx.conn.pattern);
                 self.received(cx, event);
             }
+            Decoded::Event(event) => self.received(cx, event),
             Decoded::Consumed => {}
             Decoded::Malformed(why) => cx.conn.core.dropped_malformed(&why),
         }
@@ -216,6 +219,7 @@ where
     F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, K::Event) -> R + 'static,
     R: CallbackResult,
 {
+    #[inline(always)]
     fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event) {
         (self.f)(cx, event).report(self.name);
     }
@@ -287,18 +291,20 @@ impl<S: 'static, K: Pattern, L: Listener<K, S>> Handler<S> for PatternHandler<K,
         with_zcx(cx, &conn, |zcx| self.listener.made(zcx));
     }
 
-    fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
+    fn receive(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) -> Option<u64> {
+        // One view for the whole batch, dropped with it (a view kept in the
+        // handler would make the core own a handle of itself).
         let conn = self.view(core);
-        with_zcx(cx, &conn, |zcx| self.listener.message(zcx, message));
-    }
-
-    fn borrows(&self) -> bool {
-        self.listener.borrows()
-    }
-
-    fn message_ref(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, frames: &[Frame]) {
-        let conn = self.view(core);
-        with_zcx(cx, &conn, |zcx| self.listener.frames(zcx, frames));
+        let listener = &mut self.listener;
+        if listener.borrows() {
+            core.receive_borrowed(cx, |cx, frames| {
+                with_zcx(cx, &conn, |zcx| listener.frames(zcx, frames));
+            })
+        } else {
+            core.receive_owned(cx, |cx, message| {
+                with_zcx(cx, &conn, |zcx| listener.message(zcx, message));
+            })
+        }
     }
 
     fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {

@@ -8,7 +8,10 @@
 //!
 //! 1. the fd is registered as an edge-triggered reactor *source*, readable only;
 //! 2. on a wake-up, [`Core::on_ready`] reads `ZMQ_EVENTS` and acts on POLLIN
-//!    (receive) and POLLOUT (flush the outbox);
+//!    (receive) and POLLOUT (flush the outbox). When the outbox is empty and
+//!    a protocol is reading, nothing waits for POLLOUT and its first `recv`
+//!    is that look: it processes libzmq's commands as a `ZMQ_EVENTS` read
+//!    does, and returns a message or EAGAIN;
 //! 3. every `send` and `recv`, from any code path, ends by waking the source
 //!    ([`Core::touched`]): the reactor runs [`Core::on_ready`] again before it
 //!    next blocks, and that re-reads `ZMQ_EVENTS`. Inside `on_ready` itself
@@ -84,14 +87,11 @@ impl fmt::Display for ConnectionLost {
 /// implements it around the user's protocol.
 pub(crate) trait Handler<S: 'static> {
     fn made(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>) {}
-    fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart);
-    /// Whether this handler hears each message as frames borrowed from a
-    /// buffer the core reuses ([`message_ref`](Self::message_ref)) instead
-    /// of an owned [`Multipart`].
-    fn borrows(&self) -> bool {
-        false
-    }
-    fn message_ref(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _frames: &[Frame]) {}
+    /// Receives and delivers one batch, through
+    /// [`Core::receive_owned`] or [`Core::receive_borrowed`]; returns what
+    /// that returned. One dynamic call per batch: the per-message calls
+    /// inside are static.
+    fn receive(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) -> Option<u64>;
     fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _lost: &ConnectionLost) {}
 }
 
@@ -141,6 +141,9 @@ pub(crate) struct Core<S: 'static> {
     /// Counts the operations on the socket (see `touched`), so `on_ready`
     /// can tell whether its last look is still current.
     ops: Cell<u64>,
+    /// Bumped by whatever must end a batch early: pausing, a new or removed
+    /// handler, shutdown. The batch loop compares one integer per message.
+    epoch: Cell<u64>,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -247,6 +250,7 @@ impl<S: 'static> Core<S> {
             }),
             dispatching: Cell::new(false),
             ops: Cell::new(0),
+            epoch: Cell::new(0),
         })
     }
 
@@ -569,6 +573,7 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    #[inline(always)]
     fn recv(&self) -> Result<Received, zmq::Error> {
         match self.socket.borrow().as_ref() {
             Some(socket) => socket.recv(),
@@ -576,6 +581,7 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    #[inline]
     fn recv_into(&self, frames: &mut Vec<Frame>) -> Result<Received, zmq::Error> {
         match self.socket.borrow().as_ref() {
             Some(socket) => socket.recv_into(frames),
@@ -592,27 +598,34 @@ impl<S: 'static> Core<S> {
         if self.made_pending.get() {
             self.deliver(cx, |h, cx, core| h.made(cx, core));
         }
-        let Some(mut events) = self.events() else {
-            return false;
-        };
         // A flush that moved nothing despite POLLOUT waits for the next edge
         // rather than spinning (libzmq's POLLOUT can mean "some peer", not
         // the one at the head of the outbox).
         let mut stuck = false;
-        if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
-            stuck = !self.flush();
-            match self.events() {
-                Some(e) => events = e,
-                None => return false,
-            }
-        }
         // The operation count at which libzmq last reported, with its
         // commands processed, that there is nothing to receive.
         let mut drained_at = None;
-        if !events.contains(zmq::POLLIN) {
-            drained_at = Some(self.ops.get());
-        } else if self.reading() {
+        if self.outbox.borrow().is_empty() && self.reading() {
+            // Nothing waits for POLLOUT, so the look is the first `recv`:
+            // it processes libzmq's commands as a `ZMQ_EVENTS` read does,
+            // and returns a message or EAGAIN (drained).
             drained_at = self.receive_batch(cx);
+        } else {
+            let Some(mut events) = self.events() else {
+                return false;
+            };
+            if events.contains(zmq::POLLOUT) && !self.outbox.borrow().is_empty() {
+                stuck = !self.flush();
+                match self.events() {
+                    Some(e) => events = e,
+                    None => return false,
+                }
+            }
+            if !events.contains(zmq::POLLIN) {
+                drained_at = Some(self.ops.get());
+            } else if self.reading() {
+                drained_at = self.receive_batch(cx);
+            }
         }
         let produce_again = self.drive_producer(cx);
         // Invariants 3 and 4: look again before the reactor blocks, unless
@@ -712,57 +725,83 @@ impl<S: 'static> Core<S> {
         !self.paused.get() && self.has_handler.get() && !self.is_closed()
     }
 
+    /// Ends the batch under way, if any, after its current message.
+    fn end_batch(&self) {
+        self.epoch.set(self.epoch.get().wrapping_add(1));
+    }
+
     /// Delivers up to [`BATCH`] messages. Returns the operation count at
     /// which libzmq reported the socket drained, if the batch ended so.
     fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> Option<u64> {
         let mut taken = self.take_handler()?;
-        let mut drained_at = None;
-        let borrows = taken.handler.as_ref().is_some_and(|h| h.borrows());
-        // The reused frames of a borrowing handler, out of the core while
-        // user code runs.
-        let mut frames = if borrows {
-            std::mem::take(&mut *self.scratch.borrow_mut())
-        } else {
-            Vec::new()
+        let drained_at = match taken.handler.as_mut() {
+            Some(handler) => handler.receive(cx, self),
+            None => None,
         };
+        taken.put_back(cx);
+        drained_at
+    }
+
+    /// The batch loop of a handler that takes each message whole: receives
+    /// up to [`BATCH`] messages and hands each to `deliver`. It stops early
+    /// when the batch is ended (paused, shut down, handed to a new protocol)
+    /// or the reactor is stopping. Returns the operation count at which
+    /// libzmq reported the socket drained, if the batch ended so.
+    #[inline]
+    pub(crate) fn receive_owned(
+        &self,
+        cx: &mut Ctx<'_, S>,
+        mut deliver: impl FnMut(&mut Ctx<'_, S>, Multipart),
+    ) -> Option<u64> {
+        let epoch = self.epoch.get();
         for _ in 0..BATCH {
-            let received = if borrows {
-                self.recv_into(&mut frames)
-            } else {
-                self.recv()
-            };
-            match received {
-                Ok(Received::Message(message)) => {
-                    if let Some(handler) = taken.handler.as_mut() {
-                        handler.message(cx, self, message);
-                    }
+            match self.recv() {
+                Ok(Received::Message(message)) => deliver(cx, message),
+                Ok(Received::Drained) => return Some(self.ops.get()),
+                Ok(Received::Nothing | Received::Borrowed) => return None,
+                Err(e) => {
+                    log::error!("{}: receive failed: {e}", self.describe());
+                    return None;
                 }
-                Ok(Received::Borrowed(n)) => {
-                    if let Some(handler) = taken.handler.as_mut() {
-                        handler.message_ref(cx, self, &frames[..n]);
-                    }
-                }
+            }
+            if self.epoch.get() != epoch || cx.reactor.is_stopping() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// [`receive_owned`](Self::receive_owned) for a handler that borrows
+    /// each message's frames from a buffer the core reuses.
+    #[inline]
+    pub(crate) fn receive_borrowed(
+        &self,
+        cx: &mut Ctx<'_, S>,
+        mut deliver: impl FnMut(&mut Ctx<'_, S>, &[Frame]),
+    ) -> Option<u64> {
+        let epoch = self.epoch.get();
+        // The reused frames, out of the core while user code runs.
+        let mut frames = std::mem::take(&mut *self.scratch.borrow_mut());
+        let mut drained_at = None;
+        for _ in 0..BATCH {
+            match self.recv_into(&mut frames) {
+                // `recv_into` leaves exactly the message's frames.
+                Ok(Received::Borrowed) => deliver(cx, &frames),
                 Ok(Received::Drained) => {
                     drained_at = Some(self.ops.get());
                     break;
                 }
-                Ok(Received::Nothing) => break,
+                Ok(Received::Nothing | Received::Message(_)) => break,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     break;
                 }
             }
-            if !self.reading()
-                || self.slot.borrow().serial != taken.serial
-                || cx.reactor.is_stopping()
-            {
-                break; // paused, shut down, handed to a new protocol, or the reactor is stopping
+            if self.epoch.get() != epoch || cx.reactor.is_stopping() {
+                break;
             }
         }
-        taken.put_back(cx);
-        if borrows {
-            *self.scratch.borrow_mut() = frames;
-        }
+        *self.scratch.borrow_mut() = frames;
         drained_at
     }
 
@@ -814,6 +853,7 @@ impl<S: 'static> Core<S> {
             slot.serial += 1;
             slot.handler.replace(handler)
         };
+        self.end_batch();
         drop(old);
         self.has_handler.set(true);
         self.made_pending.set(true);
@@ -833,6 +873,7 @@ impl<S: 'static> Core<S> {
             slot.serial += 1;
             slot.handler.take()
         };
+        self.end_batch();
         self.has_handler.set(false);
         self.made_pending.set(false);
         drop(old);
@@ -848,6 +889,7 @@ impl<S: 'static> Core<S> {
     /// where the high-water mark applies.
     pub(crate) fn pause(&self) {
         self.paused.set(true);
+        self.end_batch();
     }
 
     /// Resumes reading.
@@ -885,6 +927,7 @@ impl<S: 'static> Core<S> {
             reactor.remove_source(id); // invariant 6: deregister before closing
         }
         let socket = self.socket.borrow_mut().take();
+        self.end_batch();
         drop(socket);
         if let Some(factory) = self.factory.upgrade() {
             factory.unregister(self.factory_key.replace(usize::MAX));

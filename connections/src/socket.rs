@@ -9,8 +9,9 @@ use crate::frames::{Frame, Multipart};
 /// What one non-blocking receive found.
 pub(crate) enum Received {
     Message(Multipart),
-    /// A message received into the caller's reused frames: how many.
-    Borrowed(usize),
+    /// A message received into the caller's reused frames, which now hold
+    /// exactly its frames.
+    Borrowed,
     /// EAGAIN: libzmq processed its commands and has nothing to deliver.
     Drained,
     /// Nothing to read for another reason (closed; a REQ socket's turn to send).
@@ -51,6 +52,7 @@ impl Socket {
     }
 
     /// One non-blocking receive.
+    #[inline(always)]
     pub(crate) fn recv(&self) -> Result<Received, zmq::Error> {
         match self {
             Socket::Zmq(socket) => recv_now(socket),
@@ -89,13 +91,13 @@ impl Socket {
                     n += 1;
                 }
                 frames.truncate(n);
-                Ok(Received::Borrowed(n))
+                Ok(Received::Borrowed)
             }
             Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
                 Some(message) => {
                     frames.clear();
                     frames.extend(message);
-                    Received::Borrowed(frames.len())
+                    Received::Borrowed
                 }
                 None => Received::Drained,
             }),
@@ -129,6 +131,7 @@ fn send_now(socket: &zmq::Socket, message: Multipart) -> Result<(), (zmq::Error,
     Ok(())
 }
 
+#[inline(always)]
 fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
     let mut first = zmq::Message::new();
     match socket.recv(&mut first, zmq::DONTWAIT) {

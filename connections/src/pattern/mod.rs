@@ -132,10 +132,16 @@ pub trait Pattern: Clone + 'static {
     /// what the pattern holds. `connection` names it for messages.
     fn lost(&self, _connection: &str, _lost: &ConnectionLost) {}
 
+    /// Whether [`protocol_panicked`](Self::protocol_panicked) must be
+    /// called: `false` (the default) spares each event the check for a
+    /// panic. A pattern that implements `protocol_panicked` says `true`.
+    const NOTIFY_PANIC: bool = false;
+
     /// The protocol panicked while it handled the last event
     /// [`decode`](Self::decode) returned: release what `decode` set aside
     /// for it (a REP connection drops the route of a request nobody will
-    /// answer). The connection itself carries on.
+    /// answer). The connection itself carries on. Called only if
+    /// [`NOTIFY_PANIC`](Self::NOTIFY_PANIC) is `true`.
     fn protocol_panicked(&self) {}
 }
 

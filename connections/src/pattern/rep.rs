@@ -75,6 +75,8 @@ impl Pattern for Rep {
         Decoded::Event((id, parts))
     }
 
+    const NOTIFY_PANIC: bool = true;
+
     /// The protocol panicked on a request: nobody will answer it, so its
     /// route goes (unless the protocol answered before it panicked).
     fn protocol_panicked(&self) {
