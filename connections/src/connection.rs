@@ -10,9 +10,9 @@ use crate::core::{ConnectionLost, Core, Handler, LostReason, ProducerHandler};
 use crate::endpoint::ZmqEndpoint;
 use crate::error::Result;
 use crate::factory::ZmqFactory;
-use crate::frames::Multipart;
+use crate::frames::{Frame, Multipart};
 use crate::options::ZmqOptions;
-use crate::pattern::{Decoded, Pattern, Raw, ZmqConnection};
+use crate::pattern::{BorrowedFrames, Decoded, Pattern, Raw, ZmqConnection};
 
 /// What a protocol's callbacks get: the reactor, the application state (see
 /// [`tx0mq_reactor::Ctx`]), and the connection the event came from (`conn`,
@@ -170,6 +170,11 @@ pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
     }
     fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
     fn lost(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _lost: &ConnectionLost) {}
+    /// Whether the listener reads borrowed frames ([`frames`](Self::frames)).
+    fn borrows(&self) -> bool {
+        false
+    }
+    fn frames(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _frames: &[Frame]) {}
 }
 
 /// Tells the pattern when its protocol panics on an event (see
@@ -234,6 +239,26 @@ where
     fn received(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _event: K::Event) {}
 }
 
+/// A closure that borrows each message's frames from the core's reused
+/// buffer (`on_frames`): no allocation per message.
+struct OnFrames<F> {
+    f: F,
+}
+
+impl<K: Pattern, S: 'static, F, R> Listener<K, S> for OnFrames<F>
+where
+    F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, &[Frame]) -> R + 'static,
+    R: CallbackResult,
+{
+    fn received(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _event: K::Event) {}
+    fn borrows(&self) -> bool {
+        true
+    }
+    fn frames(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, frames: &[Frame]) {
+        (self.f)(cx, frames).report("on_frames");
+    }
+}
+
 /// The listener of a connection that reads with no protocol set (REQ).
 struct NoProtocol;
 
@@ -265,6 +290,15 @@ impl<S: 'static, K: Pattern, L: Listener<K, S>> Handler<S> for PatternHandler<K,
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart) {
         let conn = self.view(core);
         with_zcx(cx, &conn, |zcx| self.listener.message(zcx, message));
+    }
+
+    fn borrows(&self) -> bool {
+        self.listener.borrows()
+    }
+
+    fn message_ref(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, frames: &[Frame]) {
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.listener.frames(zcx, frames));
     }
 
     fn lost(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, lost: &ConnectionLost) {
@@ -380,6 +414,44 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
         if let Err(e) = self.set_listener(listener) {
             log::warn!("{e}");
         }
+    }
+
+    /// Sets a closure that reads each message's frames **borrowed** from a
+    /// buffer the reactor reuses: no allocation and no fresh `zmq_msg_t` per
+    /// message, for the receive paths where that matters (pyzmq's
+    /// `recv_into`). The frames are the message as it came, before the
+    /// pattern's decoding (a ROUTER's first frame is the sender's id, a SUB
+    /// connection's frames are not split into tag and message); copy what
+    /// must outlive the call. It replaces the protocol. The owning callbacks
+    /// (`on_pull`, `got_message`, ...) stay what ports of txZMQ code use.
+    ///
+    /// ```
+    /// use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().state(0usize).handle_signals(false).build()?;
+    /// let factory = ZmqFactory::new(&reactor)?;
+    /// let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-frames"))?;
+    /// pull.on_frames(|cx, frames| {
+    ///     *cx.state += frames.iter().map(|f| f.len()).sum::<usize>();
+    ///     if *cx.state == 6 {
+    ///         cx.reactor.stop()?;
+    ///     }
+    ///     Ok::<(), tx0mq_reactor::Error>(())
+    /// });
+    /// let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-frames"))?;
+    /// push.push([&b"abc"[..], b"de"])?;
+    /// push.push(b"f")?;
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_frames<F, R>(&self, f: F)
+    where
+        K: BorrowedFrames,
+        F: FnMut(&mut ZmqCtx<'_, S, Connection<K, S>>, &[Frame]) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.set_or_warn(OnFrames { f });
     }
 
     /// The pattern, with whatever it keeps per connection.

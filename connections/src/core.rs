@@ -34,7 +34,7 @@ use tx0mq_reactor::{Ctx, Reactor, SourceId, WeakReactor};
 use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 use crate::error::{Error, Result};
 use crate::factory::{FactoryInner, ZmqFactory};
-use crate::frames::{IntoMultipart, Multipart};
+use crate::frames::{Frame, IntoMultipart, Multipart};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::socket::{FakeWire, Received, Socket};
@@ -85,6 +85,13 @@ impl fmt::Display for ConnectionLost {
 pub(crate) trait Handler<S: 'static> {
     fn made(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>) {}
     fn message(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, message: Multipart);
+    /// Whether this handler hears each message as frames borrowed from a
+    /// buffer the core reuses ([`message_ref`](Self::message_ref)) instead
+    /// of an owned [`Multipart`].
+    fn borrows(&self) -> bool {
+        false
+    }
+    fn message_ref(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _frames: &[Frame]) {}
     fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _lost: &ConnectionLost) {}
 }
 
@@ -118,6 +125,8 @@ pub(crate) struct Core<S: 'static> {
     outbox: RefCell<Outbox>,
     /// Malformed messages from peers, logged at a bounded rate.
     malformed: RefCell<WarnLimit>,
+    /// The frames a borrowing protocol reads, reused from message to message.
+    scratch: RefCell<Vec<Frame>>,
     slot: RefCell<HandlerSlot<S>>,
     has_handler: Cell<bool>,
     made_pending: Cell<bool>,
@@ -219,6 +228,7 @@ impl<S: 'static> Core<S> {
                 options.outbox_bytes.unwrap_or(DEFAULT_OUTBOX_BYTES),
             )),
             malformed: RefCell::new(WarnLimit::default()),
+            scratch: RefCell::new(Vec::new()),
             slot: RefCell::new(HandlerSlot {
                 serial: 0,
                 handler: None,
@@ -566,6 +576,13 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    fn recv_into(&self, frames: &mut Vec<Frame>) -> Result<Received, zmq::Error> {
+        match self.socket.borrow().as_ref() {
+            Some(socket) => socket.recv_into(frames),
+            None => Ok(Received::Nothing),
+        }
+    }
+
     /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
     ///
     /// Returns whether to look again on the next pass (invariants 3 and 4);
@@ -700,11 +717,29 @@ impl<S: 'static> Core<S> {
     fn receive_batch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> Option<u64> {
         let mut taken = self.take_handler()?;
         let mut drained_at = None;
+        let borrows = taken.handler.as_ref().is_some_and(|h| h.borrows());
+        // The reused frames of a borrowing handler, out of the core while
+        // user code runs.
+        let mut frames = if borrows {
+            std::mem::take(&mut *self.scratch.borrow_mut())
+        } else {
+            Vec::new()
+        };
         for _ in 0..BATCH {
-            match self.recv() {
+            let received = if borrows {
+                self.recv_into(&mut frames)
+            } else {
+                self.recv()
+            };
+            match received {
                 Ok(Received::Message(message)) => {
                     if let Some(handler) = taken.handler.as_mut() {
                         handler.message(cx, self, message);
+                    }
+                }
+                Ok(Received::Borrowed(n)) => {
+                    if let Some(handler) = taken.handler.as_mut() {
+                        handler.message_ref(cx, self, &frames[..n]);
                     }
                 }
                 Ok(Received::Drained) => {
@@ -725,6 +760,9 @@ impl<S: 'static> Core<S> {
             }
         }
         taken.put_back(cx);
+        if borrows {
+            *self.scratch.borrow_mut() = frames;
+        }
         drained_at
     }
 

@@ -4,11 +4,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use crate::frames::Multipart;
+use crate::frames::{Frame, Multipart};
 
 /// What one non-blocking receive found.
 pub(crate) enum Received {
     Message(Multipart),
+    /// A message received into the caller's reused frames: how many.
+    Borrowed(usize),
     /// EAGAIN: libzmq processed its commands and has nothing to deliver.
     Drained,
     /// Nothing to read for another reason (closed; a REQ socket's turn to send).
@@ -27,7 +29,7 @@ impl Socket {
         match self {
             Socket::Zmq(socket) => socket.send(bytes, zmq::DONTWAIT).is_ok(),
             Socket::Fake(wire) => wire
-                .accept(Multipart::from(vec![crate::Frame::from(bytes)]))
+                .accept(Multipart::from(vec![Frame::from(bytes)]))
                 .is_ok(),
         }
     }
@@ -54,6 +56,47 @@ impl Socket {
             Socket::Zmq(socket) => recv_now(socket),
             Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
                 Some(message) => Received::Message(message),
+                None => Received::Drained,
+            }),
+        }
+    }
+}
+
+impl Socket {
+    /// One non-blocking receive into `frames`, reused from message to
+    /// message: no allocation and no fresh `zmq_msg_t` per message (libzmq
+    /// still allocates the bodies of frames over 33 bytes, as for any
+    /// receive). Frames past the message's are dropped.
+    pub(crate) fn recv_into(&self, frames: &mut Vec<Frame>) -> Result<Received, zmq::Error> {
+        match self {
+            Socket::Zmq(socket) => {
+                if frames.is_empty() {
+                    frames.push(Frame::new());
+                }
+                match socket.recv(&mut frames[0], zmq::DONTWAIT) {
+                    Ok(()) => {}
+                    Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
+                    Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
+                    Err(e) => return Err(e),
+                }
+                let mut n = 1;
+                while frames[n - 1].get_more() {
+                    if frames.len() == n {
+                        frames.push(Frame::new());
+                    }
+                    // The rest of a multipart message is already here.
+                    socket.recv(&mut frames[n], zmq::DONTWAIT)?;
+                    n += 1;
+                }
+                frames.truncate(n);
+                Ok(Received::Borrowed(n))
+            }
+            Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
+                Some(message) => {
+                    frames.clear();
+                    frames.extend(message);
+                    Received::Borrowed(frames.len())
+                }
                 None => Received::Drained,
             }),
         }

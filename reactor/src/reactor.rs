@@ -30,7 +30,7 @@ use crate::fd::{FdTable, Readiness, Role, SourceId};
 use crate::signals::SignalGuard;
 use crate::task::{Executor, TaskOutput};
 use crate::thread::ThreadQueue;
-use crate::timer::{DelayedCall, TimerMeta, TimerNode, TimerOps, TimerQueue, TimerState};
+use crate::timer::{DelayedCall, TimerFn, TimerMeta, TimerNode, TimerOps, TimerQueue};
 use crate::trigger::{Phase, SystemEvent, TriggerId, Triggers};
 
 /// What every reactor callback is handed: the reactor, and the application
@@ -250,21 +250,21 @@ impl<S: 'static> Drop for Inner<S> {
         }
         let timers = self.timers.get_mut().drain();
         for call in timers {
-            call.discard();
+            call.closure().discard();
         }
         self.threads.close();
     }
 }
 
-/// A timed call as the reactor's timer queue holds it.
-trait Timed<S: 'static>: TimerState {
+/// A timed call's closure as the reactor's timer queue holds it.
+trait Timed<S: 'static> {
     /// Runs the closure (once; later calls do nothing).
     fn fire(&self, cx: &mut Ctx<'_, S>);
     /// Drops the closure without running it.
     fn discard(&self);
 }
 
-impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerNode<F> {
+impl<S: 'static, F: FnOnce(&mut Ctx<'_, S>)> Timed<S> for TimerFn<F> {
     fn fire(&self, cx: &mut Ctx<'_, S>) {
         if let Some(f) = self.take() {
             f(cx);
@@ -280,7 +280,7 @@ impl<S: 'static> TimerOps for Inner<S> {
     fn cancel_timer(&self, meta: &TimerMeta) -> Result<()> {
         let call = self.timers.borrow_mut().cancel(meta)?;
         if let Some(call) = call {
-            call.discard(); // outside the borrow: its captures may call back in
+            call.closure().discard(); // outside the borrow: its captures may call back in
         }
         Ok(())
     }
@@ -458,9 +458,10 @@ impl<S: 'static> Reactor<S> {
         let call = Rc::new(TimerNode::new(deadline, move |cx: &mut Ctx<'_, S>| {
             f(cx).report("timed call")
         }));
-        self.inner.timers.borrow_mut().schedule(call.clone());
+        let handle: Rc<TimerMeta> = call.clone();
+        self.inner.timers.borrow_mut().schedule(call);
         let ops: Weak<dyn TimerOps> = Rc::downgrade(&self.inner) as Weak<dyn TimerOps>;
-        DelayedCall::new(call, ops)
+        DelayedCall::new(handle, ops)
     }
 
     /// Runs `f` once the reactor is running: on the next pass if it already
@@ -628,7 +629,7 @@ impl<S: 'static> Reactor<S> {
         loop {
             let due = self.inner.timers.borrow_mut().pop_due(now);
             match due {
-                Some(call) => self.invoke(|cx| call.fire(cx)),
+                Some(call) => self.invoke(|cx| call.closure().fire(cx)),
                 None => break,
             }
         }

@@ -1,10 +1,12 @@
 //! Timed calls: the queue the reactor pops due calls from, and the
 //! user-facing [`DelayedCall`] handle.
 //!
-//! The queue knows nothing of the reactor: it holds each call as an `Rc<C>`,
-//! where `C` is whatever the reactor makes of a [`TimerNode`] (a call's
-//! [`TimerMeta`] and its closure, in one allocation), and it reads only the
-//! meta. A [`DelayedCall`] reaches its reactor through [`TimerOps`].
+//! The queue knows nothing of the reactor: it holds each call as an
+//! `Rc<TimerNode<C>>`, a call's status, deadline and slab key followed by its
+//! closure in one allocation, where `C` is whatever trait object the reactor
+//! makes of the closure; the queue reads only the fields before it. A
+//! [`DelayedCall`] holds the same node as a [`TimerMeta`] and reaches its
+//! reactor through [`TimerOps`].
 //!
 //! Cancelling is O(1): the call's closure is dropped at once and its heap
 //! entry is left behind as stale, to be skipped when it surfaces or removed by
@@ -18,6 +20,7 @@
 //! lines; whether an entry is stale is read from the slab, without touching the
 //! call itself.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::rc::{Rc, Weak};
@@ -35,49 +38,74 @@ enum Status {
     Cancelled,
 }
 
-/// What a `DelayedCall` handle and the queue share about one call.
-pub(crate) struct TimerMeta {
+/// One timed call: what a [`DelayedCall`] handle and the queue share about
+/// it, and its closure `F` last, in one allocation.
+///
+/// `F` is a [`TimerFn`] when the node is made and is unsized to a trait
+/// object afterwards: `dyn Any` in the handle ([`TimerMeta`]), the reactor's
+/// own trait in the queue. The fields before `F` are read in place, without
+/// a call through the trait object. The deadline is kept as seconds and
+/// nanoseconds apart, so that the fields pack into 21 bytes: with a closure
+/// that captures nothing a node is 24 bytes.
+pub(crate) struct TimerNode<F: ?Sized> {
     status: Cell<Status>,
-    deadline: Cell<Duration>,
+    /// The deadline's whole seconds.
+    secs: Cell<u64>,
+    /// The deadline's nanoseconds past `secs` (below one second).
+    nanos: Cell<u32>,
     /// Where the call is kept in the queue's slab while pending
     /// (`usize::MAX`, no key, until it is scheduled).
     key: Cell<usize>,
+    f: F,
 }
 
-/// A timed call seen without its closure: what the queue reads, and what a
-/// `DelayedCall` handle holds.
-pub(crate) trait TimerState {
-    fn meta(&self) -> &TimerMeta;
+/// A timed call seen without its closure: what a `DelayedCall` handle holds.
+pub(crate) type TimerMeta = TimerNode<dyn Any>;
+
+/// A closure that runs at most once.
+pub(crate) struct TimerFn<F>(Cell<Option<F>>);
+
+impl<F> TimerFn<F> {
+    /// Takes the closure out, to run or to drop it; `None` the second time.
+    #[inline]
+    pub(crate) fn take(&self) -> Option<F> {
+        self.0.take()
+    }
 }
 
-/// One timed call: its meta and its closure `F`, in one allocation.
-pub(crate) struct TimerNode<F> {
-    meta: TimerMeta,
-    f: Cell<Option<F>>,
-}
-
-impl<F> TimerNode<F> {
+impl<F> TimerNode<TimerFn<F>> {
     /// A pending call due at `deadline`, for [`TimerQueue::schedule`].
+    #[inline]
     pub(crate) fn new(deadline: Duration, f: F) -> Self {
         TimerNode {
-            meta: TimerMeta {
-                status: Cell::new(Status::Pending),
-                deadline: Cell::new(deadline),
-                key: Cell::new(usize::MAX),
-            },
-            f: Cell::new(Some(f)),
+            status: Cell::new(Status::Pending),
+            secs: Cell::new(deadline.as_secs()),
+            nanos: Cell::new(deadline.subsec_nanos()),
+            key: Cell::new(usize::MAX),
+            f: TimerFn(Cell::new(Some(f))),
         }
-    }
-
-    /// Takes the closure out, to run or to drop it; `None` the second time.
-    pub(crate) fn take(&self) -> Option<F> {
-        self.f.take()
     }
 }
 
-impl<F> TimerState for TimerNode<F> {
-    fn meta(&self) -> &TimerMeta {
-        &self.meta
+impl<F: ?Sized> TimerNode<F> {
+    /// The call's closure.
+    #[inline]
+    pub(crate) fn closure(&self) -> &F {
+        &self.f
+    }
+
+    /// When the call is (or was) due.
+    #[inline]
+    fn deadline(&self) -> Duration {
+        // Exact: `nanos` is below one second.
+        Duration::from_secs(self.secs.get())
+            .saturating_add(Duration::from_nanos(u64::from(self.nanos.get())))
+    }
+
+    #[inline]
+    fn set_deadline(&self, deadline: Duration) {
+        self.secs.set(deadline.as_secs());
+        self.nanos.set(deadline.subsec_nanos());
     }
 }
 
@@ -308,14 +336,14 @@ fn nanos(d: Duration) -> Option<u64> {
 /// A pending call in the slab, with the sequence number of its live entry.
 struct Slot<C: ?Sized> {
     seq: u32,
-    call: Rc<C>,
+    call: Rc<TimerNode<C>>,
 }
 
 /// Stale entries tolerated before a compaction is considered.
 const COMPACT_MIN_STALE: usize = 64;
 
 /// The reactor's timer queue: heaps of `(deadline, sequence, key)` entries
-/// over a slab of pending calls, each an `Rc<C>`. An entry is live while the
+/// over a slab of pending calls, each an `Rc<TimerNode<C>>`. An entry is live while the
 /// slab holds a call at its key with the entry's sequence number.
 ///
 /// Sequence numbers are 32 bits. When they run out, the live entries are
@@ -333,7 +361,7 @@ pub(crate) struct TimerQueue<C: ?Sized> {
     seq_ceiling: u32,
 }
 
-impl<C: ?Sized + TimerState> TimerQueue<C> {
+impl<C: ?Sized> TimerQueue<C> {
     pub(crate) fn new() -> Self {
         TimerQueue {
             heap: QuadHeap::new(),
@@ -410,20 +438,21 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
     }
 
     /// Schedules a new call (a [`TimerNode`]) at the deadline it was made with.
-    pub(crate) fn schedule(&mut self, call: Rc<C>) {
+    #[inline]
+    pub(crate) fn schedule(&mut self, call: Rc<TimerNode<C>>) {
         let seq = self.take_seq();
-        let meta = call.meta();
-        let deadline = meta.deadline.get();
+        let deadline = call.deadline();
         let entry = self.calls.vacant_entry();
         let key = entry.key();
-        meta.key.set(key);
+        call.key.set(key);
         entry.insert(Slot { seq, call });
         self.push(deadline, seq, key);
     }
 
     /// Marks a pending call cancelled and hands it back; the caller discards
     /// its closure once no borrow of the queue is held.
-    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Rc<C>>> {
+    #[inline]
+    pub(crate) fn cancel(&mut self, meta: &TimerMeta) -> Result<Option<Rc<TimerNode<C>>>> {
         check_pending(meta)?;
         meta.status.set(Status::Cancelled);
         let slot = self.calls.try_remove(meta.key.get());
@@ -439,7 +468,7 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
         if let Some(slot) = self.calls.get_mut(key) {
             slot.seq = seq;
         }
-        meta.deadline.set(deadline);
+        meta.set_deadline(deadline);
         self.push(deadline, seq, key);
         self.note_stale();
         Ok(())
@@ -505,7 +534,7 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
 
     /// Takes the next call that is due at `now` and was scheduled before the
     /// pass began (see [`begin_pass`](Self::begin_pass)), marking it called.
-    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Rc<C>> {
+    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Rc<TimerNode<C>>> {
         let top = self.skim()?;
         let due = match top {
             // A `now` past 2^64 ns is later than every near deadline.
@@ -521,7 +550,7 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
             self.far.pop();
         }
         let call = self.calls.try_remove(top.key())?.call;
-        call.meta().status.set(Status::Called);
+        call.status.set(Status::Called);
         Some(call)
     }
 
@@ -533,13 +562,13 @@ impl<C: ?Sized + TimerState> TimerQueue<C> {
     /// Empties the queue and hands back every pending call, marked
     /// cancelled: for a reactor that is going away, which discards their
     /// closures once no borrow of the queue is held.
-    pub(crate) fn drain(&mut self) -> Vec<Rc<C>> {
+    pub(crate) fn drain(&mut self) -> Vec<Rc<TimerNode<C>>> {
         self.heap.clear();
         self.far.clear();
         self.stale = 0;
-        let calls: Vec<Rc<C>> = self.calls.drain().map(|slot| slot.call).collect();
+        let calls: Vec<Rc<TimerNode<C>>> = self.calls.drain().map(|slot| slot.call).collect();
         for call in &calls {
-            call.meta().status.set(Status::Cancelled);
+            call.status.set(Status::Cancelled);
         }
         calls
     }
@@ -587,13 +616,13 @@ pub(crate) trait TimerOps {
 /// ```
 #[derive(Clone)]
 pub struct DelayedCall {
-    call: Rc<dyn TimerState>,
+    call: Rc<TimerMeta>,
     ops: Weak<dyn TimerOps>,
 }
 
 impl DelayedCall {
     /// A handle to `call`, whose reactor is `ops`.
-    pub(crate) fn new(call: Rc<dyn TimerState>, ops: Weak<dyn TimerOps>) -> Self {
+    pub(crate) fn new(call: Rc<TimerMeta>, ops: Weak<dyn TimerOps>) -> Self {
         DelayedCall { call, ops }
     }
 
@@ -608,7 +637,7 @@ impl DelayedCall {
     /// [`Error::AlreadyCalled`] or [`Error::AlreadyCancelled`] if the call is
     /// no longer pending, [`Error::ReactorGone`] if its reactor was dropped.
     pub fn cancel(&self) -> Result<()> {
-        self.ops()?.cancel_timer(self.call.meta())
+        self.ops()?.cancel_timer(&self.call)
     }
 
     /// Reschedules the call to run `delay` from now (Twisted's `reset`).
@@ -619,7 +648,7 @@ impl DelayedCall {
     pub fn reset(&self, delay: Duration) -> Result<()> {
         let ops = self.ops()?;
         let deadline = ops.now().saturating_add(delay);
-        ops.reschedule_timer(self.call.meta(), deadline)
+        ops.reschedule_timer(&self.call, deadline)
     }
 
     /// Pushes the call `by` later than it is now due (Twisted's `delay`).
@@ -628,28 +657,27 @@ impl DelayedCall {
     ///
     /// As for [`cancel`](Self::cancel).
     pub fn delay(&self, by: Duration) -> Result<()> {
-        let meta = self.call.meta();
-        let deadline = meta.deadline.get().saturating_add(by);
-        self.ops()?.reschedule_timer(meta, deadline)
+        let deadline = self.call.deadline().saturating_add(by);
+        self.ops()?.reschedule_timer(&self.call, deadline)
     }
 
     /// True until the call has run or been cancelled.
     pub fn active(&self) -> bool {
-        self.call.meta().status.get() == Status::Pending
+        self.call.status.get() == Status::Pending
     }
 
     /// When the call is (or was) due, on the reactor's clock
     /// (see [`Reactor::seconds`](crate::Reactor::seconds)).
     pub fn get_time(&self) -> Duration {
-        self.call.meta().deadline.get()
+        self.call.deadline()
     }
 }
 
 impl fmt::Debug for DelayedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DelayedCall")
-            .field("time", &self.call.meta().deadline.get())
-            .field("status", &self.call.meta().status.get())
+            .field("time", &self.call.deadline())
+            .field("status", &self.call.status.get())
             .finish()
     }
 }
@@ -737,6 +765,25 @@ mod tests {
     }
 
     #[test]
+    fn a_node_packs_its_fields_and_keeps_the_deadline_exact() {
+        // With a closure that captures nothing, 24 bytes: 40 with the Rc's
+        // counts, the smallest allocation that holds them.
+        assert_eq!(std::mem::size_of::<TimerNode<TimerFn<()>>>(), 24);
+        let node = TimerNode::new(Duration::MAX, ());
+        assert_eq!(node.deadline(), Duration::MAX);
+        for d in [
+            Duration::ZERO,
+            Duration::new(3, 999_999_999),
+            Duration::new(u64::MAX, 1),
+        ] {
+            node.set_deadline(d);
+            assert_eq!(node.deadline(), d);
+        }
+        assert_eq!(node.closure().take(), Some(()));
+        assert_eq!(node.closure().take(), None);
+    }
+
+    #[test]
     fn nanos_is_exact_and_refuses_what_does_not_fit() {
         assert_eq!(nanos(Duration::new(3, 7)), Some(3_000_000_007));
         let top = Duration::from_nanos(u64::MAX);
@@ -745,13 +792,13 @@ mod tests {
         assert_eq!(nanos(Duration::MAX), None);
     }
 
-    type Handle = Rc<dyn TimerState>;
+    type Handle = Rc<TimerMeta>;
 
-    fn queue() -> TimerQueue<dyn TimerState> {
+    fn queue() -> TimerQueue<dyn Any> {
         TimerQueue::new()
     }
 
-    fn at(q: &mut TimerQueue<dyn TimerState>, deadline: Duration) -> Handle {
+    fn at(q: &mut TimerQueue<dyn Any>, deadline: Duration) -> Handle {
         let call: Handle = Rc::new(TimerNode::new(deadline, ()));
         q.schedule(call.clone());
         call
@@ -762,11 +809,7 @@ mod tests {
     }
 
     /// Which of `handles` each due call is, in the order they come out.
-    fn fire_order(
-        q: &mut TimerQueue<dyn TimerState>,
-        now: Duration,
-        handles: &[Handle],
-    ) -> Vec<usize> {
+    fn fire_order(q: &mut TimerQueue<dyn Any>, now: Duration, handles: &[Handle]) -> Vec<usize> {
         q.begin_pass();
         std::iter::from_fn(|| q.pop_due(now))
             .map(|call| {
@@ -787,7 +830,7 @@ mod tests {
             .map(|&t| at(&mut q, ms(t)))
             .collect();
         assert_eq!(fire_order(&mut q, ms(3), &hs), [1, 3, 4, 0, 2, 5]);
-        assert!(hs.iter().all(|h| h.meta().status.get() == Status::Called));
+        assert!(hs.iter().all(|h| h.status.get() == Status::Called));
         assert_eq!(q.len(), 0);
     }
 
@@ -795,17 +838,14 @@ mod tests {
     fn cancelled_and_moved_calls_leave_stale_entries_that_are_skipped() {
         let mut q = queue();
         let hs: Vec<Handle> = (0..6).map(|i| at(&mut q, ms(10 + i))).collect();
-        assert!(q.cancel(hs[0].meta()).is_ok_and(|c| c.is_some()));
-        assert!(q.cancel(hs[3].meta()).is_ok());
-        assert!(matches!(
-            q.cancel(hs[3].meta()),
-            Err(Error::AlreadyCancelled)
-        ));
+        assert!(q.cancel(&hs[0]).is_ok_and(|c| c.is_some()));
+        assert!(q.cancel(&hs[3]).is_ok());
+        assert!(matches!(q.cancel(&hs[3]), Err(Error::AlreadyCancelled)));
         // 1 moves behind everything, 5 in front of everything; 2 moves twice.
-        assert!(q.reschedule(hs[1].meta(), ms(100)).is_ok());
-        assert!(q.reschedule(hs[5].meta(), ms(1)).is_ok());
-        assert!(q.reschedule(hs[2].meta(), ms(50)).is_ok());
-        assert!(q.reschedule(hs[2].meta(), ms(14)).is_ok());
+        assert!(q.reschedule(&hs[1], ms(100)).is_ok());
+        assert!(q.reschedule(&hs[5], ms(1)).is_ok());
+        assert!(q.reschedule(&hs[2], ms(50)).is_ok());
+        assert!(q.reschedule(&hs[2], ms(14)).is_ok());
         assert_eq!(q.next_deadline(), Some(ms(1)));
         assert_eq!(fire_order(&mut q, ms(20), &hs), [5, 4, 2]);
         assert_eq!(q.next_deadline(), Some(ms(100)));
@@ -818,7 +858,7 @@ mod tests {
     fn a_reset_call_goes_behind_calls_already_at_its_new_deadline() {
         let mut q = queue();
         let hs = vec![at(&mut q, ms(5)), at(&mut q, ms(7)), at(&mut q, ms(7))];
-        assert!(q.reschedule(hs[0].meta(), ms(7)).is_ok());
+        assert!(q.reschedule(&hs[0], ms(7)).is_ok());
         assert_eq!(fire_order(&mut q, ms(7), &hs), [1, 2, 0]);
     }
 
@@ -831,7 +871,7 @@ mod tests {
             .collect();
         for (i, h) in hs.iter().enumerate() {
             if i % 10 != 0 {
-                assert!(q.cancel(h.meta()).is_ok());
+                assert!(q.cancel(h).is_ok());
             }
         }
         // 900 cancels among 1000 entries: compactions ran, and what is left
@@ -844,7 +884,7 @@ mod tests {
         );
         assert_eq!(q.stale + 100, q.heap.len());
         let mut expected: Vec<usize> = (0..1_000).step_by(10).collect();
-        expected.sort_by_key(|&i| (hs[i].meta().deadline.get(), i));
+        expected.sort_by_key(|&i| (hs[i].deadline(), i));
         assert_eq!(fire_order(&mut q, ms(100), &hs), expected);
     }
 
@@ -860,7 +900,7 @@ mod tests {
             at(&mut q, far + ms(2)),
             at(&mut q, Duration::MAX),
         ];
-        assert!(q.cancel(hs[4].meta()).is_ok());
+        assert!(q.cancel(&hs[4]).is_ok());
         assert_eq!(q.far.len(), 4);
         assert_eq!(fire_order(&mut q, far, &hs), [3, 2]);
         assert_eq!(q.next_deadline(), Some(far + ms(2)));
@@ -909,17 +949,17 @@ mod tests {
         // pending calls at once.
         for round in 0..200u64 {
             let live: Vec<usize> = (0..hs.len())
-                .filter(|&i| hs[i].meta().status.get() == Status::Pending)
+                .filter(|&i| hs[i].status.get() == Status::Pending)
                 .collect();
             if live.len() >= 8 {
                 let victim = live[(lcg(&mut seed) as usize) % live.len()];
-                assert!(q.cancel(hs[victim].meta()).is_ok());
+                assert!(q.cancel(&hs[victim]).is_ok());
             }
             if round % 2 == 1 {
                 if let Some(&moved) = live.last() {
-                    if hs[moved].meta().status.get() == Status::Pending {
+                    if hs[moved].status.get() == Status::Pending {
                         let deadline = ms(lcg(&mut seed) % 4);
-                        assert!(q.reschedule(hs[moved].meta(), deadline).is_ok());
+                        assert!(q.reschedule(&hs[moved], deadline).is_ok());
                         clock += 1;
                         stamps[moved] = clock;
                     }
@@ -931,8 +971,8 @@ mod tests {
             assert!(q.next_seq <= 16);
         }
         let mut pending: Vec<(Duration, u64, usize)> = (0..hs.len())
-            .filter(|&i| hs[i].meta().status.get() == Status::Pending)
-            .map(|i| (hs[i].meta().deadline.get(), stamps[i], i))
+            .filter(|&i| hs[i].status.get() == Status::Pending)
+            .map(|i| (hs[i].deadline(), stamps[i], i))
             .collect();
         assert_eq!(pending.len(), q.len());
         pending.sort_unstable();
@@ -948,12 +988,10 @@ mod tests {
             .into_iter()
             .map(|t| at(&mut q, t))
             .collect();
-        assert!(q.cancel(hs[1].meta()).is_ok());
+        assert!(q.cancel(&hs[1]).is_ok());
         let drained = q.drain();
         assert_eq!(drained.len(), 3);
-        assert!(hs
-            .iter()
-            .all(|h| h.meta().status.get() == Status::Cancelled));
+        assert!(hs.iter().all(|h| h.status.get() == Status::Cancelled));
         assert_eq!(q.len(), 0);
         assert_eq!(q.next_deadline(), None);
         // The queue works on afterwards.
@@ -966,7 +1004,7 @@ mod tests {
         let mut q = queue();
         q.seq_ceiling = 8;
         let mut hs: Vec<Handle> = (0..5).map(|_| at(&mut q, ms(1))).collect();
-        assert!(q.cancel(hs[1].meta()).is_ok());
+        assert!(q.cancel(&hs[1]).is_ok());
         q.begin_pass();
         let mut order = Vec::new();
         // The first due call schedules six more (due by the next pass): the

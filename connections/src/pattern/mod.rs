@@ -139,6 +139,22 @@ pub trait Pattern: Clone + 'static {
     fn protocol_panicked(&self) {}
 }
 
+/// A pattern whose messages may be read as the frames that came, borrowed
+/// ([`Connection::on_frames`](crate::Connection::on_frames)): raw
+/// connections, PULL, SUB, XSUB, DEALER, PAIR, ROUTER and STREAM. Not REQ
+/// and REP, whose own framing must see every message (the request table,
+/// the routes back), nor the patterns that receive nothing.
+pub trait BorrowedFrames: Pattern {}
+
+impl BorrowedFrames for Raw {}
+impl BorrowedFrames for Pull {}
+impl BorrowedFrames for Sub {}
+impl BorrowedFrames for XSub {}
+impl BorrowedFrames for Dealer {}
+impl BorrowedFrames for Pair {}
+impl BorrowedFrames for Router {}
+impl BorrowedFrames for StreamSocket {}
+
 /// A pattern whose connections receive nothing (PUB, PUSH): its
 /// [`Pattern::Event`].
 pub type NoEvent = Infallible;

@@ -1,0 +1,154 @@
+//! `on_frames`: a receive path that borrows each message's frames from a
+//! buffer the reactor reuses. Each test names what it guarantees.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use tx0mq_connections::{multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+use tx0mq_reactor::Reactor;
+use tx0mq_test_support::net::inproc;
+use tx0mq_test_support::reactor::{iterate_until_cond, reactor};
+
+/// Counts the allocations made on the current thread.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed to the system allocator unchanged; the
+// counter is a thread-local `Cell` touched by no other code.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[derive(Default)]
+struct Seen {
+    messages: Vec<Vec<Vec<u8>>>,
+    count: usize,
+}
+
+/// The frames are the message's, exactly: a three-frame message, then a
+/// one-frame message, each seen whole and alone (no frame left over from
+/// the longer one).
+#[test]
+fn each_call_sees_exactly_one_messages_frames() {
+    let reactor = reactor(Seen::default());
+    let factory = ZmqFactory::new(&reactor).unwrap();
+    let address = inproc("frames");
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    pull.on_frames(|cx, frames| {
+        cx.state
+            .messages
+            .push(frames.iter().map(|f| f.to_vec()).collect());
+    });
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
+    push.push([&b"a"[..], b"", b"ccc"]).unwrap();
+    push.push(b"d").unwrap();
+    push.push([&b"e"[..], b"f"]).unwrap();
+    iterate_until_cond(&reactor, "three messages", || {
+        reactor.access_state(|s| s.messages.len()).unwrap_or(0) == 3
+    });
+    assert_eq!(
+        reactor.access_state(|s| s.messages.clone()).unwrap(),
+        [
+            vec![b"a".to_vec(), vec![], b"ccc".to_vec()],
+            vec![b"d".to_vec()],
+            vec![b"e".to_vec(), b"f".to_vec()],
+        ]
+    );
+    factory.shutdown();
+}
+
+/// Receiving through `on_frames` makes no allocation on the reactor's
+/// thread per message (multipart messages included), once the buffer has
+/// grown; `on_pull` of the same messages allocates for each one.
+#[test]
+fn borrowed_frames_allocate_nothing_per_message() {
+    const N: usize = 2_000;
+    let per_message = |borrowed: bool| -> f64 {
+        let reactor: Reactor<Seen> = reactor(Seen::default());
+        let factory = ZmqFactory::new(&reactor).unwrap();
+        let address = inproc("alloc");
+        let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+        if borrowed {
+            pull.on_frames(|cx, frames| cx.state.count += frames.len());
+        } else {
+            pull.on_pull(|cx, message| cx.state.count += message.len());
+        }
+        // The sender is a plain socket on another thread, so its
+        // allocations are not counted here.
+        let context = factory.context().unwrap();
+        let sender = std::thread::spawn(move || {
+            let push = context.socket(zmq::PUSH).unwrap();
+            push.set_sndhwm(0).unwrap();
+            push.connect(&address).unwrap();
+            for _ in 0..N + 100 {
+                push.send_multipart([&b"x"[..], b"y", b"z"], 0).unwrap();
+            }
+            push
+        });
+        // Warm up: the first 100 messages grow the buffers.
+        iterate_until_cond(&reactor, "warm-up", || {
+            reactor.access_state(|s| s.count).unwrap_or(0) >= 300
+        });
+        let _push = sender.join().unwrap();
+        let before = allocations();
+        let start = reactor.access_state(|s| s.count).unwrap();
+        while reactor.access_state(|s| s.count).unwrap() < 3 * (N + 100) {
+            reactor.iterate(Duration::from_millis(10)).unwrap();
+        }
+        let received = (reactor.access_state(|s| s.count).unwrap() - start) / 3;
+        let made = allocations() - before;
+        factory.shutdown();
+        made as f64 / received as f64
+    };
+    let owned = per_message(false);
+    let borrowed = per_message(true);
+    assert!(
+        owned >= 1.0,
+        "the counter sees on_pull's allocations: {owned} per message"
+    );
+    assert!(
+        borrowed < 0.01,
+        "on_frames allocated {borrowed} times per message (on_pull: {owned})"
+    );
+}
+
+/// `on_frames` works on the test kit's fake connections too.
+#[test]
+fn borrowed_frames_on_a_fake_connection() {
+    let reactor = Reactor::builder()
+        .state(Seen::default())
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let (pull, peer) = ZmqPullConnection::fake(&reactor).unwrap();
+    pull.on_frames(|cx, frames| {
+        cx.state
+            .messages
+            .push(frames.iter().map(|f| f.to_vec()).collect());
+    });
+    peer.deliver(multipart![b"1", b"22"]).unwrap();
+    peer.deliver(multipart![b"3"]).unwrap();
+    assert_eq!(
+        reactor.access_state(|s| s.messages.clone()).unwrap(),
+        [vec![b"1".to_vec(), b"22".to_vec()], vec![b"3".to_vec()]]
+    );
+}
