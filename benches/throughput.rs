@@ -44,7 +44,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tx0mq::connections::{
-    ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection, ZmqSubConnection,
+    ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection,
+    ZmqSubConnection,
 };
 use tx0mq::Reactor;
 
@@ -83,17 +84,23 @@ impl Count {
     }
 }
 
+/// Counts a message in a reactor receiver; stops the reactor at the last.
+fn counted(cx: &mut ZmqCtx<'_, Count, ZmqPullConnection<Count>>) {
+    if cx.state.tick() {
+        let _ = cx.reactor.stop();
+    }
+}
+
 /// How a `ZmqPullConnection` hands messages over. Each entry is a name for
 /// the rows and a function installing the receive callback; a new receive
 /// API is one more line here.
 type InstallPull = fn(&ZmqPullConnection<Count>);
-const RECEIVE_APIS: &[(&str, InstallPull)] = &[("on_pull", |pull: &ZmqPullConnection<Count>| {
-    pull.on_pull(|cx, _message| {
-        if cx.state.tick() {
-            let _ = cx.reactor.stop();
-        }
-    })
-})];
+const RECEIVE_APIS: &[(&str, InstallPull)] = &[
+    ("on_pull", |pull| pull.on_pull(|cx, _message| counted(cx))),
+    ("on_frames", |pull| {
+        pull.on_frames(|cx, _frames| counted(cx))
+    }),
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Transport {
