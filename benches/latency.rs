@@ -12,6 +12,12 @@
 //!     cargo bench --bench latency [-- --quick]
 //!
 //! Ratios are reactor time / raw time: lower is better, 1.0 is parity.
+//!
+//! libzmq's own pair, `local_lat` (REP, on the server's CPU) and
+//! `remote_lat` (REQ, on the client's), runs as two processes in the same
+//! rounds. It reports only the mean (`remote_lat` prints half the mean round
+//! trip), so the `_mean` rows set the reactor's mean round trip against it;
+//! the p50 and p99 rows compare with the rust-zmq REQ/REP pair.
 
 use std::sync::mpsc;
 use std::thread;
@@ -24,6 +30,7 @@ use tx0mq::connections::{
 use tx0mq::Reactor;
 
 mod common;
+use common::procs::{self, Placement};
 use common::{median, pin_to_cpu, quantile, report, Options, Row};
 
 /// Round-trip times in microseconds, sorted.
@@ -67,6 +74,37 @@ fn raw_reqrep(size: usize, n: usize) -> Samples {
     drop(server.join().expect("server"));
     samples.sort_by(|a, b| a.total_cmp(b));
     samples
+}
+
+/// libzmq's `local_lat`/`remote_lat` pair, pinned like the other pairs:
+/// the mean round trip in microseconds (NaN if the tools are unavailable).
+fn libzmq_pair(size: usize, n: usize) -> f64 {
+    let tool = |name: &str| match procs::perf_tool(name) {
+        Ok(path) => Some(std::process::Command::new(path)),
+        Err(e) => {
+            eprintln!("{name} unavailable: {e}");
+            None
+        }
+    };
+    let (Some(mut local), Some(mut remote)) = (tool("local_lat"), tool("remote_lat")) else {
+        return f64::NAN;
+    };
+    let endpoint = format!("tcp://127.0.0.1:{}", procs::free_tcp_port());
+    let (size, n) = (size.to_string(), n.to_string());
+    local.args([&endpoint, &size, &n]);
+    remote.args([&endpoint, &size, &n]);
+    let _server = procs::launch(local, Placement::Pinned(SERVER_CPU));
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut client = procs::launch(remote, Placement::Pinned(CLIENT_CPU));
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    client
+        .wait_for("average latency: ", deadline)
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |half| 2.0 * half)
+}
+
+fn mean(samples: &[f64]) -> f64 {
+    samples.iter().sum::<f64>() / samples.len().max(1) as f64
 }
 
 /// An echo server in its own reactor on its own thread (pinned to the
@@ -268,14 +306,18 @@ fn main() {
                 continue;
             }
             let (mut p50s, mut p99s, mut raw50s, mut raw99s) = (vec![], vec![], vec![], vec![]);
+            let (mut means, mut pair_means) = (vec![], vec![]);
             for round in 0..options.rounds {
                 let (ours, raw) = if round % 2 == 0 {
                     let ours = run(size, n);
+                    pair_means.push(libzmq_pair(size, n));
                     (ours, raw_reqrep(size, n))
                 } else {
                     let raw = raw_reqrep(size, n);
+                    pair_means.push(libzmq_pair(size, n));
                     (run(size, n), raw)
                 };
+                means.push(mean(&ours));
                 p50s.push(quantile(&ours, 0.5));
                 p99s.push(quantile(&ours, 0.99));
                 raw50s.push(quantile(&raw, 0.5));
@@ -296,6 +338,17 @@ fn main() {
                 raw: r99,
                 unit: "us",
             });
+            pair_means.retain(|m| m.is_finite());
+            if !pair_means.is_empty() {
+                let (ours, pair) = (median(&mut means), median(&mut pair_means));
+                eprintln!("{name}: mean {ours:.1} us (libzmq local_lat/remote_lat {pair:.1})");
+                rows.push(Row {
+                    name: format!("{name}_mean_vs_libzmq_pair"),
+                    reactor: ours,
+                    raw: pair,
+                    unit: "us",
+                });
+            }
             p50_by_flavour.push((flavour, size_name, p50));
         }
     }

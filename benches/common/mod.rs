@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod procs;
+
 /// Command-line options every benchmark takes.
 pub struct Options {
     /// `--quick`: small workloads, for CI and a first look.
@@ -61,6 +63,42 @@ pub fn median(samples: &mut [f64]) -> f64 {
         samples[n / 2]
     } else {
         (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    }
+}
+
+/// Median and range of some samples (NaNs, from failed runs, left out).
+#[derive(Clone, Copy, Debug)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub runs: usize,
+}
+
+impl Spread {
+    pub fn of(samples: &[f64]) -> Spread {
+        let mut good: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+        let runs = good.len();
+        let median = median(&mut good);
+        Spread {
+            median,
+            min: good.first().copied().unwrap_or(f64::NAN),
+            max: good.last().copied().unwrap_or(f64::NAN),
+            runs,
+        }
+    }
+
+    /// `9.10M (8.80M–9.40M)`.
+    pub fn show(&self) -> String {
+        if self.runs == 0 {
+            return "failed".into();
+        }
+        format!(
+            "{} ({}–{})",
+            human(self.median),
+            human(self.min),
+            human(self.max)
+        )
     }
 }
 
@@ -142,7 +180,7 @@ pub fn report(title: &str, note: &str, rows: &[Row]) {
     }
 }
 
-fn human(v: f64) -> String {
+pub fn human(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.2}M", v / 1e6)
     } else if v >= 1e4 {
