@@ -800,6 +800,47 @@ fn print_rows(rows: &[Row]) {
     }
 }
 
+/// Runs one row's contestants alternately (the libzmq pair when the row has
+/// one), prints the row and returns it. `far_side` says what limited the
+/// rate when ours kept pace while under-busy.
+fn measure(
+    name: String,
+    rounds_n: usize,
+    ours: &mut dyn FnMut() -> Sample,
+    libzmq: Option<&mut dyn FnMut() -> Sample>,
+    rust: &mut dyn FnMut() -> Sample,
+    far_side: &'static str,
+    pair_shares_far_side: bool,
+) -> Row {
+    let with_pair = libzmq.is_some();
+    let samples = match libzmq {
+        Some(libzmq) => rounds(rounds_n, &mut [ours, libzmq, rust]),
+        None => {
+            let mut s = rounds(rounds_n, &mut [ours, rust]);
+            s.insert(1, Vec::new());
+            s
+        }
+    };
+    let row = Row {
+        name,
+        ours: spread(&samples[0], |s| s.rate),
+        libzmq: with_pair.then(|| spread(&samples[1], |s| s.rate)),
+        rust: spread(&samples[2], |s| s.rate),
+        busy: spread(&samples[0], |s| s.busy),
+        far_side,
+        pair_shares_far_side,
+    };
+    eprintln!(
+        "{}: reactor {} libzmq {} rust {} busy {:.2}",
+        row.name,
+        row.ours.show(),
+        row.libzmq.map_or("-".into(), |s| s.show()),
+        row.rust.show(),
+        row.busy.median
+    );
+    row
+}
+
 /// Runs the contestants of one row alternately for `rounds`, rotating
 /// which goes first.
 fn rounds(rounds: usize, contestants: &mut [&mut dyn FnMut() -> Sample]) -> Vec<Vec<Sample>> {
@@ -907,7 +948,8 @@ fn main() {
                         }
                         let total = (n + slack(n)).to_string();
                         let sizes_s = size.to_string();
-                        let mut ours = || {
+                        // The receiving side `api` (ours, or "rust") against the far side.
+                        let receive_with = |api: &str| {
                             let e = endpoint(transport);
                             match pattern {
                                 Pattern::PushPull => run_pair(
@@ -945,52 +987,17 @@ fn main() {
                                 limit,
                             )
                         };
-                        let mut rust = || {
-                            let e = endpoint(transport);
-                            match pattern {
-                                Pattern::PushPull => run_pair(
-                                    &role("recv", "rust", pattern, &e, size, n, false, pinned),
-                                    &Side::Tool(
-                                        "remote_thr",
-                                        vec![e.clone(), sizes_s.clone(), total.clone()],
-                                    ),
-                                    true,
-                                    pinned,
-                                    limit,
-                                ),
-                                Pattern::PubSub => run_pair(
-                                    &role("pub", "rust", pattern, &e, size, n, false, pinned),
-                                    &role("recv", "rust", pattern, &e, size, n, false, pinned),
-                                    false,
-                                    pinned,
-                                    limit,
-                                ),
-                            }
-                        };
-                        let samples = if pattern == Pattern::PushPull {
-                            rounds(options.rounds, &mut [&mut ours, &mut libzmq, &mut rust])
-                        } else {
-                            let mut s = rounds(options.rounds, &mut [&mut ours, &mut rust]);
-                            s.insert(1, Vec::new());
-                            s
-                        };
-                        let row = Row {
+                        let mut ours = || receive_with(api);
+                        let mut rust = || receive_with("rust");
+                        let pushpull = pattern == Pattern::PushPull;
+                        let row = measure(
                             name,
-                            ours: spread(&samples[0], |s| s.rate),
-                            libzmq: (pattern == Pattern::PushPull)
-                                .then(|| spread(&samples[1], |s| s.rate)),
-                            rust: spread(&samples[2], |s| s.rate),
-                            busy: spread(&samples[0], |s| s.busy),
-                            far_side: "sender-bound",
-                            pair_shares_far_side: true,
-                        };
-                        eprintln!(
-                            "{}: reactor {} libzmq {} rust {} busy {:.2}",
-                            row.name,
-                            row.ours.show(),
-                            row.libzmq.map_or("-".into(), |s| s.show()),
-                            row.rust.show(),
-                            row.busy.median
+                            options.rounds,
+                            &mut ours,
+                            if pushpull { Some(&mut libzmq) } else { None },
+                            &mut rust,
+                            "sender-bound",
+                            true,
                         );
                         if pattern == Pattern::PushPull && pinned && *api == "on_pull" {
                             if let Some(raw) = row.libzmq {
@@ -1045,11 +1052,13 @@ fn main() {
                         if !options.wants(&name) {
                             continue;
                         }
-                        let mut ours = || {
+                        // The receiving side `api` (ours, or "rust"), a
+                        // thread in the sender's context.
+                        let receive_with = |api: &str| {
                             run_alone(
                                 &role(
                                     "recv",
-                                    api_key,
+                                    api,
                                     pattern,
                                     &endpoint(transport),
                                     size,
@@ -1060,21 +1069,8 @@ fn main() {
                                 limit,
                             )
                         };
-                        let mut rust = || {
-                            run_alone(
-                                &role(
-                                    "recv",
-                                    "rust",
-                                    pattern,
-                                    &endpoint(transport),
-                                    size,
-                                    n,
-                                    true,
-                                    pinned,
-                                ),
-                                limit,
-                            )
-                        };
+                        let mut ours = || receive_with(api_key);
+                        let mut rust = || receive_with("rust");
                         let with_pair =
                             transport == Transport::Inproc && pattern == Pattern::PushPull;
                         let mut libzmq = || {
@@ -1083,29 +1079,14 @@ fn main() {
                                 limit,
                             )
                         };
-                        let samples = if with_pair {
-                            rounds(options.rounds, &mut [&mut ours, &mut libzmq, &mut rust])
-                        } else {
-                            let mut s = rounds(options.rounds, &mut [&mut ours, &mut rust]);
-                            s.insert(1, Vec::new());
-                            s
-                        };
-                        let row = Row {
+                        let row = measure(
                             name,
-                            ours: spread(&samples[0], |s| s.rate),
-                            libzmq: with_pair.then(|| spread(&samples[1], |s| s.rate)),
-                            rust: spread(&samples[2], |s| s.rate),
-                            busy: spread(&samples[0], |s| s.busy),
-                            far_side: "sender-bound",
-                            pair_shares_far_side: !with_pair,
-                        };
-                        eprintln!(
-                            "{}: reactor {} libzmq {} rust {} busy {:.2}",
-                            row.name,
-                            row.ours.show(),
-                            row.libzmq.map_or("-".into(), |s| s.show()),
-                            row.rust.show(),
-                            row.busy.median
+                            options.rounds,
+                            &mut ours,
+                            if with_pair { Some(&mut libzmq) } else { None },
+                            &mut rust,
+                            "sender-bound",
+                            !with_pair,
                         );
                         if transport == Transport::Inproc && pattern == Pattern::PushPull && pinned
                         {
@@ -1221,29 +1202,14 @@ fn main() {
                         )
                     }
                 };
-                let samples = if ctx {
-                    let mut s = rounds(options.rounds, &mut [&mut ours, &mut rust]);
-                    s.insert(1, Vec::new());
-                    s
-                } else {
-                    rounds(options.rounds, &mut [&mut ours, &mut libzmq, &mut rust])
-                };
-                let row = Row {
+                let row = measure(
                     name,
-                    ours: spread(&samples[0], |s| s.rate),
-                    libzmq: (!ctx).then(|| spread(&samples[1], |s| s.rate)),
-                    rust: spread(&samples[2], |s| s.rate),
-                    busy: spread(&samples[0], |s| s.busy),
-                    far_side: "receiver-bound",
-                    pair_shares_far_side: true,
-                };
-                eprintln!(
-                    "{}: reactor {} libzmq {} rust {} busy {:.2}",
-                    row.name,
-                    row.ours.show(),
-                    row.libzmq.map_or("-".into(), |s| s.show()),
-                    row.rust.show(),
-                    row.busy.median
+                    options.rounds,
+                    &mut ours,
+                    if ctx { None } else { Some(&mut libzmq) },
+                    &mut rust,
+                    "receiver-bound",
+                    true,
                 );
                 rows.push(row);
             }
