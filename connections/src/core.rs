@@ -430,12 +430,11 @@ impl<S: 'static> Core<S> {
     /// Logs a malformed message from a peer that was dropped, at a bounded
     /// rate: a peer cannot flood the log.
     pub(crate) fn dropped_malformed(&self, why: &str) {
-        let who = self.describe();
-        self.malformed
-            .borrow_mut()
-            .warn(&who, "malformed messages dropped", || {
-                format!("dropped {why}")
-            });
+        self.malformed.borrow_mut().warn(
+            || self.describe(),
+            "malformed messages dropped",
+            || format!("dropped {why}"),
+        );
     }
 
     /// [`send`](Self::send) for anything a connection's send methods take.
@@ -912,10 +911,9 @@ impl<S: 'static> Core<S> {
         }
         self.flush();
         let dropped = self.outbox.borrow_mut().clear();
-        let who = self.describe();
         self.malformed
             .borrow_mut()
-            .finish(&who, "malformed messages dropped");
+            .finish(|| self.describe(), "malformed messages dropped");
         if dropped > 0 {
             log::warn!(
                 "{}: {dropped} queued message(s) dropped at shutdown",

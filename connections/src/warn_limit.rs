@@ -21,11 +21,18 @@ pub(crate) struct WarnLimit {
 }
 
 impl WarnLimit {
-    /// Logs `message()` as a warning, or counts it. `what` names the kind in
-    /// the summary ("malformed messages dropped").
-    pub(crate) fn warn(&mut self, who: &str, what: &str, message: impl FnOnce() -> String) {
+    /// Logs `message()` as a warning from `who()`, or counts it. `what`
+    /// names the kind in the summary ("malformed messages dropped"). A
+    /// counted warning costs no formatting: a flooding peer pays for none.
+    pub(crate) fn warn(
+        &mut self,
+        who: impl Fn() -> String,
+        what: &str,
+        message: impl FnOnce() -> String,
+    ) {
         if self.logged < WARN_BURST {
             self.logged += 1;
+            let who = who();
             log::warn!("{who}: {}", message());
             if self.logged == WARN_BURST {
                 log::warn!(
@@ -48,10 +55,11 @@ impl WarnLimit {
     }
 
     /// Writes the summary of what was counted since the last one, if anything.
-    pub(crate) fn finish(&mut self, who: &str, what: &str) {
+    pub(crate) fn finish(&mut self, who: impl Fn() -> String, what: &str) {
         if self.suppressed > 0 {
             log::warn!(
-                "{who}: {} more {what} (not logged one by one)",
+                "{}: {} more {what} (not logged one by one)",
+                who(),
                 self.suppressed
             );
             self.suppressed = 0;

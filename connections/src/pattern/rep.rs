@@ -60,7 +60,7 @@ impl Pattern for Rep {
         let previous = self.state.routes.borrow_mut().insert(id.to_vec(), message);
         if previous.is_some() {
             self.state.duplicates.borrow_mut().warn(
-                "REP connection",
+                || "REP connection".to_string(),
                 "requests with an id already waiting",
                 || {
                     format!(
