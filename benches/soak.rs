@@ -236,7 +236,10 @@ fn reactor_with<S: 'static>(state: S) -> (Reactor<S>, ZmqFactory<S>, ZmqFactory<
 
 /// Runs `reactor` until a callback stops it, or until `progress` has not
 /// moved for [`STALL`].
-fn run_until_done_or_stalled<S: 'static>(reactor: &Reactor<S>, progress: fn(&S) -> (u64, bool)) {
+fn run_until_done_or_stalled<S: 'static>(
+    reactor: &Reactor<S>,
+    mut progress: impl FnMut(&S) -> (u64, bool) + 'static,
+) {
     let last = Rc::new(RefCell::new((u64::MAX, Instant::now())));
     let watch = LoopingCall::new(reactor, move |cx| {
         let (now, done) = progress(cx.state);
@@ -429,26 +432,10 @@ fn req_rep(total: u64) -> Row {
         send_next(&req, &client, &weak, total);
     }
     let watched = client.clone();
-    let last = Rc::new(RefCell::new((u64::MAX, Instant::now())));
-    let watch = LoopingCall::new(&reactor, move |cx| {
+    run_until_done_or_stalled(&reactor, move |_| {
         let c = watched.borrow();
-        let mut last = last.borrow_mut();
-        if c.tally.done {
-            return cx.reactor.stop();
-        }
-        if c.tally.received != last.0 {
-            *last = (c.tally.received, Instant::now());
-        } else if last.1.elapsed() >= STALL {
-            eprintln!("stalled at {} for {STALL:?}: stopping", c.tally.received);
-            return cx.reactor.stop();
-        }
-        Ok(())
+        (c.tally.received, c.tally.done)
     });
-    watch
-        .start(Duration::from_millis(500), false)
-        .expect("watch");
-    reactor.run().expect("run");
-    let _ = watch.stop();
     let row = Row::from_tally("REQ/REP", total, "100 in flight", &client.borrow().tally);
     client.borrow_mut().tally.done = true;
     sending.shutdown();
