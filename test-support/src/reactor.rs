@@ -210,3 +210,15 @@ pub fn settle<S: 'static>(reactor: &Reactor<S>) {
 pub fn fake_reactor() -> Reactor {
     fake_clock_reactor(())
 }
+
+/// The text of a caught panic (`catch_unwind`'s payload): a test that
+/// expects a panic asserts on what it said.
+pub fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    }
+}

@@ -17,14 +17,9 @@ fn sh(name: &str, script: &str) -> Proc {
 
 /// The panic message of `f`, which must panic.
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let payload = std::panic::catch_unwind(f).expect_err("it should have panicked");
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => payload
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    }
+    tx0mq_test_support::reactor::panic_text(
+        std::panic::catch_unwind(f).expect_err("it should have panicked"),
+    )
 }
 
 #[test]

@@ -8,19 +8,9 @@ use std::time::{Duration, Instant};
 
 use tx0mq_reactor::Deferred;
 use tx0mq_test_support::reactor::{
-    catching_reactor, fake_clock_reactor, iterate_until, iterate_until_cond, reactor,
+    catching_reactor, fake_clock_reactor, iterate_until, iterate_until_cond, panic_text, reactor,
     run_with_deadline, run_with_watchdog, wait_for, watchdog,
 };
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => payload
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    }
-}
 
 #[test]
 fn a_failed_assertion_in_a_callback_fails_at_once_with_its_message() {
@@ -32,7 +22,7 @@ fn a_failed_assertion_in_a_callback_fails_at_once_with_its_message() {
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_with_watchdog(&r, Duration::from_secs(30), "the callback")
     }));
-    let message = panic_message(result.expect_err("the assertion should fail the run"));
+    let message = panic_text(result.expect_err("the assertion should fail the run"));
     assert!(message.contains("arithmetic in a callback"), "{message}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -57,7 +47,7 @@ fn a_missed_deadline_fails_naming_what_and_the_progress() {
             format!("state is {n}")
         })
     }));
-    let message = panic_message(result.expect_err("nothing stops the reactor"));
+    let message = panic_text(result.expect_err("nothing stops the reactor"));
     assert!(
         message.starts_with("nothing: not finished after"),
         "{message}"
@@ -104,7 +94,7 @@ fn wait_for_returns_the_value_or_fails_with_the_failure() {
     let d: Deferred<u32> = Deferred::new();
     d.errback(tx0mq_reactor::Failure::msg("refused")).unwrap();
     let result = catch_unwind(AssertUnwindSafe(|| wait_for(&r, &d, "a failure")));
-    let message = panic_message(result.expect_err("the Deferred failed"));
+    let message = panic_text(result.expect_err("the Deferred failed"));
     assert!(
         message.contains("a failure: failed with refused"),
         "{message}"
