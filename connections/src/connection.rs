@@ -358,6 +358,7 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
         let core = Core::open(
             factory,
             pattern.socket_type(),
+            pattern.when_refused(),
             &endpoints.into_endpoints(),
             options,
         )?;

@@ -40,6 +40,7 @@ use crate::factory::{FactoryInner, ZmqFactory};
 use crate::frames::{Frame, IntoMultipart, Multipart};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
+use crate::pattern::Refused;
 use crate::socket::{FakeWire, Received, Socket};
 use crate::warn_limit::WarnLimit;
 
@@ -118,6 +119,8 @@ struct HandlerSlot<S: 'static> {
 pub(crate) struct Core<S: 'static> {
     socket: RefCell<Option<Socket>>,
     pub(crate) kind: zmq::SocketType,
+    /// What a send libzmq refuses becomes: queued, dropped or an error.
+    refused: Refused,
     reactor: WeakReactor<S>,
     factory: Weak<FactoryInner<S>>,
     factory_key: Cell<usize>,
@@ -169,6 +172,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn open(
         factory: &ZmqFactory<S>,
         kind: zmq::SocketType,
+        refused: Refused,
         endpoints: &[ZmqEndpoint],
         options: &ZmqOptions,
     ) -> Result<Rc<Self>> {
@@ -187,6 +191,7 @@ impl<S: 'static> Core<S> {
         let core = Self::build(
             Socket::Zmq(socket),
             kind,
+            refused,
             &reactor,
             Rc::downgrade(&factory.inner),
             name,
@@ -214,6 +219,7 @@ impl<S: 'static> Core<S> {
     fn build(
         socket: Socket,
         kind: zmq::SocketType,
+        refused: Refused,
         reactor: &Reactor<S>,
         factory: Weak<FactoryInner<S>>,
         name: String,
@@ -222,6 +228,7 @@ impl<S: 'static> Core<S> {
         Rc::new(Core {
             socket: RefCell::new(Some(socket)),
             kind,
+            refused,
             reactor: reactor.downgrade(),
             factory,
             factory_key: Cell::new(usize::MAX),
@@ -259,6 +266,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn open_fake(
         reactor: &Reactor<S>,
         kind: zmq::SocketType,
+        refused: Refused,
         options: &ZmqOptions,
     ) -> (Rc<Self>, Rc<FakeWire>) {
         let wire = Rc::new(FakeWire::default());
@@ -266,6 +274,7 @@ impl<S: 'static> Core<S> {
         let core = Self::build(
             Socket::Fake(wire.clone()),
             kind,
+            refused,
             reactor,
             Weak::new(),
             name,
@@ -489,35 +498,32 @@ impl<S: 'static> Core<S> {
                 if self.is_closed() {
                     return Err(self.closed(operation));
                 }
-                if self.kind == zmq::SocketType::PUB {
-                    // PUB never queues: libzmq drops at the high-water mark by design.
-                    log::debug!(
-                        "{}: message dropped (no subscriber can take it)",
-                        self.describe()
-                    );
-                    Ok(())
-                } else if matches!(self.kind, zmq::SocketType::ROUTER | zmq::SocketType::STREAM) {
-                    // ROUTER and STREAM never queue either: their EAGAIN
-                    // (ROUTER: with router_mandatory) concerns one peer, and
-                    // queueing would hold every other peer's messages behind
-                    // it. The caller decides.
-                    Err(Error::Socket {
+                match self.refused {
+                    Refused::Drop => {
+                        log::debug!(
+                            "{}: message dropped (no peer can take it now)",
+                            self.describe()
+                        );
+                        Ok(())
+                    }
+                    Refused::Fail => Err(Error::Socket {
                         context: format!(
                             "{operation} on the {}: the recipient is at its high-water mark; \
                              the message was not sent",
                             self.describe()
                         ),
                         source: zmq::Error::EAGAIN,
-                    })
-                } else {
-                    let queued = self.outbox.borrow_mut().push_back(message);
-                    queued.map_err(|full| Error::OutboxFull {
-                        connection: self.describe(),
-                        limit: full.limit,
-                        messages: full.messages,
-                        bytes: full.bytes,
-                        byte_limit: full.byte_limit,
-                    })
+                    }),
+                    Refused::Queue => {
+                        let queued = self.outbox.borrow_mut().push_back(message);
+                        queued.map_err(|full| Error::OutboxFull {
+                            connection: self.describe(),
+                            limit: full.limit,
+                            messages: full.messages,
+                            bytes: full.bytes,
+                            byte_limit: full.byte_limit,
+                        })
+                    }
                 }
             }
             Err((source, _)) => Err(Error::Socket {

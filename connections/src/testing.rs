@@ -97,7 +97,12 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
         pattern: K,
         options: &ZmqOptions,
     ) -> Result<(Self, FakePeer<S>)> {
-        let (core, wire) = Core::open_fake(reactor, pattern.socket_type(), options);
+        let (core, wire) = Core::open_fake(
+            reactor,
+            pattern.socket_type(),
+            pattern.when_refused(),
+            options,
+        );
         let conn = Connection::around(core.clone(), pattern)?;
         Ok((conn, FakePeer { core, wire }))
     }

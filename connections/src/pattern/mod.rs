@@ -121,6 +121,15 @@ pub trait Pattern: Clone + 'static {
     /// reactor thread, before the protocol, for every message.
     fn decode(&self, message: Multipart) -> Decoded<Self::Event>;
 
+    /// What a send becomes when libzmq refuses it for now (EAGAIN: the
+    /// high-water mark, or no peer yet). [`Refused::Queue`] (the default):
+    /// it waits whole in the outbox. PUB says [`Refused::Drop`]; ROUTER,
+    /// REP and STREAM say [`Refused::Fail`], because their EAGAIN concerns
+    /// one peer and a queue would hold every other peer's messages behind it.
+    fn when_refused(&self) -> Refused {
+        Refused::Queue
+    }
+
     /// Whether the connection reads before a protocol is set. `false` (the
     /// default): messages wait in libzmq until there is someone to hear
     /// them. REQ says `true`: its replies fire Deferreds.
@@ -143,6 +152,31 @@ pub trait Pattern: Clone + 'static {
     /// answer). The connection itself carries on. Called only if
     /// [`NOTIFY_PANIC`](Self::NOTIFY_PANIC) is `true`.
     fn protocol_panicked(&self) {}
+}
+
+/// What a connection does with a send libzmq refuses for now
+/// ([`Pattern::when_refused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Wait whole in the outbox, to go out in order on POLLOUT; past the
+    /// outbox limits the send fails with `Error::OutboxFull`.
+    Queue,
+    /// Drop it, as libzmq's PUB does at the high-water mark.
+    Drop,
+    /// Fail the send with `Error::Socket` (EAGAIN): the caller decides.
+    Fail,
+}
+
+impl Refused {
+    /// The policy of a socket type used raw: PUB drops, ROUTER and STREAM
+    /// fail, everything else queues.
+    pub fn for_socket(kind: zmq::SocketType) -> Self {
+        match kind {
+            zmq::SocketType::PUB => Refused::Drop,
+            zmq::SocketType::ROUTER | zmq::SocketType::STREAM => Refused::Fail,
+            _ => Refused::Queue,
+        }
+    }
 }
 
 /// A pattern whose messages may be read as the frames that came, borrowed

@@ -4,7 +4,7 @@ use crate::connection::Connection;
 use crate::error::Result;
 use crate::frames::{IntoMultipart, Multipart};
 use crate::pattern::topic::TopicSep;
-use crate::pattern::{receives_nothing, Decoded, NoEvent, Pattern};
+use crate::pattern::{receives_nothing, Decoded, NoEvent, Pattern, Refused};
 
 /// The PUB pattern, with its topic separator.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +17,10 @@ impl Pattern for Pub {
 
     fn socket_type(&self) -> zmq::SocketType {
         zmq::PUB
+    }
+
+    fn when_refused(&self) -> Refused {
+        Refused::Drop
     }
 
     fn decode(&self, message: Multipart) -> Decoded<NoEvent> {

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::factory::ZmqFactory;
 use crate::frames::{IntoMultipart, Multipart};
 use crate::options::ZmqOptions;
-use crate::pattern::{Decoded, Pattern};
+use crate::pattern::{Decoded, Pattern, Refused};
 
 /// The raw pattern: any libzmq socket type, messages as they come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +28,10 @@ impl Pattern for Raw {
 
     fn socket_type(&self) -> zmq::SocketType {
         self.kind
+    }
+
+    fn when_refused(&self) -> Refused {
+        Refused::for_socket(self.kind)
     }
 
     fn decode(&self, message: Multipart) -> Decoded<Multipart> {

@@ -14,7 +14,7 @@ use crate::connection::{Connection, Protocol, ZmqCtx};
 use crate::core::ConnectionLost;
 use crate::error::{Error, Result};
 use crate::frames::{escape, Frame, IntoMultipart, Multipart};
-use crate::pattern::{Decoded, Pattern};
+use crate::pattern::{Decoded, Pattern, Refused};
 use crate::warn_limit::WarnLimit;
 
 /// The REP pattern (over a ROUTER socket), with the routes back to the
@@ -40,6 +40,10 @@ impl Pattern for Rep {
 
     fn socket_type(&self) -> zmq::SocketType {
         zmq::ROUTER
+    }
+
+    fn when_refused(&self) -> Refused {
+        Refused::Fail
     }
 
     fn decode(&self, mut message: Multipart) -> Decoded<(Frame, Multipart)> {

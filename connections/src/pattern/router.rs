@@ -6,7 +6,7 @@ use crate::connection::{Connection, Protocol, ZmqCtx};
 use crate::core::ConnectionLost;
 use crate::error::Result;
 use crate::frames::{Frame, IntoMultipart, Multipart};
-use crate::pattern::{Decoded, Pattern};
+use crate::pattern::{Decoded, Pattern, Refused};
 
 /// The ROUTER pattern: each message comes with its sender's routing id and
 /// goes to a recipient's.
@@ -19,6 +19,10 @@ impl Pattern for Router {
 
     fn socket_type(&self) -> zmq::SocketType {
         zmq::ROUTER
+    }
+
+    fn when_refused(&self) -> Refused {
+        Refused::Fail
     }
 
     fn decode(&self, mut message: Multipart) -> Decoded<(Frame, Multipart)> {

@@ -6,7 +6,7 @@ use tx0mq_reactor::CallbackResult;
 use crate::connection::{Connection, ZmqCtx};
 use crate::error::Result;
 use crate::frames::{Frame, IntoFrame, Multipart};
-use crate::pattern::{Decoded, Pattern};
+use crate::pattern::{Decoded, Pattern, Refused};
 
 /// The STREAM pattern: each TCP peer has a routing id; what arrives is
 /// `(peer, bytes)`, where empty bytes mean the peer connected or
@@ -20,6 +20,10 @@ impl Pattern for StreamSocket {
 
     fn socket_type(&self) -> zmq::SocketType {
         zmq::STREAM
+    }
+
+    fn when_refused(&self) -> Refused {
+        Refused::Fail
     }
 
     fn decode(&self, mut message: Multipart) -> Decoded<(Frame, Frame)> {
