@@ -65,6 +65,31 @@ pub enum Error {
         /// What was given.
         given: String,
     },
+    /// A CURVE key that is neither 40 Z85 characters nor 32 raw bytes, or
+    /// whose Z85 text does not decode.
+    Key {
+        /// Where the key came from: the option (`"curve_server"`...) or the
+        /// certificate file.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A certificate, key directory or password file that cannot be read,
+    /// written or parsed.
+    File {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What was being done (`"read the certificate"`...).
+        operation: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// CURVE was asked for (an option, a key pair) but the libzmq this
+    /// program is linked with was built without it.
+    CurveUnavailable {
+        /// What needed CURVE (`"curve_server option"`, `"generate a key pair"`).
+        what: String,
+    },
     /// A reactor error (the reactor was dropped, say).
     Reactor(tx0mq_reactor::Error),
 }
@@ -108,6 +133,22 @@ impl fmt::Display for Error {
             Error::EndpointType { given } => write!(
                 f,
                 "unknown endpoint type {given:?}: expected \"bind\" or \"connect\""
+            ),
+            Error::Key { what, reason } => write!(f, "bad CURVE key in {what}: {reason}"),
+            Error::File {
+                path,
+                operation,
+                reason,
+            } => write!(f, "cannot {operation} {}: {reason}", path.display()),
+            Error::CurveUnavailable { what } => write!(
+                f,
+                "{what} needs CURVE, but the libzmq this program is linked with ({}) was built \
+                 without it; link a libzmq built with libsodium (see \"Security\" in the README: \
+                 `cargo build --config .cargo/system-libzmq.toml` after installing libzmq3-dev)",
+                {
+                    let (major, minor, patch) = zmq::version();
+                    format!("{major}.{minor}.{patch}")
+                }
             ),
             Error::Reactor(e) => write!(f, "reactor: {e}"),
         }

@@ -85,6 +85,7 @@ mod frames;
 mod options;
 mod outbox;
 pub mod pattern;
+pub mod security;
 mod socket;
 pub mod stream;
 pub mod testing;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::security::{require_curve, CurveKey};
 
 /// The high-water mark this crate sets unless told otherwise: libzmq's own
 /// default, 1000 messages per peer in each direction.
@@ -209,18 +210,54 @@ impl ZmqOptions {
         self
     }
     /// Act as a CURVE server with this secret key (`ZMQ_CURVE_SERVER`,
-    /// `ZMQ_CURVE_SECRETKEY`). Needs a libzmq built with CURVE.
-    pub fn curve_server(mut self, secret_key: &[u8]) -> Self {
+    /// `ZMQ_CURVE_SECRETKEY`; pyzmq's `socket.curve_secretkey = ...;
+    /// socket.curve_server = True`). Keys are 40 Z85 characters, 32 raw
+    /// bytes or a [`CurveKey`](crate::security::CurveKey); a bad key, or a
+    /// libzmq without CURVE, fails the connection's creation with an error
+    /// naming the option.
+    pub fn curve_server(mut self, secret_key: impl AsRef<[u8]>) -> Self {
         self.curve_server = Some(true);
-        self.curve_secretkey = Some(secret_key.to_vec());
+        self.curve_secretkey = Some(secret_key.as_ref().to_vec());
         self
     }
-    /// Act as a CURVE client of the server with `server_key`, with our own key
-    /// pair. Needs a libzmq built with CURVE.
-    pub fn curve_client(mut self, server_key: &[u8], public_key: &[u8], secret_key: &[u8]) -> Self {
-        self.curve_serverkey = Some(server_key.to_vec());
-        self.curve_publickey = Some(public_key.to_vec());
-        self.curve_secretkey = Some(secret_key.to_vec());
+    /// Act as a CURVE client of the server whose public key is
+    /// `server_key`, with our own key pair (`ZMQ_CURVE_SERVERKEY`,
+    /// `ZMQ_CURVE_PUBLICKEY`, `ZMQ_CURVE_SECRETKEY`). Keys as for
+    /// [`curve_server`](Self::curve_server).
+    pub fn curve_client(
+        mut self,
+        server_key: impl AsRef<[u8]>,
+        public_key: impl AsRef<[u8]>,
+        secret_key: impl AsRef<[u8]>,
+    ) -> Self {
+        self.curve_serverkey = Some(server_key.as_ref().to_vec());
+        self.curve_publickey = Some(public_key.as_ref().to_vec());
+        self.curve_secretkey = Some(secret_key.as_ref().to_vec());
+        self
+    }
+    /// Our CURVE public key alone (`ZMQ_CURVE_PUBLICKEY`, pyzmq's
+    /// `socket.curve_publickey`). A server does not need it; a client needs
+    /// it with [`curve_secretkey`](Self::curve_secretkey) and
+    /// [`curve_serverkey`](Self::curve_serverkey).
+    pub fn curve_publickey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.curve_publickey = Some(key.as_ref().to_vec());
+        self
+    }
+    /// Our CURVE secret key alone (`ZMQ_CURVE_SECRETKEY`).
+    pub fn curve_secretkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.curve_secretkey = Some(key.as_ref().to_vec());
+        self
+    }
+    /// The server's public key, which makes this socket a CURVE client
+    /// (`ZMQ_CURVE_SERVERKEY`).
+    pub fn curve_serverkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.curve_serverkey = Some(key.as_ref().to_vec());
+        self
+    }
+    /// Act as a CURVE server or not (`ZMQ_CURVE_SERVER`); the secret key
+    /// comes from [`curve_secretkey`](Self::curve_secretkey).
+    pub fn curve_server_flag(mut self, on: bool) -> Self {
+        self.curve_server = Some(on);
         self
     }
     /// Act as a PLAIN server (`ZMQ_PLAIN_SERVER`).
@@ -255,6 +292,93 @@ impl ZmqOptions {
     }
 
     /// Applies the options to a new socket.
+    /// The CURVE options, each key checked and named in its error; nothing
+    /// is set unless every key is good and libzmq has CURVE.
+    fn apply_curve(
+        &self,
+        socket: &zmq::Socket,
+        connection: &str,
+        check: &dyn Fn(&'static str, zmq::Result<()>) -> Result<()>,
+    ) -> Result<()> {
+        let keys = [
+            ("curve_publickey", &self.curve_publickey),
+            ("curve_secretkey", &self.curve_secretkey),
+            ("curve_serverkey", &self.curve_serverkey),
+        ];
+        let server = self.curve_server == Some(true);
+        if !server && keys.iter().all(|(_, key)| key.is_none()) {
+            return Ok(());
+        }
+        let first = if server {
+            "curve_server"
+        } else {
+            keys.iter()
+                .find(|(_, key)| key.is_some())
+                .map_or("curve_server", |(name, _)| *name)
+        };
+        require_curve(|| format!("option {first} on {connection}"))?;
+        let mut parsed = [None; 3];
+        for ((name, key), out) in keys.iter().zip(parsed.iter_mut()) {
+            if let Some(bytes) = key {
+                *out = Some(CurveKey::parse_for(
+                    bytes,
+                    &format!("option {name} on {connection}"),
+                )?);
+            }
+        }
+        let missing = |name: &str, why: &str| Error::Key {
+            what: format!("option {name} on {connection}"),
+            reason: format!("not set, and {why}"),
+        };
+        if server && parsed[1].is_none() {
+            return Err(missing(
+                "curve_secretkey",
+                "a CURVE server needs its secret key",
+            ));
+        }
+        if !server {
+            if parsed[2].is_none() {
+                return Err(missing(
+                    "curve_serverkey",
+                    "a CURVE client needs the server's public key",
+                ));
+            }
+            for (i, name) in [(0, "curve_publickey"), (1, "curve_secretkey")] {
+                if parsed[i].is_none() {
+                    return Err(missing(name, "a CURVE client needs its own key pair"));
+                }
+            }
+        }
+        if self.plain_server == Some(true) || self.plain_credentials.is_some() {
+            return Err(Error::Key {
+                what: format!("the options of {connection}"),
+                reason: "both CURVE and PLAIN are set; a socket uses one mechanism".to_string(),
+            });
+        }
+        if let Some(v) = self.curve_server {
+            check("curve_server", socket.set_curve_server(v))?;
+        }
+        if let Some(key) = &parsed[0] {
+            check(
+                "curve_publickey",
+                socket.set_curve_publickey(key.as_bytes()),
+            )?;
+        }
+        if let Some(key) = &parsed[1] {
+            check(
+                "curve_secretkey",
+                socket.set_curve_secretkey(key.as_bytes()),
+            )?;
+        }
+        if let Some(key) = &parsed[2] {
+            check(
+                "curve_serverkey",
+                socket.set_curve_serverkey(key.as_bytes()),
+            )?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn apply(
         &self,
         socket: &zmq::Socket,
@@ -340,18 +464,7 @@ impl ZmqOptions {
         if let Some(v) = self.handshake_ivl {
             check("handshake_ivl", socket.set_handshake_ivl(millis(v)))?;
         }
-        if let Some(v) = self.curve_server {
-            check("curve_server", socket.set_curve_server(v))?;
-        }
-        if let Some(v) = &self.curve_publickey {
-            check("curve_publickey", socket.set_curve_publickey(v))?;
-        }
-        if let Some(v) = &self.curve_secretkey {
-            check("curve_secretkey", socket.set_curve_secretkey(v))?;
-        }
-        if let Some(v) = &self.curve_serverkey {
-            check("curve_serverkey", socket.set_curve_serverkey(v))?;
-        }
+        self.apply_curve(socket, connection, &check)?;
         if let Some(v) = self.plain_server {
             check("plain_server", socket.set_plain_server(v))?;
         }
