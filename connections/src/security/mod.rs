@@ -4,10 +4,19 @@
 //! (see [`ZmqOptions`](crate::ZmqOptions)): NULL (none), PLAIN (user name and
 //! password, in clear) or CURVE (encryption and server authentication with
 //! Curve25519 keys). A server asks its *ZAP handler*, a socket bound to
-//! `inproc://zeromq.zap.01` in the same context, whether to accept each
-//! client.
+//! [`ZAP_ENDPOINT`] in the same context, whether to let each client in: the
+//! [`Authenticator`] is that handler, running in the reactor.
 
+mod authenticator;
+mod cert;
 mod keys;
+mod metadata;
+mod zap;
 
+pub use authenticator::{
+    AuthStats, Authenticator, ANONYMOUS, ANY_DOMAIN, CURVE_ALLOW_ANY, ZAP_ENDPOINT,
+};
 pub(crate) use keys::require_curve;
 pub use keys::{curve_available, CurveKey, CurveKeypair};
+pub use metadata::MessageMetadata;
+pub use zap::Mechanism;
