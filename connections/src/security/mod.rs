@@ -7,7 +7,9 @@
 //! `inproc://zeromq.zap.01` in the same context, whether to accept each
 //! client.
 
+mod cert;
 mod keys;
 
+pub use cert::{create_certificates, load_certificate, load_certificates, Certificate};
 pub(crate) use keys::require_curve;
 pub use keys::{curve_available, CurveKey, CurveKeypair};
