@@ -24,8 +24,8 @@
 //! Everything pyzmq and CZMQ write, and hand-edited files in the same
 //! spirit: `#` comments (whole lines, or after a value), blank lines, CRLF
 //! line ends, entries indented by any spaces or tabs, values in double or
-//! single quotes or bare (a bare value ends at `#`; pyzmq writes metadata
-//! values bare). Sections other than `metadata` and `curve` are ignored. The
+//! single quotes or bare (pyzmq writes metadata values bare; a bare value
+//! ends at a `#` that follows a space, so `http://host/#top` stays whole). Sections other than `metadata` and `curve` are ignored. The
 //! keys are read from the `curve` section only, as CZMQ does (pyzmq's loader
 //! takes any line starting with `public-key`).
 //!
@@ -588,8 +588,7 @@ fn entry(body: &str) -> std::result::Result<(&str, Option<String>), String> {
 fn value(rest: &str) -> std::result::Result<String, String> {
     let rest = rest.trim_start();
     let Some(quote) = rest.chars().next().filter(|&c| c == '"' || c == '\'') else {
-        let bare = rest.split_once('#').map_or(rest, |(value, _)| value);
-        return Ok(bare.trim_end().to_string());
+        return Ok(bare_value(rest).to_string());
     };
     let inner = &rest[1..];
     let Some((value, after)) = inner.split_once(quote) else {
@@ -600,6 +599,21 @@ fn value(rest: &str) -> std::result::Result<String, String> {
         return Err(format!("{after:?} after the closing {quote}"));
     }
     Ok(value.to_string())
+}
+
+/// A bare value: up to a `#` that starts it or follows a space or tab (a
+/// comment), without the spaces before that. CZMQ ends a bare value at any
+/// `#`; a `#` inside a word is kept here, since Z85 keys and pyzmq's bare
+/// metadata values (a URL's `#fragment`) can hold one.
+fn bare_value(rest: &str) -> &str {
+    let mut previous = ' ';
+    for (at, c) in rest.char_indices() {
+        if c == '#' && (previous == ' ' || previous == '\t') {
+            return rest[..at].trim_end();
+        }
+        previous = c;
+    }
+    rest.trim_end()
 }
 
 // ---------------------------------------------------------------------------
@@ -971,20 +985,38 @@ mod tests {
                 "#   (pyzmq's banner: a date, then what the file is)\n\
                  #   (and a warning to keep it private)\n\n\
                  metadata\n    name = the server  \n    url = http://example.com/#top\n\
+                 \x20   note = bare # a comment\n    empty =\n    hash = #\n\
                  curve\n    public-key = \"{SERVER_PUBLIC}\"\n    secret-key = \"{SERVER_SECRET}\"\n"
             ),
         );
         let cert = Certificate::load(&secret).unwrap();
         assert_eq!(cert.public, key(SERVER_PUBLIC));
         assert_eq!(cert.secret, Some(key(SERVER_SECRET)));
-        // A bare value ends at '#', as ZPL (and CZMQ) read it.
+        // A bare value ends at a '#' after a space: a comment.
+        let pairs: Vec<(&str, &str)> = cert
+            .metadata
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
-            cert.metadata,
+            pairs,
             [
-                ("name".to_string(), "the server".to_string()),
-                ("url".to_string(), "http://example.com/".to_string())
+                ("name", "the server"),
+                ("url", "http://example.com/#top"),
+                ("note", "bare"),
+                ("empty", ""),
+                ("hash", ""),
             ]
         );
+        // A bare key with a '#' in it is read whole.
+        let hashed = format!("0000#{}", "0".repeat(35));
+        let hashed_key = CurveKey::from_z85(&hashed).unwrap();
+        let path = write(
+            &dir,
+            "bare.key",
+            &format!("curve\n    public-key = {hashed}   # bare\n"),
+        );
+        assert_eq!(Certificate::load(&path).unwrap().public, hashed_key);
     }
 
     #[test]
