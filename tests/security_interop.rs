@@ -11,13 +11,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tx0mq::connections::security::{
-    curve_available, load_certificate, Authenticator, MessageMetadata,
-};
+use tx0mq::connections::security::{load_certificate, Authenticator, MessageMetadata};
 use tx0mq::connections::{
     Error, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection,
 };
 use tx0mq::Reactor;
+use tx0mq_test_support::curve::{require_or_absent, Curve};
 use tx0mq_test_support::net::TempDir;
 use tx0mq_test_support::process::Proc;
 use tx0mq_test_support::python_or_skip;
@@ -130,21 +129,16 @@ fn our_plain_client_meets_pyzmq_authenticator() {
 
 /// Skips a CURVE test's body on a libzmq without CURVE after checking that
 /// CURVE options say so, unless CI requires CURVE.
-fn curve_or_check_error(factory: &ZmqFactory<Got>) -> bool {
-    if curve_available() {
+fn curve_or_check_error(test: &str, factory: &ZmqFactory<Got>) -> bool {
+    if require_or_absent(test) == Curve::Available {
         return true;
     }
-    assert!(
-        std::env::var_os("TX0MQ_REQUIRE_CURVE").is_none(),
-        "TX0MQ_REQUIRE_CURVE is set but this libzmq has no CURVE"
-    );
     let err = ZmqPullConnection::with_options(
         factory,
         ZmqEndpoint::bind("tcp://127.0.0.1:*"),
         &ZmqOptions::new().curve_server([7u8; 32]),
     )
-    .err()
-    .expect("a CURVE option on a libzmq without CURVE is refused");
+    .expect_err("a CURVE option on a libzmq without CURVE is refused");
     assert!(matches!(err, Error::CurveUnavailable { .. }), "{err}");
     false
 }
@@ -163,10 +157,11 @@ fn pyzmq_keys(env: &tx0mq_test_support::python::PythonEnv, dir: &Path) -> (Strin
 /// our CURVE server and authenticator reading the same certificates.
 #[test]
 fn pyzmq_curve_client_meets_our_authenticator() {
-    let env = python_or_skip!("pyzmq_curve_client_meets_our_authenticator");
+    const TEST: &str = "pyzmq_curve_client_meets_our_authenticator";
+    let env = python_or_skip!(TEST);
     let reactor = reactor(Got::new());
     let factory = ZmqFactory::new(&reactor).unwrap();
-    if !curve_or_check_error(&factory) {
+    if !curve_or_check_error(TEST, &factory) {
         return;
     }
     let dir = TempDir::new("curve-ours");
@@ -197,10 +192,11 @@ fn pyzmq_curve_client_meets_our_authenticator() {
 /// authenticated by pyzmq's ThreadAuthenticator.
 #[test]
 fn our_curve_client_meets_pyzmq_authenticator() {
-    let env = python_or_skip!("our_curve_client_meets_pyzmq_authenticator");
+    const TEST: &str = "our_curve_client_meets_pyzmq_authenticator";
+    let env = python_or_skip!(TEST);
     let reactor = reactor(Got::new());
     let factory = ZmqFactory::new(&reactor).unwrap();
-    if !curve_or_check_error(&factory) {
+    if !curve_or_check_error(TEST, &factory) {
         return;
     }
     let dir = TempDir::new("curve-theirs");

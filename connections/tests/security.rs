@@ -7,13 +7,12 @@
 use std::time::Duration;
 
 use log::Level;
-use tx0mq_connections::security::{
-    curve_available, Authenticator, CurveKey, MessageMetadata, ZAP_ENDPOINT,
-};
+use tx0mq_connections::security::{Authenticator, CurveKey, MessageMetadata, ZAP_ENDPOINT};
 use tx0mq_connections::{
     Error, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection,
 };
 use tx0mq_reactor::Reactor;
+use tx0mq_test_support::curve::{require_or_absent, Curve};
 use tx0mq_test_support::log as logs;
 use tx0mq_test_support::net::TCP_ANY;
 use tx0mq_test_support::reactor::{iterate_until_cond, reactor, settle};
@@ -406,11 +405,7 @@ fn bad_keys_and_missing_curve_fail_at_creation() {
             .map(|e| e.to_string())
     };
     let good = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    if !curve_available() {
-        assert!(
-            std::env::var_os("TX0MQ_REQUIRE_CURVE").is_none(),
-            "TX0MQ_REQUIRE_CURVE is set but this libzmq has no CURVE"
-        );
+    if require_or_absent("bad_keys_and_missing_curve_fail_at_creation") == Curve::Absent {
         let err = open(ZmqOptions::new().curve_server(good)).expect("refused");
         assert!(
             err.contains("curve_server") && err.contains("needs CURVE"),
@@ -441,11 +436,7 @@ fn bad_keys_and_missing_curve_fail_at_creation() {
 /// decides; a check that panics refuses the client and the handler goes on.
 #[test]
 fn curve_keys_are_checked_against_the_policy() {
-    if !curve_available() {
-        assert!(
-            std::env::var_os("TX0MQ_REQUIRE_CURVE").is_none(),
-            "TX0MQ_REQUIRE_CURVE is set but this libzmq has no CURVE"
-        );
+    if require_or_absent("curve_keys_are_checked_against_the_policy") == Curve::Absent {
         let err = tx0mq_connections::security::CurveKeypair::generate().unwrap_err();
         assert!(matches!(err, Error::CurveUnavailable { .. }), "{err}");
         return;

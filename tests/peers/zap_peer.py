@@ -69,8 +69,12 @@ def main(argv):
         public = os.path.join(keys, "public")
         os.makedirs(private, exist_ok=True)
         os.makedirs(public, exist_ok=True)
-        server_public, _ = zmq.auth.create_certificates(private, "server")
-        client_public, _ = zmq.auth.create_certificates(private, "client")
+        server_public, server_secret = zmq.auth.create_certificates(private, "server")
+        client_public, client_secret = zmq.auth.create_certificates(private, "client")
+        # pyzmq leaves secret files as the umask makes them; secret files
+        # others can read are refused by tx0mq's loader.
+        for path in (server_secret, client_secret):
+            os.chmod(path, 0o600)
         for path in (server_public, client_public):
             shutil.copy(path, public)
         server_key, _ = zmq.auth.load_certificate(server_public)
