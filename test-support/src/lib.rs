@@ -2,6 +2,8 @@
 //!
 //! - [`process`]: a child process (an example, a Python script) with its
 //!   output captured line by line, waits with deadlines, killed on drop;
+//! - [`curve`]: whether the linked libzmq has CURVE, honouring
+//!   `TX0MQ_REQUIRE_CURVE`;
 //! - [`python`]: the Python interop environment, honouring
 //!   `TX0MQ_REQUIRE_INTEROP`;
 //! - [`log`]: capturing `log` records to assert on them;
@@ -14,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+pub mod curve;
 pub mod deferred;
 pub mod log;
 pub mod net;

@@ -16,6 +16,7 @@ mod zap;
 pub use authenticator::{
     AuthStats, Authenticator, ANONYMOUS, ANY_DOMAIN, CURVE_ALLOW_ANY, ZAP_ENDPOINT,
 };
+pub use cert::{create_certificates, load_certificate, load_certificates, Certificate};
 pub(crate) use keys::require_curve;
 pub use keys::{curve_available, CurveKey, CurveKeypair};
 pub use metadata::MessageMetadata;
