@@ -88,11 +88,11 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
-    // Start an authenticator for this context.
+    // The ZAP handler for this factory's sockets.
     let auth = Authenticator::new(&factory);
     auth.start()?;
 
-    // Part 1 - demonstrate allowing clients based on IP address
+    // First part: a client from an allowed address gets in.
     auth.allow(["127.0.0.1"]);
 
     let server = ZmqPushConnection::with_options(
@@ -140,7 +140,8 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Part 2 - demonstrate denying clients based on IP address
+/// Second part: with a new authenticator that denies the address, a new
+/// client from it gets nothing.
 fn deny(cx: &mut Ctx<'_, Outcome>, part: Part2) -> Result<(), Box<dyn Error>> {
     part.auth.stop();
 
@@ -188,7 +189,8 @@ struct Args {
     /// authenticator allows, then denies)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
     connect: String,
-    /// Log at debug level too
+    /// The original's -v (debug logging): this port has no debug lines;
+    /// RUST_LOG=debug shows the authenticator's decisions
     #[arg(short)]
     verbose: bool,
 }

@@ -83,11 +83,11 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
-    // Start an authenticator for this context.
+    // The ZAP handler for this factory's sockets, with one PLAIN user for
+    // every domain.
     let auth = Authenticator::new(&factory);
     auth.start()?;
     auth.allow(["127.0.0.1"]);
-    // Instruct authenticator to handle PLAIN requests
     auth.configure_plain("*", [("admin", "secret")]);
 
     let server = ZmqPushConnection::with_options(
@@ -139,7 +139,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// now use invalid credentials - expect no msg received
+/// The second check: a client with the wrong password must get nothing.
 fn invalid_client(cx: &mut Ctx<'_, Outcome>, check: Check2) -> Result<(), Box<dyn Error>> {
     let client2 = ZmqPullConnection::with_options(
         &check.factory,
@@ -169,10 +169,8 @@ fn wait_for_refusal(
         return;
     }
     cx.reactor.call_later(POLL, move |cx| {
-        // no message is expected
         cx.state.invalid_client_test_pass = !cx.state.invalid_client_received;
         client2.shutdown();
-        // stop auth
         auth.stop();
         cx.reactor.stop()
     });
@@ -189,7 +187,8 @@ struct Args {
     /// authenticator allows)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
     connect: String,
-    /// Log at debug level too
+    /// The original's -v (debug logging): this port has no debug lines;
+    /// RUST_LOG=debug shows the authenticator's decisions
     #[arg(short)]
     verbose: bool,
 }
