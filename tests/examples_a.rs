@@ -143,7 +143,7 @@ fn hwserver_takes_its_time_by_default() {
 }
 
 #[test]
-fn version_reports_libzmq_and_tx0mq() {
+fn version_reports_libzmq_tx0mq_and_curve() {
     examples_are_fresh();
     let mut version = Proc::spawn("version", &[]);
     let libzmq = version.line(PATIENCE);
@@ -158,7 +158,19 @@ fn version_reports_libzmq_and_tx0mq() {
         version.line(PATIENCE),
         format!("Current  tx0mq version is {}", env!("CARGO_PKG_VERSION"))
     );
+    // The example links the libzmq this test does.
+    let curve = version.line(PATIENCE);
+    if tx0mq::connections::security::curve_available() {
+        assert_eq!(curve, "CURVE security is available");
+    } else {
+        assert_eq!(
+            curve,
+            "CURVE security is not available \
+             (libzmq built without libsodium; see the README's Security section)"
+        );
+    }
     exits_ok(&mut version);
+    assert_eq!(version.seen.len(), 3, "{:?}", version.seen);
 }
 
 #[test]
