@@ -16,9 +16,13 @@
 //! ZAP requests in the reactor (no thread). The blocking `recv()` is the
 //! allowed client's callback, which goes on to the second part; the server's
 //! sends wait in its outbox instead of blocking. The second part waits for
-//! the new authenticator to refuse the denied client (at most a second),
-//! then gives a message 50 ms to arrive: the original's polls could pass
-//! just because the handshake had not finished yet.
+//! the new authenticator's decision on the denied client (at most five
+//! seconds), and only then sends and gives the message 50 ms to arrive,
+//! where the original waits up to 50 ms for the server to be able to send
+//! (a client to be let in) and 50 ms more for the message. A send before
+//! the decision could go to the first client's connection, closed but not
+//! yet seen closed by the server, and be lost: the check would pass with
+//! the client let in.
 //!
 //! ```text
 //! cargo run --example strawhouse
@@ -29,7 +33,9 @@
 //! as the original's `logging` does (see `pyport::Logging`). `-v` is
 //! accepted, as in the original (it prints debug lines; this port has none:
 //! `RUST_LOG=debug` shows the authenticator's decisions). `--bind` and
-//! `--connect` default to the original's endpoints.
+//! `--connect` default to the original's endpoints. `--deny` (default
+//! `127.0.0.1`) is the address the second authenticator denies: another one
+//! lets the second client in, and the port reports `FAIL` (for tests).
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -45,9 +51,10 @@ use tx0mq::{Ctx, Reactor};
 mod pyport;
 use pyport::{first, Logging};
 
-/// How long the second part waits for the authenticator to refuse the
-/// denied client before it looks for a message anyway.
-const DECISION_WAIT: Duration = Duration::from_secs(1);
+/// How long the second part waits for the authenticator's decision on the
+/// denied client before it looks for a message anyway (the decision takes
+/// milliseconds; this bounds the wait should no request ever come).
+const DECISION_WAIT: Duration = Duration::from_secs(5);
 /// How often it looks at the authenticator's decisions meanwhile.
 const TICK: Duration = Duration::from_millis(5);
 /// How long the denied client is then given to receive (the original's
@@ -70,14 +77,16 @@ struct Part2 {
     factory: ZmqFactory<Outcome>,
     server: ZmqPushConnection<Outcome>,
     connect: String,
+    deny: String,
     /// The first authenticator, to stop.
     auth: Authenticator<Outcome>,
 }
 
-/// The denied client and the authenticator that denies it.
+/// The denied client, the authenticator that denies it, and the server.
 struct Denied {
     auth: Authenticator<Outcome>,
     client_deny: ZmqPullConnection<Outcome>,
+    server: ZmqPushConnection<Outcome>,
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
@@ -109,6 +118,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         factory: factory.clone(),
         server,
         connect: args.connect,
+        deny: args.deny,
         auth,
     });
     client_allow.on_pull(move |cx, message| {
@@ -120,7 +130,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         }
         cx.conn.shutdown();
         let mut cx = cx.ctx();
-        if let Err(e) = deny(&mut cx, part_2) {
+        if let Err(e) = second_part(&mut cx, part_2) {
             cx.state.failed = Some(e);
             let _ = cx.reactor.stop();
         }
@@ -142,32 +152,47 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
 /// Second part: with a new authenticator that denies the address, a new
 /// client from it gets nothing.
-fn deny(cx: &mut Ctx<'_, Outcome>, part: Part2) -> Result<(), Box<dyn Error>> {
+fn second_part(cx: &mut Ctx<'_, Outcome>, part: Part2) -> Result<(), Box<dyn Error>> {
     part.auth.stop();
 
     let auth = Authenticator::new(&part.factory);
     auth.start()?;
 
-    auth.deny(["127.0.0.1"]);
+    auth.deny([part.deny]);
 
     let client_deny = ZmqPullConnection::new(&part.factory, ZmqEndpoint::connect(&part.connect))?;
     client_deny.on_pull(|cx, _message| cx.state.denied_client_received = true);
 
-    // Sent if a client takes it (the original sends only if the server can
-    // send within 50 ms); either way the denied client must not get it.
-    part.server.push("Hello")?;
-
-    wait_for_refusal(cx, Denied { auth, client_deny }, Duration::ZERO);
+    let denied = Denied {
+        auth,
+        client_deny,
+        server: part.server,
+    };
+    let deadline = cx.reactor.seconds() + DECISION_WAIT;
+    wait_for_decision(cx, denied, deadline);
     Ok(())
 }
 
-/// Waits until the authenticator has refused the client (or
-/// [`DECISION_WAIT`] has passed), then [`POLL`] more, then concludes.
-fn wait_for_refusal(cx: &mut Ctx<'_, Outcome>, denied: Denied, waited: Duration) {
-    if denied.auth.stats().refused == 0 && waited < DECISION_WAIT {
+/// Waits until the authenticator has decided on the client (or the reactor's
+/// clock has reached `deadline`), then sends and gives the message [`POLL`]
+/// to reach the denied client.
+fn wait_for_decision(cx: &mut Ctx<'_, Outcome>, denied: Denied, deadline: Duration) {
+    let stats = denied.auth.stats();
+    let decided = stats.accepted + stats.refused + stats.malformed + stats.failed > 0;
+    if !decided && cx.reactor.seconds() < deadline {
         cx.reactor.call_later(TICK, move |cx| {
-            wait_for_refusal(cx, denied, waited + TICK);
+            wait_for_decision(cx, denied, deadline);
         });
+        return;
+    }
+    // Sent only now: earlier, it could go to the first client's connection
+    // while the server has not yet seen it close, and be lost there, so the
+    // check would pass even with the client let in. It waits in the outbox
+    // until a client takes it (the original sends only if the server can
+    // send within 50 ms); the denied client must not get it.
+    if let Err(e) = denied.server.push("Hello") {
+        cx.state.failed = Some(e.into());
+        let _ = cx.reactor.stop();
         return;
     }
     cx.reactor.call_later(POLL, move |cx| {
@@ -189,6 +214,10 @@ struct Args {
     /// authenticator allows, then denies)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
     connect: String,
+    /// Address the second authenticator denies (another one lets the second
+    /// client in, which the test reports as a failure)
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    deny: String,
     /// The original's -v (debug logging): this port has no debug lines;
     /// RUST_LOG=debug shows the authenticator's decisions
     #[arg(short)]

@@ -16,9 +16,11 @@
 //! ZAP requests in the reactor (no thread). The blocking `poll()` and
 //! `recv()` are the first client's callback, which goes on to the second
 //! client; the server's sends wait in its outbox instead of blocking. The
-//! second check waits for the authenticator to refuse the wrong password (at
-//! most a second), then gives a message 50 ms to arrive: the original's poll
-//! could pass just because the handshake had not finished yet. (Where the
+//! second check waits for the authenticator's decision on the wrong password
+//! (at most five seconds), and only then sends `World` and gives it 50 ms to
+//! arrive. The original's check passes even with the client let in: its send
+//! goes out before the handshake is done, to the first client's connection
+//! if the server has not seen it close yet, where it is lost. (Where the
 //! original, on a message for the second client, reads from the first one,
 //! already closed, the port simply counts the message as a failure.)
 //!
@@ -31,7 +33,9 @@
 //! the original's `logging` does (see `pyport::Logging`). `-v` is accepted,
 //! as in the original (it prints debug lines; this port has none:
 //! `RUST_LOG=debug` shows the authenticator's decisions). `--bind` and
-//! `--connect` default to the original's endpoints.
+//! `--connect` default to the original's endpoints. `--bad-password`
+//! (default `bogus`) is the second client's password: the right one lets it
+//! in, and the port reports `FAIL` (for tests).
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -47,9 +51,10 @@ use tx0mq::{Ctx, Reactor};
 mod pyport;
 use pyport::{first, Logging};
 
-/// How long the second check waits for the authenticator to refuse the
-/// wrong password before it looks for a message anyway.
-const DECISION_WAIT: Duration = Duration::from_secs(1);
+/// How long the second check waits for the authenticator's decision on the
+/// wrong password before it looks for a message anyway (the decision takes
+/// milliseconds; this bounds the wait should no request ever come).
+const DECISION_WAIT: Duration = Duration::from_secs(5);
 /// How often it looks at the authenticator's decisions meanwhile.
 const TICK: Duration = Duration::from_millis(5);
 /// How long the second client is then given to receive (the original's
@@ -72,6 +77,7 @@ struct Check2 {
     factory: ZmqFactory<Outcome>,
     server: ZmqPushConnection<Outcome>,
     connect: String,
+    bad_password: String,
     auth: Authenticator<Outcome>,
 }
 
@@ -108,6 +114,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         factory: factory.clone(),
         server,
         connect: args.connect,
+        bad_password: args.bad_password,
         auth,
     });
     client.on_pull(move |cx, message| {
@@ -141,37 +148,62 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
 /// The second check: a client with the wrong password must get nothing.
 fn invalid_client(cx: &mut Ctx<'_, Outcome>, check: Check2) -> Result<(), Box<dyn Error>> {
+    let decided_before = decisions(&check.auth);
     let client2 = ZmqPullConnection::with_options(
         &check.factory,
         ZmqEndpoint::connect(&check.connect),
-        &ZmqOptions::new().plain_client("admin", "bogus"),
+        &ZmqOptions::new().plain_client("admin", &check.bad_password),
     )?;
     client2.on_pull(|cx, _message| cx.state.invalid_client_received = true);
 
-    check.server.push("World")?;
-
-    wait_for_refusal(cx, check.auth, client2, Duration::ZERO);
+    let invalid = Invalid {
+        auth: check.auth,
+        client2,
+        server: check.server,
+        decided_before,
+    };
+    let deadline = cx.reactor.seconds() + DECISION_WAIT;
+    wait_for_decision(cx, invalid, deadline);
     Ok(())
 }
 
-/// Waits until the authenticator has refused the client (or
-/// [`DECISION_WAIT`] has passed), then [`POLL`] more, then concludes.
-fn wait_for_refusal(
-    cx: &mut Ctx<'_, Outcome>,
+/// The client with the wrong password, and what checks it.
+struct Invalid {
     auth: Authenticator<Outcome>,
     client2: ZmqPullConnection<Outcome>,
-    waited: Duration,
-) {
-    if auth.stats().refused == 0 && waited < DECISION_WAIT {
+    server: ZmqPushConnection<Outcome>,
+    /// The authenticator's decisions before the client came.
+    decided_before: u64,
+}
+
+/// How many clients the authenticator has decided on.
+fn decisions(auth: &Authenticator<Outcome>) -> u64 {
+    let stats = auth.stats();
+    stats.accepted + stats.refused + stats.malformed + stats.failed
+}
+
+/// Waits until the authenticator has decided on the client (or the reactor's
+/// clock has reached `deadline`), then sends and gives the message [`POLL`]
+/// to reach the client.
+fn wait_for_decision(cx: &mut Ctx<'_, Outcome>, invalid: Invalid, deadline: Duration) {
+    if decisions(&invalid.auth) == invalid.decided_before && cx.reactor.seconds() < deadline {
         cx.reactor.call_later(TICK, move |cx| {
-            wait_for_refusal(cx, auth, client2, waited + TICK);
+            wait_for_decision(cx, invalid, deadline);
         });
+        return;
+    }
+    // Sent only now: earlier, it could go to the first client's connection
+    // while the server has not yet seen it close, and be lost there, so the
+    // check would pass even with the client let in.
+    if let Err(e) = invalid.server.push("World") {
+        cx.state.failed = Some(e.into());
+        let _ = cx.reactor.stop();
         return;
     }
     cx.reactor.call_later(POLL, move |cx| {
         cx.state.invalid_client_test_pass = !cx.state.invalid_client_received;
-        client2.shutdown();
-        auth.stop();
+        invalid.client2.shutdown();
+        invalid.auth.stop();
         cx.reactor.stop()
     });
 }
@@ -187,6 +219,10 @@ struct Args {
     /// authenticator allows)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
     connect: String,
+    /// Password of the second client (the right one, secret, lets it in,
+    /// which the test reports as a failure)
+    #[arg(long, value_name = "PASSWORD", default_value = "bogus")]
+    bad_password: String,
     /// The original's -v (debug logging): this port has no debug lines;
     /// RUST_LOG=debug shows the authenticator's decisions
     #[arg(short)]
