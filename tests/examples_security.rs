@@ -189,6 +189,39 @@ fn woodhouse_lets_in_the_password_and_refuses_a_wrong_one() {
 }
 
 #[test]
+fn strawhouse_reports_fail_when_the_second_client_gets_in() {
+    // The second authenticator denies another address: the client from
+    // 127.0.0.1 is let in, gets the message, and the check must say so.
+    let ep = endpoints();
+    let mut args = strs(&ep);
+    args.extend(["--deny", "10.11.12.13"]);
+    let run = run(
+        "strawhouse",
+        &args,
+        Some("tx0mq_connections::security=debug"),
+    );
+    run.printed("strawhouse", &["[ERROR] Strawhouse test FAIL"]);
+    assert!(!run.logged("refused"), "{:#?}", run.stderr);
+}
+
+#[test]
+fn woodhouse_reports_fail_when_the_second_client_gets_in() {
+    // The second client has the right password: it is let in, gets `World`,
+    // and the check must say so (pyzmq's woodhouse.py does not: its message
+    // may go to the first client's closing connection).
+    let ep = endpoints();
+    let mut args = strs(&ep);
+    args.extend(["--bad-password", "secret"]);
+    let run = run(
+        "woodhouse",
+        &args,
+        Some("tx0mq_connections::security=debug"),
+    );
+    run.printed("woodhouse", &["[ERROR] Woodhouse test FAIL"]);
+    assert!(!run.logged("refused"), "{:#?}", run.stderr);
+}
+
+#[test]
 fn verbose_flag_is_accepted_as_in_the_originals() {
     for name in ["strawhouse", "woodhouse"] {
         let ep = endpoints();
