@@ -13,7 +13,11 @@
 //!   the library's `bytes_repr`.
 //! - What the originals take from Python's standard library: `time.time()`
 //!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
-//!   ([`hostname`]).
+//!   ([`hostname`]), and `logging` as pyzmq's security examples set it up
+//!   ([`Logging`]).
+//! - What pyzmq's security examples share: the key directories
+//!   ([`KeyDirs`]) and the check that the libzmq has CURVE
+//!   ([`require_curve`]).
 //!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
@@ -24,7 +28,10 @@ use std::num::ParseIntError;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::path::{Path, PathBuf};
+
 use clap::Parser;
+use tx0mq::connections::security::curve_available;
 use tx0mq::connections::{bytes_repr, Frame, ZmqEndpoint};
 
 /// The example's name, as its usage and its error messages show it.
@@ -229,5 +236,92 @@ impl Random {
 impl Default for Random {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Python's `logging` as pyzmq's security examples configure it:
+/// `basicConfig(level=DEBUG if "-v" in sys.argv else INFO,
+/// format="[%(levelname)s] %(message)s")`. Each call prints one line,
+/// `[INFO] message`; debug lines only when `verbose`. The lines go to stdout,
+/// as every port's log lines do (`lpclient_async`), so that they interleave
+/// with `print`s in order. The library's own log records are not among
+/// them: `RUST_LOG` shows those.
+#[derive(Clone, Copy, Debug)]
+pub struct Logging {
+    /// Whether `debug` lines are printed (the originals' `-v`).
+    pub verbose: bool,
+}
+
+impl Logging {
+    /// `logging.debug(message)`.
+    pub fn debug(self, message: impl std::fmt::Display) {
+        if self.verbose {
+            println!("[DEBUG] {message}");
+        }
+    }
+
+    /// `logging.info(message)`.
+    pub fn info(self, message: impl std::fmt::Display) {
+        println!("[INFO] {message}");
+    }
+
+    /// `logging.error(message)`.
+    pub fn error(self, message: impl std::fmt::Display) {
+        println!("[ERROR] {message}");
+    }
+
+    /// `logging.critical(message)`.
+    pub fn critical(self, message: impl std::fmt::Display) {
+        println!("[CRITICAL] {message}");
+    }
+}
+
+/// The key directories of pyzmq's security examples under one base
+/// directory: `certificates/` (where `generate_certificates` creates the
+/// key pairs), `public_keys/` (`*.key`) and `private_keys/` (`*.key_secret`).
+#[derive(Clone, Debug)]
+pub struct KeyDirs {
+    /// `certificates/`.
+    pub keys: PathBuf,
+    /// `public_keys/`.
+    pub public_keys: PathBuf,
+    /// `private_keys/`.
+    pub secret_keys: PathBuf,
+}
+
+impl KeyDirs {
+    /// The three directories under `base`.
+    pub fn new(base: &Path) -> Self {
+        KeyDirs {
+            keys: base.join("certificates"),
+            public_keys: base.join("public_keys"),
+            secret_keys: base.join("private_keys"),
+        }
+    }
+
+    /// The three, in the order the originals name them.
+    pub fn all(&self) -> [&Path; 3] {
+        [&self.keys, &self.public_keys, &self.secret_keys]
+    }
+
+    /// Whether all three exist (the originals' "Certificates are missing"
+    /// check).
+    pub fn exist(&self) -> bool {
+        self.all().iter().all(|dir| dir.is_dir())
+    }
+}
+
+/// What the security originals check first (`zmq.zmq_version_info() < (4,
+/// 0)`: security needs libzmq 4), for the examples that use CURVE: the
+/// libzmq this program is linked with must have it. Fails with the
+/// library's `Error::CurveUnavailable`, which says how to get a build with
+/// CURVE, before anything is created or removed.
+pub fn require_curve() -> Result<(), tx0mq::connections::Error> {
+    if curve_available() {
+        Ok(())
+    } else {
+        Err(tx0mq::connections::Error::CurveUnavailable {
+            what: "this example".to_string(),
+        })
     }
 }
