@@ -25,11 +25,9 @@ use tx0mq_test_support::python_or_skip;
 /// How long the peer may take (start-up, key generation, file I/O).
 const PEER: Duration = Duration::from_secs(60);
 
-// RFC 26's example key pairs.
-const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
-const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+use tx0mq_test_support::curve::rfc26::{
+    CLIENT_PUBLIC, CLIENT_SECRET, SERVER_PUBLIC, SERVER_SECRET,
+};
 
 fn key(z85: &str) -> CurveKey {
     CurveKey::from_z85(z85).unwrap()

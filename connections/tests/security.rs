@@ -49,6 +49,24 @@ fn client(
     push
 }
 
+/// A reactor, its factory and an authenticator not yet started.
+fn fixture() -> (Reactor<Got>, ZmqFactory<Got>, Authenticator<Got>) {
+    let reactor = reactor(Got::new());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let auth = Authenticator::new(&factory);
+    (reactor, factory, auth)
+}
+
+/// A PLAIN client's options.
+fn plain(user: &str, password: &str) -> ZmqOptions {
+    ZmqOptions::new().plain_client(user, password)
+}
+
+/// Iterates until the server has received `body`.
+fn until_received(reactor: &Reactor<Got>, body: &[u8], what: &str) {
+    iterate_until_cond(reactor, what, || bodies(reactor).iter().any(|b| b == body));
+}
+
 fn bodies(reactor: &Reactor<Got>) -> Vec<Vec<u8>> {
     reactor
         .access_state(|got| got.iter().map(|(b, _, _)| b.clone()).collect())
@@ -73,24 +91,12 @@ fn until_decided(reactor: &Reactor<Got>, auth: &Authenticator<Got>, decisions: u
 #[test]
 fn plain_wrong_password_is_refused_and_the_good_client_served() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_plain("*", [("admin", "secret")]);
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().plain_server(true));
-    let _bad = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("admin", "guess"),
-        b"bad",
-    );
-    let _good = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("admin", "secret"),
-        b"good",
-    );
+    let _bad = client(&factory, &endpoint, plain("admin", "guess"), b"bad");
+    let _good = client(&factory, &endpoint, plain("admin", "secret"), b"good");
     iterate_until_cond(&reactor, "the good client's message", || {
         !bodies(&reactor).is_empty()
     });
@@ -118,18 +124,11 @@ fn plain_wrong_password_is_refused_and_the_good_client_served() {
 #[test]
 fn plain_unknown_user_is_refused() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_plain("*", [("admin", "secret")]);
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().plain_server(true));
-    let _c = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("mallory", "secret"),
-        b"x",
-    );
+    let _c = client(&factory, &endpoint, plain("mallory", "secret"), b"x");
     until_decided(&reactor, &auth, 1, "the decision");
     assert!(bodies(&reactor).is_empty());
     assert!(logs::contains(Level::Info, "Invalid username"));
@@ -142,12 +141,7 @@ fn plain_needs_a_running_authenticator() {
     let reactor = reactor(Got::new());
     let factory = ZmqFactory::new(&reactor).unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().plain_server(true));
-    let _c = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("admin", "secret"),
-        b"early",
-    );
+    let _c = client(&factory, &endpoint, plain("admin", "secret"), b"early");
     for _ in 0..30 {
         reactor.iterate(Duration::from_millis(10)).unwrap();
     }
@@ -155,15 +149,8 @@ fn plain_needs_a_running_authenticator() {
     let auth = Authenticator::new(&factory);
     auth.configure_plain("*", [("admin", "secret")]);
     auth.start().unwrap();
-    let _c2 = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("admin", "secret"),
-        b"late",
-    );
-    iterate_until_cond(&reactor, "the client let in", || {
-        bodies(&reactor).contains(&b"late".to_vec())
-    });
+    let _c2 = client(&factory, &endpoint, plain("admin", "secret"), b"late");
+    until_received(&reactor, b"late", "the client let in");
 }
 
 /// Domains: a password map for one domain does not serve another; the `*`
@@ -171,39 +158,20 @@ fn plain_needs_a_running_authenticator() {
 #[test]
 fn plain_passwords_are_per_domain_with_star_as_fallback() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_plain("sales", [("ann", "a")]);
     auth.start().unwrap();
     let plain_in = |domain: &str| ZmqOptions::new().plain_server(true).zap_domain(domain);
     let (_s1, sales) = server(&factory, plain_in("sales"));
     let (_s2, other) = server(&factory, plain_in("support"));
-    let _a = client(
-        &factory,
-        &sales,
-        ZmqOptions::new().plain_client("ann", "a"),
-        b"sales",
-    );
-    let _b = client(
-        &factory,
-        &other,
-        ZmqOptions::new().plain_client("ann", "a"),
-        b"support",
-    );
+    let _a = client(&factory, &sales, plain("ann", "a"), b"sales");
+    let _b = client(&factory, &other, plain("ann", "a"), b"support");
     until_decided(&reactor, &auth, 2, "two decisions");
     assert_eq!(bodies(&reactor), [b"sales".to_vec()]);
     assert!(logs::contains(Level::Info, "Invalid domain"));
     auth.configure_plain("*", [("ann", "a")]);
-    let _c = client(
-        &factory,
-        &other,
-        ZmqOptions::new().plain_client("ann", "a"),
-        b"star",
-    );
-    iterate_until_cond(&reactor, "the * domain's client", || {
-        bodies(&reactor).contains(&b"star".to_vec())
-    });
+    let _c = client(&factory, &other, plain("ann", "a"), b"star");
+    until_received(&reactor, b"star", "the * domain's client");
 }
 
 /// NULL with a ZAP domain goes through the address policy (the strawhouse
@@ -212,9 +180,7 @@ fn plain_passwords_are_per_domain_with_star_as_fallback() {
 #[test]
 fn null_clients_follow_the_address_lists() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.deny(["127.0.0.1"]);
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().zap_domain("global"));
@@ -229,9 +195,7 @@ fn null_clients_follow_the_address_lists() {
 
     auth.allow(["127.0.0.1"]);
     let _allowed = client(&factory, &endpoint, ZmqOptions::new(), b"allowed");
-    iterate_until_cond(&reactor, "the allowed client", || {
-        bodies(&reactor).contains(&b"allowed".to_vec())
-    });
+    until_received(&reactor, b"allowed", "the allowed client");
     let got = reactor.access_state(|g| g.clone()).unwrap();
     assert_eq!(got[0].1.as_deref(), Some("anonymous"));
 }
@@ -240,9 +204,7 @@ fn null_clients_follow_the_address_lists() {
 #[test]
 fn an_allow_list_refuses_other_addresses() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.allow(["192.0.2.1"]);
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().zap_domain("global"));
@@ -263,9 +225,7 @@ fn password_files_load_and_bad_ones_name_the_line() {
     let bad = dir.join("broken");
     std::fs::write(&bad, "admin=secret\nno equals sign\n").unwrap();
 
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_plain_file("*", &good).unwrap();
     let err = auth
         .configure_plain_file("*", &bad)
@@ -279,12 +239,7 @@ fn password_files_load_and_bad_ones_name_the_line() {
     assert!(err.contains("missing"), "{err}");
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().plain_server(true));
-    let _c = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("bob", "b0b"),
-        b"bob",
-    );
+    let _c = client(&factory, &endpoint, plain("bob", "b0b"), b"bob");
     iterate_until_cond(&reactor, "bob, from the file", || {
         !bodies(&reactor).is_empty()
     });
@@ -297,9 +252,7 @@ fn password_files_load_and_bad_ones_name_the_line() {
 #[test]
 fn malformed_zap_requests_are_refused_or_dropped() {
     logs::capture();
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_plain("*", [("admin", "secret")]);
     auth.start().unwrap();
 
@@ -351,12 +304,7 @@ fn malformed_zap_requests_are_refused_or_dropped() {
     assert!(logs::contains(Level::Warn, "malformed ZAP request"));
 
     let (_server, endpoint) = server(&factory, ZmqOptions::new().plain_server(true));
-    let _c = client(
-        &factory,
-        &endpoint,
-        ZmqOptions::new().plain_client("admin", "secret"),
-        b"ok",
-    );
+    let _c = client(&factory, &endpoint, plain("admin", "secret"), b"ok");
     iterate_until_cond(&reactor, "a real client after the garbage", || {
         !bodies(&reactor).is_empty()
     });
@@ -384,9 +332,7 @@ fn one_authenticator_per_context() {
 /// Shutting the factory down stops the authenticator with the rest.
 #[test]
 fn factory_shutdown_stops_the_authenticator() {
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (_reactor, factory, auth) = fixture();
     auth.start().unwrap();
     factory.shutdown();
     assert!(!auth.is_running());
@@ -454,9 +400,7 @@ fn curve_keys_are_checked_against_the_policy() {
     )
     .unwrap();
 
-    let reactor = reactor(Got::new());
-    let factory = ZmqFactory::new(&reactor).unwrap();
-    let auth = Authenticator::new(&factory);
+    let (reactor, factory, auth) = fixture();
     auth.configure_curve("*", &dir).unwrap();
     auth.start().unwrap();
     let (_server, endpoint) = server(&factory, ZmqOptions::new().curve_server(server_keys.secret));
@@ -482,9 +426,7 @@ fn curve_keys_are_checked_against_the_policy() {
         }
     };
     let _e = client(&factory, &endpoint, as_client(&even), b"even");
-    iterate_until_cond(&reactor, "the client the callback let in", || {
-        bodies(&reactor).contains(&b"even".to_vec())
-    });
+    until_received(&reactor, b"even", "the client the callback let in");
 
     auth.configure_curve_callback("*", |_, _| panic!("check exploded"));
     let before = auth.stats();
@@ -501,9 +443,7 @@ fn curve_keys_are_checked_against_the_policy() {
     auth.configure_curve("*", tx0mq_connections::security::CURVE_ALLOW_ANY)
         .unwrap();
     let _a = client(&factory, &endpoint, as_client(&stranger), b"anyone");
-    iterate_until_cond(&reactor, "allow-any", || {
-        bodies(&reactor).contains(&b"anyone".to_vec())
-    });
+    until_received(&reactor, b"anyone", "allow-any");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -58,3 +58,16 @@ pub fn require_or_absent(test: &str) -> Curve {
     );
     Curve::Absent
 }
+
+/// The example key pairs of ZeroMQ RFC 26 (CurveZMQ), in Z85: fixed keys
+/// for tests that save, load or compare keys without generating any.
+pub mod rfc26 {
+    /// The server's public key.
+    pub const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    /// The server's secret key.
+    pub const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+    /// The client's public key.
+    pub const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    /// The client's secret key.
+    pub const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+}

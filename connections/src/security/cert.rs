@@ -749,11 +749,9 @@ mod tests {
     use tx0mq_test_support::curve::{require_or_absent, Curve};
     use tx0mq_test_support::net::TempDir;
 
-    // RFC 26's example key pairs (also the zguide's and libzmq's tests').
-    const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-    const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
-    const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+    use tx0mq_test_support::curve::rfc26::{
+        CLIENT_PUBLIC, CLIENT_SECRET, SERVER_PUBLIC, SERVER_SECRET,
+    };
 
     fn key(z85: &str) -> CurveKey {
         CurveKey::from_z85(z85).unwrap()
