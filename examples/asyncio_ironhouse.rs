@@ -48,72 +48,52 @@
 //! lines; this port has none: `RUST_LOG=debug` shows the authenticator's
 //! decisions). `--bind` and `--connect` default to the original's
 //! endpoints, `--timeout-ms` to its one second.
+//!
+//! [`Authenticator`]: tx0mq::connections::security::Authenticator
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::pattern::Router;
-use tx0mq::connections::security::{load_certificate, Authenticator, CurveKey, MessageMetadata};
+use tx0mq::connections::security::MessageMetadata;
 use tx0mq::connections::{
-    bytes_repr, Frame, MessageStream, Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory,
-    ZmqOptions, ZmqRouterConnection,
+    bytes_repr, Frame, MessageStream, Multipart, ZmqDealerConnection, ZmqEndpoint,
+    ZmqRouterConnection,
 };
 use tx0mq::{Failure, Reactor};
 
 mod pyport;
-use pyport::{first, require_curve, str_repr, KeyDirs, Logging};
+use pyport::house::{curve_client, curve_server, require_curve, start_authenticator, CurveFlags};
+use pyport::{first, str_repr, Logging};
 
 /// The whole program, as one coroutine.
-async fn ironhouse(reactor: Reactor, args: Args, logging: Logging) -> Result<(), Failure> {
-    // generate_certificates makes these.
-    let dirs = KeyDirs::new(&args.base_dir);
-    if !dirs.exist() {
-        logging.critical("Certificates are missing - run generate_certificates.py script first");
-        return Err(Failure::msg(format!(
-            "no certificates/, public_keys/ and private_keys/ in {}",
-            args.base_dir.display()
-        )));
-    }
+async fn ironhouse(reactor: Reactor, args: CurveFlags, logging: Logging) -> Result<(), Failure> {
+    let dirs = args
+        .base_dir
+        .key_dirs(
+            logging,
+            "Certificates are missing - run generate_certificates.py script first",
+        )
+        .map_err(Failure::from_boxed)?;
 
-    let ctx = ZmqFactory::new(&reactor)?;
-    ctx.register_for_shutdown();
-
-    // The ZAP handler for this factory's sockets.
-    let auth = Authenticator::new(&ctx);
-    auth.start()?;
-    auth.allow(["127.0.0.1"]);
+    let (ctx, auth) = start_authenticator(&reactor)?;
     // Only the keys of the public certificates in public_keys/ get in.
     auth.configure_curve("*", &dirs.public_keys)?;
 
-    let server_secret_file = dirs.secret_keys.join("server.key_secret");
-    let (server_public, server_secret) = load_key_pair(&server_secret_file)?;
     let server = ZmqRouterConnection::with_options(
         &ctx,
-        ZmqEndpoint::bind(&args.bind),
-        &ZmqOptions::new()
-            .curve_secretkey(server_secret)
-            .curve_publickey(server_public)
-            .curve_server_flag(true),
+        ZmqEndpoint::bind(&args.endpoints.bind),
+        &curve_server(&dirs.server_secret_file()).map_err(Failure::from_boxed)?,
     )?;
     let incoming = server.messages()?;
 
-    // The client has its own key pair, and needs the server's public key
-    // to know whom it talks to.
-    let client_secret_file = dirs.secret_keys.join("client.key_secret");
-    let (client_public, client_secret) = load_key_pair(&client_secret_file)?;
-
-    let server_public_file = dirs.public_keys.join("server.key");
-    let (server_public, _) = load_certificate(server_public_file)?;
     let client = ZmqDealerConnection::with_options(
         &ctx,
-        ZmqEndpoint::connect(&args.connect),
-        &ZmqOptions::new()
-            .curve_secretkey(client_secret)
-            .curve_publickey(client_public)
-            .curve_serverkey(server_public),
+        ZmqEndpoint::connect(&args.endpoints.connect),
+        &curve_client(&dirs.client_secret_file(), &dirs.server_public_file())
+            .map_err(Failure::from_boxed)?,
     )?;
 
     client.send_msg("Hello")?;
@@ -162,48 +142,22 @@ async fn poll(
     }
 }
 
-/// The public and secret key of a secret certificate.
-fn load_key_pair(path: &Path) -> Result<(CurveKey, CurveKey), Failure> {
-    match load_certificate(path)? {
-        (public, Some(secret)) => Ok((public, secret)),
-        (_, None) => Err(Failure::msg(format!(
-            "{} holds no secret key",
-            path.display()
-        ))),
-    }
-}
-
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
     require_curve()?;
-    let logging = Logging {
-        verbose: args.verbose,
-    };
+    let logging = args.flags.verbose.logging();
     let reactor = Reactor::new()?;
-    reactor.run_until_complete(ironhouse(reactor.clone(), args, logging))??;
+    reactor.run_until_complete(ironhouse(reactor.clone(), args.flags, logging))??;
     Ok(())
 }
 
 /// CURVE with client keys, as one coroutine (pyzmq's asyncio-ironhouse.py).
 #[derive(Parser)]
+#[command(mut_arg("timeout", |arg| arg.help(
+    "How long the server waits for the message, in milliseconds"
+)))]
 struct Args {
-    /// Directory holding certificates/, public_keys/ and private_keys/
-    /// (made by generate_certificates)
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    base_dir: PathBuf,
-    /// Endpoint the server binds
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:9000")]
-    bind: String,
-    /// Endpoint the client connects to (from 127.0.0.1, the address the
-    /// authenticator allows)
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
-    connect: String,
-    /// How long the server waits for the message, in milliseconds
-    #[arg(long = "timeout-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
-    timeout: Duration,
-    /// The original's -v (debug logging): this port has no debug lines;
-    /// RUST_LOG=debug shows the authenticator's decisions
-    #[arg(short)]
-    verbose: bool,
+    #[command(flatten)]
+    flags: CurveFlags,
 }
 
 fn main() -> ExitCode {

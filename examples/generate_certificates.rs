@@ -34,7 +34,7 @@ use clap::Parser;
 use tx0mq::connections::security::create_certificates;
 
 mod pyport;
-use pyport::{require_curve, KeyDirs};
+use pyport::house::{require_curve, KeyDirs};
 
 /// The server's and the client's certificates, sorted into the three
 /// directories under `base_dir`.

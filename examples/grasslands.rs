@@ -27,14 +27,15 @@ use tx0mq::Reactor;
 
 mod pyport;
 use pyport::first;
+use pyport::house::Endpoints;
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
 
-    let server = ZmqPushConnection::new(&factory, ZmqEndpoint::bind(args.bind))?;
-    let client = ZmqPullConnection::new(&factory, ZmqEndpoint::connect(args.connect))?;
+    let server = ZmqPushConnection::new(&factory, ZmqEndpoint::bind(args.endpoints.bind))?;
+    let client = ZmqPullConnection::new(&factory, ZmqEndpoint::connect(args.endpoints.connect))?;
 
     server.push("Hello")?;
     client.on_pull(|cx, message| {
@@ -51,13 +52,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 /// No security: a PUSH server and a PULL client on the NULL mechanism
 /// (pyzmq's grasslands.py).
 #[derive(Parser)]
+// No authenticator here to allow the client's address.
+#[command(mut_arg("connect", |arg| arg.help("Endpoint the client connects to")))]
 struct Args {
-    /// Endpoint the server binds
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://*:9000")]
-    bind: String,
-    /// Endpoint the client connects to
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
-    connect: String,
+    #[command(flatten)]
+    endpoints: Endpoints,
 }
 
 fn main() -> ExitCode {

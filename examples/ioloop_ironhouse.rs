@@ -47,20 +47,24 @@
 //! [b'Hello', b'World']` (the routing id is libzmq's, different each run).
 //! Like the original it waits for the reply without a time limit.
 //! `--endpoint` defaults to the original's.
+//!
+//! [`Authenticator`]: tx0mq::connections::security::Authenticator
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tx0mq::connections::security::{load_certificate, Authenticator, CurveKey};
 use tx0mq::connections::{
-    zmq, Multipart, ZmqConnection, ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
+    zmq, Multipart, ZmqConnection, ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory,
 };
 use tx0mq::Reactor;
 
 mod pyport;
-use pyport::{bytes_list_repr, require_curve, KeyDirs, Logging};
+use pyport::bytes_list_repr;
+use pyport::house::{curve_client, curve_server, require_curve, start_authenticator};
+use pyport::house::{BaseDir, Verbose};
+use pyport::Logging;
 
 fn echo(
     logging: Logging,
@@ -83,15 +87,11 @@ fn setup_server(
     server_secret_file: &Path,
     endpoint: &str,
 ) -> Result<ZmqConnection, Box<dyn Error>> {
-    let (server_public, server_secret) = load_key_pair(server_secret_file)?;
     let server = ZmqConnection::with_options(
         factory,
         zmq::ROUTER,
         ZmqEndpoint::bind(endpoint),
-        &ZmqOptions::new()
-            .curve_secretkey(server_secret)
-            .curve_publickey(server_public)
-            .curve_server_flag(true),
+        &curve_server(server_secret_file)?,
     )?;
     server.message_received(move |cx, msg| echo(logging, cx, msg));
     Ok(server)
@@ -117,68 +117,40 @@ fn setup_client(
     server_public_file: &Path,
     endpoint: &str,
 ) -> Result<ZmqDealerConnection, Box<dyn Error>> {
-    // The client has its own key pair, and needs the server's public key
-    // to know whom it talks to.
-    let (client_public, client_secret) = load_key_pair(client_secret_file)?;
-
-    let (server_public, _) = load_certificate(server_public_file)?;
     let client = ZmqDealerConnection::with_options(
         factory,
         ZmqEndpoint::connect(endpoint),
-        &ZmqOptions::new()
-            .curve_secretkey(client_secret)
-            .curve_publickey(client_public)
-            .curve_serverkey(server_public),
+        &curve_client(client_secret_file, server_public_file)?,
     )?;
     client.got_message(move |cx, msg| client_msg_recvd(logging, cx, msg));
     Ok(client)
 }
 
-/// The public and secret key of a secret certificate.
-fn load_key_pair(path: &Path) -> Result<(CurveKey, CurveKey), Box<dyn Error>> {
-    match load_certificate(path)? {
-        (public, Some(secret)) => Ok((public, secret)),
-        (_, None) => Err(format!("{} holds no secret key", path.display()).into()),
-    }
-}
-
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
     require_curve()?;
-    let logging = Logging {
-        verbose: args.verbose,
-    };
+    let logging = args.verbose.logging();
 
-    // generate_certificates makes these.
-    let dirs = KeyDirs::new(&args.base_dir);
-    if !dirs.exist() {
-        logging.critical("Certificates are missing - run generate_certificates script first");
-        return Err(format!(
-            "no certificates/, public_keys/ and private_keys/ in {}",
-            args.base_dir.display()
-        )
-        .into());
-    }
+    let dirs = args.base_dir.key_dirs(
+        logging,
+        "Certificates are missing - run generate_certificates script first",
+    )?;
 
     let reactor = Reactor::new()?;
-    let factory = ZmqFactory::new(&reactor)?;
-    factory.register_for_shutdown();
-
-    // The ZAP handler for this factory's sockets.
-    let auth = Authenticator::new(&factory);
-    auth.start()?;
-    auth.allow(["127.0.0.1"]);
+    let (factory, auth) = start_authenticator(&reactor)?;
     // Only the keys of the public certificates in public_keys/ get in.
     auth.configure_curve("*", &dirs.public_keys)?;
 
-    let server_secret_file = dirs.secret_keys.join("server.key_secret");
-    let _server = setup_server(&factory, logging, &server_secret_file, &args.endpoint)?;
-    let server_public_file = dirs.public_keys.join("server.key");
-    let client_secret_file = dirs.secret_keys.join("client.key_secret");
+    let _server = setup_server(
+        &factory,
+        logging,
+        &dirs.server_secret_file(),
+        &args.endpoint,
+    )?;
     let client = setup_client(
         &factory,
         logging,
-        &client_secret_file,
-        &server_public_file,
+        &dirs.client_secret_file(),
+        &dirs.server_public_file(),
         &args.endpoint,
     )?;
     client.send_msg("Hello")?;
@@ -190,18 +162,18 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 /// CURVE with client keys, on the event loop: an echo server and a client
 /// (pyzmq's ioloop-ironhouse.py).
 #[derive(Parser)]
+#[command(mut_arg("verbose", |arg| arg.help(
+    "Log at debug level too (the server's and the client's messages)"
+)))]
 struct Args {
-    /// Directory holding certificates/, public_keys/ and private_keys/
-    /// (made by generate_certificates)
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    base_dir: PathBuf,
+    #[command(flatten)]
+    base_dir: BaseDir,
     /// Endpoint the server binds and the client connects to (from
     /// 127.0.0.1, the address the authenticator allows)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:9000")]
     endpoint: String,
-    /// Log at debug level too (the server's and the client's messages)
-    #[arg(short)]
-    verbose: bool,
+    #[command(flatten)]
+    verbose: Verbose,
 }
 
 fn main() -> ExitCode {

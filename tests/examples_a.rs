@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use tx0mq_test_support::net::TempDir;
-use tx0mq_test_support::process::{example, Proc};
+use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
 /// How long any one expected line or exit may take, on a loaded machine.
@@ -44,33 +44,10 @@ const EXAMPLES: [&str; 19] = [
     "tasksink2",
 ];
 
-/// `cargo test --test examples_a` runs the examples as they were last built
-/// but does not build them (a whole `cargo test` does): fail clearly rather
-/// than test a stale binary.
-fn examples_are_fresh() {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        let sources = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
-        let shared = modified(&sources.join("pyport/mod.rs")).ok();
-        for name in EXAMPLES {
-            let built = modified(&example(name)).expect("the example's binary");
-            let source = modified(&sources.join(format!("{name}.rs"))).ok();
-            let newest = source.max(shared);
-            assert!(
-                newest.is_none_or(|newest| newest <= built),
-                "examples/{name}.rs changed after the example was built: run `cargo build \
-                 --examples` first (`cargo test --test examples_a` alone does not rebuild \
-                 examples; `cargo test --workspace` does)"
-            );
-        }
-    });
-}
-
 /// A temporary directory for one test's ipc endpoints, removed afterwards
 /// (after checking that the examples are fresh).
 fn endpoints(test: &str) -> TempDir {
-    examples_are_fresh();
+    examples_are_fresh("examples_a", &EXAMPLES);
     TempDir::new(test)
 }
 
@@ -144,7 +121,7 @@ fn hwserver_takes_its_time_by_default() {
 
 #[test]
 fn version_reports_libzmq_tx0mq_and_curve() {
-    examples_are_fresh();
+    examples_are_fresh("examples_a", &EXAMPLES);
     let mut version = Proc::spawn("version", &[]);
     let libzmq = version.line(PATIENCE);
     let parts: Vec<&str> = libzmq
@@ -593,7 +570,7 @@ fn req_rep_in_both_roles() {
 
 #[test]
 fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
-    examples_are_fresh();
+    examples_are_fresh("examples_a", &EXAMPLES);
     let cases: &[(&str, &[&str], i32)] = &[
         (
             "pub_sub",
@@ -642,7 +619,7 @@ fn bad_input_is_an_error_message_and_a_nonzero_exit_never_a_panic() {
 
 #[test]
 fn help_is_printed_and_exits_zero() {
-    examples_are_fresh();
+    examples_are_fresh("examples_a", &EXAMPLES);
     let mut help = Proc::spawn("taskvent", &["--help"]);
     assert!(help.wait(PATIENCE).success());
     let text = help.seen.join("\n");

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tx0mq::connections::security::{load_certificate, CurveKey};
 use tx0mq_test_support::curve::{require_or_absent, Curve};
 use tx0mq_test_support::net::{free_port, TempDir};
-use tx0mq_test_support::process::{example, Proc};
+use tx0mq_test_support::process::{example, examples_are_fresh, Proc};
 
 /// How long any one run may take, on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -55,29 +55,6 @@ const CURVE_EXAMPLES: [&str; 5] = [
 /// machine.
 const LONG_WAIT_MS: &str = "30000";
 
-/// `cargo test --test examples_security` runs the examples as they were
-/// last built but does not build them (a whole `cargo test` does): fail
-/// clearly rather than test a stale binary.
-fn examples_are_fresh() {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
-        let shared = modified(&sources.join("pyport/mod.rs")).ok();
-        for name in EXAMPLES {
-            let built = modified(&example(name)).expect("the example's binary");
-            let source = modified(&sources.join(format!("{name}.rs"))).ok();
-            let newest = source.max(shared);
-            assert!(
-                newest.is_none_or(|newest| newest <= built),
-                "examples/{name}.rs changed after the example was built: run `cargo build \
-                 --examples` first (`cargo test --test examples_security` alone does not \
-                 rebuild examples; `cargo test --workspace` does)"
-            );
-        }
-    });
-}
-
 /// What a run printed and how it ended.
 struct Run {
     stdout: Vec<String>,
@@ -88,7 +65,7 @@ struct Run {
 /// Runs example `name` with `args` to its end, with `RUST_LOG` set to
 /// `rust_log` or (by default) unset, whatever the test's environment has.
 fn run(name: &str, args: &[&str], rust_log: Option<&str>) -> Run {
-    examples_are_fresh();
+    examples_are_fresh("examples_security", &EXAMPLES);
     let mut command = Command::new(example(name));
     command.args(args).env_remove("RUST_LOG");
     if let Some(filter) = rust_log {
@@ -137,6 +114,27 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+/// The `RUST_LOG` that shows the authenticator's decisions.
+const DECISIONS: &str = "tx0mq_connections::security=debug";
+
+/// Runs `name` (`strawhouse`, `woodhouse`) on a free port with `flags` and
+/// the authenticator's decisions logged; fails unless it printed `line`.
+fn run_logging_decisions(name: &str, flags: &[&str], line: &str) -> Run {
+    let ep = endpoints();
+    let mut args = strs(&ep);
+    args.extend(flags);
+    let run = run(name, &args, Some(DECISIONS));
+    run.printed(name, &[line]);
+    run
+}
+
+/// Runs `name` with `flags` that let its second client in: it must report
+/// the failure (`line`), the authenticator having refused no one.
+fn reports_fail_when_let_in(name: &str, flags: &[&str], line: &str) {
+    let run = run_logging_decisions(name, flags, line);
+    assert!(!run.logged("refused"), "{:#?}", run.stderr);
+}
+
 // ------------------------------------------------------- NULL and PLAIN
 
 #[test]
@@ -147,13 +145,7 @@ fn grasslands_sends_hello_with_no_security() {
 
 #[test]
 fn strawhouse_lets_in_the_allowed_address_then_refuses_it_when_denied() {
-    let ep = endpoints();
-    let run = run(
-        "strawhouse",
-        &strs(&ep),
-        Some("tx0mq_connections::security=debug"),
-    );
-    run.printed("strawhouse", &["[INFO] Strawhouse test OK"]);
+    let run = run_logging_decisions("strawhouse", &[], "[INFO] Strawhouse test OK");
     // Both checks were the authenticator's decisions, not timing.
     assert!(
         run.logged("accepted NULL client from 127.0.0.1 (domain \"global\")"),
@@ -169,13 +161,7 @@ fn strawhouse_lets_in_the_allowed_address_then_refuses_it_when_denied() {
 
 #[test]
 fn woodhouse_lets_in_the_password_and_refuses_a_wrong_one() {
-    let ep = endpoints();
-    let run = run(
-        "woodhouse",
-        &strs(&ep),
-        Some("tx0mq_connections::security=debug"),
-    );
-    run.printed("woodhouse", &["[INFO] Woodhouse test OK"]);
+    let run = run_logging_decisions("woodhouse", &[], "[INFO] Woodhouse test OK");
     assert!(
         run.logged("accepted PLAIN client \"admin\" from 127.0.0.1"),
         "{:#?}",
@@ -192,16 +178,11 @@ fn woodhouse_lets_in_the_password_and_refuses_a_wrong_one() {
 fn strawhouse_reports_fail_when_the_second_client_gets_in() {
     // The second authenticator denies another address: the client from
     // 127.0.0.1 is let in, gets the message, and the check must say so.
-    let ep = endpoints();
-    let mut args = strs(&ep);
-    args.extend(["--deny", "10.11.12.13"]);
-    let run = run(
+    reports_fail_when_let_in(
         "strawhouse",
-        &args,
-        Some("tx0mq_connections::security=debug"),
+        &["--deny", "10.11.12.13"],
+        "[ERROR] Strawhouse test FAIL",
     );
-    run.printed("strawhouse", &["[ERROR] Strawhouse test FAIL"]);
-    assert!(!run.logged("refused"), "{:#?}", run.stderr);
 }
 
 #[test]
@@ -209,16 +190,11 @@ fn woodhouse_reports_fail_when_the_second_client_gets_in() {
     // The second client has the right password: it is let in, gets `World`,
     // and the check must say so (pyzmq's woodhouse.py does not: its message
     // may go to the first client's closing connection).
-    let ep = endpoints();
-    let mut args = strs(&ep);
-    args.extend(["--bad-password", "secret"]);
-    let run = run(
+    reports_fail_when_let_in(
         "woodhouse",
-        &args,
-        Some("tx0mq_connections::security=debug"),
+        &["--bad-password", "secret"],
+        "[ERROR] Woodhouse test FAIL",
     );
-    run.printed("woodhouse", &["[ERROR] Woodhouse test FAIL"]);
-    assert!(!run.logged("refused"), "{:#?}", run.stderr);
 }
 
 #[test]
@@ -277,6 +253,16 @@ fn certificates(label: &str) -> TempDir {
 
 fn base_dir(base: &TempDir) -> &str {
     base.dir().to_str().expect("a UTF-8 path")
+}
+
+/// Runs CURVE example `name` (`stonehouse`, `ironhouse`,
+/// `asyncio_ironhouse`) on the certificates under `base`, on a free port,
+/// waiting `timeout_ms` for the message.
+fn run_curve(name: &str, base: &TempDir, timeout_ms: &str, rust_log: Option<&str>) -> Run {
+    let ep = endpoints();
+    let mut args = vec!["--base-dir", base_dir(base), "--timeout-ms", timeout_ms];
+    args.extend(strs(&ep));
+    run(name, &args, rust_log)
 }
 
 /// The public key of a certificate file.
@@ -369,18 +355,14 @@ fn stonehouse_encrypts_and_lets_any_client_key_in() {
         return;
     }
     let base = certificates("sec-stone");
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", LONG_WAIT_MS];
-    args.extend(strs(&ep));
-    run("stonehouse", &args, None).printed("stonehouse", &["[INFO] Stonehouse test OK"]);
+    run_curve("stonehouse", &base, LONG_WAIT_MS, None)
+        .printed("stonehouse", &["[INFO] Stonehouse test OK"]);
 
     // CURVE_ALLOW_ANY: a client whose key the server does not know still
     // gets in.
     std::fs::remove_file(base.dir().join("public_keys/client.key")).expect("remove");
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", LONG_WAIT_MS];
-    args.extend(strs(&ep));
-    run("stonehouse", &args, None).printed("stonehouse", &["[INFO] Stonehouse test OK"]);
+    run_curve("stonehouse", &base, LONG_WAIT_MS, None)
+        .printed("stonehouse", &["[INFO] Stonehouse test OK"]);
 }
 
 #[test]
@@ -392,19 +374,19 @@ fn ironhouse_lets_in_only_the_client_keys_in_public_keys() {
         return;
     }
     let base = certificates("sec-iron");
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", LONG_WAIT_MS];
-    args.extend(strs(&ep));
-    run("ironhouse", &args, None).printed("ironhouse", &["[INFO] Ironhouse test OK"]);
+    run_curve("ironhouse", &base, LONG_WAIT_MS, None)
+        .printed("ironhouse", &["[INFO] Ironhouse test OK"]);
 
     // Without the client's public certificate the client is refused: the
     // original's one second passes and it logs the failure (exit 0, as the
     // original).
     std::fs::remove_file(base.dir().join("public_keys/client.key")).expect("remove");
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", "1000"];
-    args.extend(strs(&ep));
-    let run = run("ironhouse", &args, Some("tx0mq_connections::security=info"));
+    let run = run_curve(
+        "ironhouse",
+        &base,
+        "1000",
+        Some("tx0mq_connections::security=info"),
+    );
     run.printed("ironhouse", &["[ERROR] Ironhouse test FAIL"]);
     assert!(
         run.logged("refused CURVE client") && run.logged("Unknown key"),
@@ -456,10 +438,7 @@ fn asyncio_ironhouse_names_the_client_by_its_key() {
     }
     let base = certificates("sec-asyncio");
     let client = public_key(&base.dir().join("public_keys/client.key"));
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", LONG_WAIT_MS];
-    args.extend(strs(&ep));
-    run("asyncio_ironhouse", &args, None).printed(
+    run_curve("asyncio_ironhouse", &base, LONG_WAIT_MS, None).printed(
         "asyncio_ironhouse",
         &[
             &format!("[INFO] Received b'Hello' from '{}'", client.to_z85()),
@@ -469,10 +448,7 @@ fn asyncio_ironhouse_names_the_client_by_its_key() {
 
     // An unknown client key: nothing arrives within the wait.
     std::fs::remove_file(base.dir().join("public_keys/client.key")).expect("remove");
-    let ep = endpoints();
-    let mut args = vec!["--base-dir", base_dir(&base), "--timeout-ms", "1000"];
-    args.extend(strs(&ep));
-    run("asyncio_ironhouse", &args, None)
+    run_curve("asyncio_ironhouse", &base, "1000", None)
         .printed("asyncio_ironhouse", &["[ERROR] Ironhouse test FAIL"]);
 }
 

@@ -15,9 +15,9 @@
 //!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
 //!   ([`hostname`]), and `logging` as pyzmq's security examples set it up
 //!   ([`Logging`]).
-//! - What pyzmq's security examples share: the key directories
-//!   ([`KeyDirs`]) and the check that the libzmq has CURVE
-//!   ([`require_curve`]).
+//! - What pyzmq's security examples share: [`house`] (their flags, the
+//!   key directories, the CURVE options, the authenticator as they start it,
+//!   and the tests they run).
 //!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
@@ -28,11 +28,10 @@ use std::num::ParseIntError;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::path::{Path, PathBuf};
-
 use clap::Parser;
-use tx0mq::connections::security::curve_available;
 use tx0mq::connections::{bytes_repr, Frame, ZmqEndpoint};
+
+pub mod house;
 
 /// The example's name, as its usage and its error messages show it.
 const PROGRAM: &str = env!("CARGO_CRATE_NAME");
@@ -273,55 +272,5 @@ impl Logging {
     /// `logging.critical(message)`.
     pub fn critical(self, message: impl std::fmt::Display) {
         println!("[CRITICAL] {message}");
-    }
-}
-
-/// The key directories of pyzmq's security examples under one base
-/// directory: `certificates/` (where `generate_certificates` creates the
-/// key pairs), `public_keys/` (`*.key`) and `private_keys/` (`*.key_secret`).
-#[derive(Clone, Debug)]
-pub struct KeyDirs {
-    /// `certificates/`.
-    pub keys: PathBuf,
-    /// `public_keys/`.
-    pub public_keys: PathBuf,
-    /// `private_keys/`.
-    pub secret_keys: PathBuf,
-}
-
-impl KeyDirs {
-    /// The three directories under `base`.
-    pub fn new(base: &Path) -> Self {
-        KeyDirs {
-            keys: base.join("certificates"),
-            public_keys: base.join("public_keys"),
-            secret_keys: base.join("private_keys"),
-        }
-    }
-
-    /// The three, in the order the originals name them.
-    pub fn all(&self) -> [&Path; 3] {
-        [&self.keys, &self.public_keys, &self.secret_keys]
-    }
-
-    /// Whether all three exist (the originals' "Certificates are missing"
-    /// check).
-    pub fn exist(&self) -> bool {
-        self.all().iter().all(|dir| dir.is_dir())
-    }
-}
-
-/// What the security originals check first (`zmq.zmq_version_info() < (4,
-/// 0)`: security needs libzmq 4), for the examples that use CURVE: the
-/// libzmq this program is linked with must have it. Fails with the
-/// library's `Error::CurveUnavailable`, which says how to get a build with
-/// CURVE, before anything is created or removed.
-pub fn require_curve() -> Result<(), tx0mq::connections::Error> {
-    if curve_available() {
-        Ok(())
-    } else {
-        Err(tx0mq::connections::Error::CurveUnavailable {
-            what: "this example".to_string(),
-        })
     }
 }

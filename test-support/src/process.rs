@@ -18,10 +18,11 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 /// How many of the last stdout lines a failure message shows.
@@ -47,6 +48,47 @@ pub fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Fails the test unless each of `examples` was built after its source
+/// (`examples/NAME.rs`) and the examples' shared helpers (`examples/pyport/`)
+/// last changed. `cargo test --test TEST` runs the examples as they were last
+/// built but does not build them (a whole `cargo test` does): this fails
+/// clearly rather than test a stale binary. `test` is the test binary's
+/// name, for the message.
+///
+/// Checks once per test binary: the first call decides, later ones (from the
+/// binary's other tests, with the same list) return at once.
+pub fn examples_are_fresh(test: &str, examples: &[&str]) {
+    static CHECKED: Once = Once::new();
+    CHECKED.call_once(|| {
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
+        // The newest of the shared helpers, and which one it is.
+        let shared = fs::read_dir(sources.join("pyport"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter_map(|path| Some((modified(&path)?, path)))
+            .max();
+        for name in examples {
+            let built = modified(&example(name)).expect("the example's binary");
+            let source = sources.join(format!("{name}.rs"));
+            let own = modified(&source).map(|time| (time, source));
+            let Some((newest, path)) = own.max(shared.clone()) else {
+                continue;
+            };
+            let path = path.strip_prefix(&sources).unwrap_or(&path);
+            assert!(
+                newest <= built,
+                "examples/{} changed after example {name} was built: run `cargo build \
+                 --examples` first (`cargo test --test {test}` alone does not rebuild \
+                 examples; `cargo test --workspace` does)",
+                path.display()
+            );
+        }
+    });
 }
 
 /// What a process wrote on stdout, as [`Proc::forward`] hands it on.
