@@ -82,6 +82,7 @@ mod endpoint;
 mod error;
 mod factory;
 mod frames;
+mod monitor;
 mod options;
 mod outbox;
 pub mod pattern;
@@ -97,6 +98,7 @@ pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
 pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
+pub use crate::monitor::{Errno, MalformedEvent, MonitorEvent, MonitorEvents, ProtocolError};
 pub use crate::options::{
     ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOX_BYTES,
     DEFAULT_OUTBOX_LIMIT,
