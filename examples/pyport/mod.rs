@@ -15,8 +15,13 @@
 //!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
 //!   ([`hostname`]).
 //!
+//! - [`monitor`]: pyzmq's prints of monitor events (the ports of pyzmq's
+//!   `examples/monitoring`).
+//!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
+
+pub mod monitor;
 
 use std::error::Error;
 use std::fmt::Write as _;
