@@ -4,7 +4,9 @@
 //!   separate process (`tests/peers/fault_peer.py`, plain pyzmq in the
 //!   interop environment): PUSH/PULL both ways, REQ→REP (requests in flight
 //!   fail with `ZmqRequestTimeoutError`, new ones succeed after the
-//!   restart), and ROUTER/DEALER both ways;
+//!   restart), and ROUTER/DEALER both ways; and, with the socket monitor
+//!   on, the peer hooks in order (accepted / disconnected / accepted on a
+//!   bound PULL, connected / disconnected / connected on a connecting PUSH);
 //! - **hostile bytes** on the tcp endpoint of every receiving pattern (PULL,
 //!   SUB, REP, ROUTER, DEALER, PAIR): garbage, a valid ZMTP 3.0 greeting
 //!   then garbage, a frame declaring an enormous length, and 10,000

@@ -30,6 +30,7 @@
 //! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
 //! | (new) PAIR, XPUB, XSUB, STREAM      | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`], [`ZmqStreamConnection`] |
+//! | pyzmq `get_monitor_socket`, `recv_monitor_message` | [`Connection::monitor`], [`Connection::on_monitor`], [`MonitorEvent`]; the protocol's [`peer_connected`](Protocol::peer_connected), [`peer_disconnected`](Protocol::peer_disconnected), [`handshake_failed`](Protocol::handshake_failed) |
 //!
 //! # Example
 //!
