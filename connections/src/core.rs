@@ -1046,7 +1046,7 @@ impl<S: 'static> Core<S> {
                 None
             }
         };
-        if last.is_none() && !monitor::closure_pending(self) {
+        if last.is_none() && !monitor::undelivered(self) {
             return;
         }
         // The monitor's last events, to the protocol and to the

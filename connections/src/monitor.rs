@@ -1107,9 +1107,9 @@ pub(crate) fn shut<S: 'static>(data: &Core<S>) -> Vec<MonitorEvent> {
         .collect()
 }
 
-/// Whether shutdown leaves events in the inbox that no running pump will
-/// deliver.
-pub(crate) fn closure_pending<S: 'static>(data: &Core<S>) -> bool {
+/// Whether shutdown leaves events in the inbox (the closure's share) that
+/// no running pump will deliver.
+pub(crate) fn undelivered<S: 'static>(data: &Core<S>) -> bool {
     data.monitor.pending() && !data.monitor.pumping.get()
 }
 
