@@ -4,7 +4,9 @@
 //!   separate process (`tests/peers/fault_peer.py`, plain pyzmq in the
 //!   interop environment): PUSH/PULL both ways, REQ→REP (requests in flight
 //!   fail with `ZmqRequestTimeoutError`, new ones succeed after the
-//!   restart), and ROUTER/DEALER both ways;
+//!   restart), and ROUTER/DEALER both ways; and, with the socket monitor
+//!   on, the peer hooks in order (accepted / disconnected / accepted on a
+//!   bound PULL, connected / disconnected / connected on a connecting PUSH);
 //! - **hostile bytes** on the tcp endpoint of every receiving pattern (PULL,
 //!   SUB, REP, ROUTER, DEALER, PAIR): garbage, a valid ZMTP 3.0 greeting
 //!   then garbage, a frame declaring an enormous length, and 10,000
@@ -31,9 +33,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tx0mq::connections::{
-    Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqPairConnection, ZmqPullConnection,
-    ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRequestTimeoutError,
-    ZmqRouterConnection, ZmqSubConnection,
+    MonitorEvent, Multipart, PullProtocol, ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory,
+    ZmqOptions, ZmqPairConnection, ZmqPullConnection, ZmqPushConnection, ZmqRepConnection,
+    ZmqReqConnection, ZmqRequestTimeoutError, ZmqRouterConnection, ZmqSubConnection,
 };
 use tx0mq::Reactor;
 use tx0mq_test_support::deferred::outcome;
@@ -1412,4 +1414,212 @@ fn pair_survives_hostile_bytes_and_serves_its_peer() {
         "pair_survives_hostile_bytes_and_serves_its_peer",
         Target::Pair,
     );
+}
+
+// ---------------------------------------------------------------------------
+// SIGKILL: the monitor sees peers come and go
+
+/// What a monitored connection's protocol heard of its peers.
+#[derive(Default)]
+struct Watched {
+    /// `peer_connected` / `peer_disconnected`, in order, with the endpoint.
+    hooks: Vec<(&'static str, String)>,
+    /// Every monitor event, in order.
+    events: Vec<MonitorEvent>,
+    pulled: u64,
+}
+
+impl Watched {
+    fn count(&self, hook: &str) -> usize {
+        self.hooks.iter().filter(|(h, _)| *h == hook).count()
+    }
+}
+
+/// A PULL protocol that writes down its peers and counts messages.
+struct PeerWatcher;
+
+impl PullProtocol<Watched> for PeerWatcher {
+    fn on_pull(&mut self, cx: &mut ZmqCtx<'_, Watched, ZmqPullConnection<Watched>>, _: Multipart) {
+        cx.state.pulled += 1;
+    }
+    fn monitor_event(
+        &mut self,
+        cx: &mut ZmqCtx<'_, Watched, ZmqPullConnection<Watched>>,
+        event: &MonitorEvent,
+    ) {
+        cx.state.events.push(event.clone());
+    }
+    fn peer_connected(
+        &mut self,
+        cx: &mut ZmqCtx<'_, Watched, ZmqPullConnection<Watched>>,
+        endpoint: &str,
+    ) {
+        cx.state.hooks.push(("connected", endpoint.to_string()));
+    }
+    fn peer_disconnected(
+        &mut self,
+        cx: &mut ZmqCtx<'_, Watched, ZmqPullConnection<Watched>>,
+        endpoint: &str,
+    ) {
+        cx.state.hooks.push(("disconnected", endpoint.to_string()));
+    }
+}
+
+/// `connected, disconnected` once per killed peer, then `connected`.
+fn expected_hooks(endpoint: &str, kills: usize) -> Vec<(&'static str, String)> {
+    let mut hooks = Vec::new();
+    for _ in 0..kills {
+        hooks.push(("connected", endpoint.to_string()));
+        hooks.push(("disconnected", endpoint.to_string()));
+    }
+    hooks.push(("connected", endpoint.to_string()));
+    hooks
+}
+
+/// Our bound, monitored PULL: a pyzmq PUSH peer connects, is killed with
+/// SIGKILL, and is started again, three times. The protocol hears
+/// `peer_connected` (an `ACCEPTED`), `peer_disconnected` (a
+/// `DISCONNECTED` of the same descriptor) for each killed peer, then
+/// `peer_connected` for the last, in that order, all on our endpoint.
+/// The monitor's socket closes with the connection: descriptors and memory
+/// are back afterwards.
+#[test]
+fn monitor_on_a_bound_pull_sees_each_killed_pusher_accepted_then_disconnected() {
+    let test = "monitor_on_a_bound_pull_sees_each_killed_pusher_accepted_then_disconnected";
+    let _serial = serial();
+    let env = python_or_skip!(test);
+    let before = Resources::measure();
+    {
+        let (reactor, factory) = reactor_with(Watched::default());
+        let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(TCP_ANY)).expect("bind");
+        pull.monitor().expect("monitor");
+        pull.set_protocol(PeerWatcher).expect("protocol");
+        let endpoint = pull.last_endpoint().expect("endpoint");
+        for run in 1..=KILLS {
+            let name = run.to_string();
+            let mut pusher = Peer::start(env, &["push", "--connect", &endpoint, "--run", &name]);
+            let what = format!("pusher {run} accepted, and its messages");
+            wait_until(&reactor, PATIENCE, &what, Some(&pusher), |s| {
+                s.count("connected") == run && s.pulled > 0
+            });
+            pusher.sigkill();
+            let what = format!("pusher {run} disconnected");
+            wait_until(&reactor, PATIENCE, &what, None, |s| {
+                s.count("disconnected") == run
+            });
+            reactor.access_state(|s| s.pulled = 0).expect("state");
+        }
+        let name = (KILLS + 1).to_string();
+        let pusher = Peer::start(env, &["push", "--connect", &endpoint, "--run", &name]);
+        wait_until(&reactor, PATIENCE, "the last pusher", Some(&pusher), |s| {
+            s.count("connected") == KILLS + 1
+        });
+        reactor
+            .access_state(|s| {
+                assert_eq!(s.hooks, expected_hooks(&endpoint, KILLS));
+                // Each DISCONNECTED is of the descriptor ACCEPTED before it.
+                let mut open = None;
+                for event in &s.events {
+                    match event {
+                        MonitorEvent::Accepted { fd, .. } => {
+                            assert_eq!(open.replace(*fd), None, "accepted twice: {:?}", s.events)
+                        }
+                        MonitorEvent::Disconnected { fd, .. } => {
+                            assert_eq!(open.take(), Some(*fd), "{:?}", s.events)
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .expect("state");
+        pusher.finish();
+        factory.shutdown();
+        assert_eq!(pull.monitored_events(), None, "the monitor stopped");
+    }
+    before.assert_back(test);
+}
+
+/// Our connecting, monitored PUSH: a pyzmq PULL peer bound on a fixed port
+/// is killed with SIGKILL and started again on the same port, three times.
+/// The protocol hears `peer_connected` (a `CONNECTED`), `peer_disconnected`
+/// for each killed peer, then `peer_connected` once the last one is up,
+/// in that order; libzmq's retries show as `CONNECT_RETRIED` between them.
+/// Descriptors and memory are back afterwards.
+#[test]
+fn monitor_on_a_connecting_push_sees_connected_disconnected_connected() {
+    let test = "monitor_on_a_connecting_push_sees_connected_disconnected_connected";
+    let _serial = serial();
+    let env = python_or_skip!(test);
+    let before = Resources::measure();
+    {
+        let (reactor, factory) = reactor_with(Watched::default());
+        let endpoint = tcp();
+        let push = ZmqPushConnection::with_options(
+            &factory,
+            Vec::new(),
+            &ZmqOptions::new().reconnect_ivl(Duration::from_millis(50)),
+        )
+        .expect("PUSH");
+        push.monitor().expect("monitor");
+        push.on_monitor(|cx, event| {
+            cx.state.events.push(event.clone());
+            match event {
+                MonitorEvent::Connected { endpoint, .. } => {
+                    cx.state.hooks.push(("connected", endpoint.clone()))
+                }
+                MonitorEvent::Disconnected { endpoint, .. } => {
+                    cx.state.hooks.push(("disconnected", endpoint.clone()))
+                }
+                _ => {}
+            }
+        });
+        push.add_endpoints(ZmqEndpoint::connect(&endpoint))
+            .expect("connect");
+        for run in 1..=KILLS + 1 {
+            let name = run.to_string();
+            let mut puller = Peer::start(env, &["pull", "--bind", &endpoint, "--run", &name]);
+            let what = format!("connected to puller {run}");
+            wait_until(&reactor, PATIENCE, &what, Some(&puller), |s| {
+                s.count("connected") == run
+            });
+            let message = format!("{run} 0");
+            push.push(message.as_str()).expect("push");
+            let got = format!("GOT {message}");
+            wait_until(&reactor, PATIENCE, &got, Some(&puller), |_| {
+                puller.printed(&got)
+            });
+            if run > KILLS {
+                puller.finish();
+                break;
+            }
+            puller.sigkill();
+            let what = format!("disconnected from puller {run}");
+            wait_until(&reactor, PATIENCE, &what, None, |s| {
+                s.count("disconnected") == run
+            });
+        }
+        reactor
+            .access_state(|s| {
+                let mut hooks = s.hooks.clone();
+                // The last peer's orderly exit may already show.
+                if hooks.len() == 2 * KILLS + 2 {
+                    assert_eq!(hooks.pop().map(|h| h.0), Some("disconnected"));
+                }
+                assert_eq!(hooks, expected_hooks(&endpoint, KILLS));
+                let names: Vec<&str> = s.events.iter().map(MonitorEvent::name).collect();
+                let gone = names
+                    .iter()
+                    .position(|n| *n == "DISCONNECTED")
+                    .expect("gone");
+                let back = gone
+                    + names[gone..]
+                        .iter()
+                        .position(|n| *n == "CONNECTED")
+                        .expect("back");
+                assert!(names[gone..back].contains(&"CONNECT_RETRIED"), "{names:?}");
+            })
+            .expect("state");
+        factory.shutdown();
+    }
+    before.assert_back(test);
 }

@@ -11,6 +11,7 @@ use crate::endpoint::ZmqEndpoint;
 use crate::error::Result;
 use crate::factory::ZmqFactory;
 use crate::frames::{Frame, Multipart};
+use crate::monitor::MonitorEvent;
 use crate::options::ZmqOptions;
 use crate::pattern::{BorrowedFrames, Decoded, Pattern, Raw, ZmqConnection};
 
@@ -137,18 +138,34 @@ impl<K: Pattern, S: 'static> fmt::Debug for Connection<K, S> {
 /// implements this one; implement that. This generic form is what
 /// [`Connection::set_protocol`] takes, and what a new pattern's users
 /// implement directly.
+///
+/// # Peers
+///
+/// ZeroMQ hides its peers, so `connection_made` and `connection_lost`
+/// concern the socket, not a peer. Once the connection is monitored
+/// ([`Connection::monitor`]), the peers show through four more hooks, all
+/// no-ops by default: [`monitor_event`](Self::monitor_event) hears every
+/// event, then [`peer_connected`](Self::peer_connected),
+/// [`peer_disconnected`](Self::peer_disconnected) or
+/// [`handshake_failed`](Self::handshake_failed) hears the ones it names.
+/// For a socket with one peer, they are what Twisted's `connectionMade` and
+/// `connectionLost` are for a TCP protocol. Every pattern's protocol trait
+/// ([`PullProtocol`](crate::PullProtocol), ...) has the same hooks.
 pub trait Protocol<K: Pattern, S: 'static = ()>: 'static {
     /// The connection is registered and ready; called before any event.
     fn connection_made(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
     /// A message arrived, as the pattern decoded it.
     fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
-    /// The connection was shut down (by the user, the factory or the reactor).
+    /// The connection was shut down (by the user, the factory or the
+    /// reactor). The last thing the protocol hears: the monitor's last
+    /// events come before it.
     fn connection_lost(
         &mut self,
         _cx: &mut ZmqCtx<'_, S, Connection<K, S>>,
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(Connection<K, S>);
 }
 
 /// What a connection's events are delivered to, inside the crate: a user's
@@ -173,6 +190,8 @@ pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
     }
     fn received(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: K::Event);
     fn lost(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _lost: &ConnectionLost) {}
+    /// A socket-monitor event.
+    fn monitor(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _event: &MonitorEvent) {}
     /// Whether the listener reads borrowed frames ([`frames`](Self::frames)).
     fn borrows(&self) -> bool {
         false
@@ -204,6 +223,17 @@ impl<K: Pattern, S: 'static, P: Protocol<K, S>> Listener<K, S> for Named<P> {
     }
     fn lost(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, lost: &ConnectionLost) {
         self.0.connection_lost(cx, lost);
+    }
+    fn monitor(&mut self, cx: &mut ZmqCtx<'_, S, Connection<K, S>>, event: &MonitorEvent) {
+        self.0.monitor_event(cx, event);
+        match event {
+            MonitorEvent::Connected { endpoint, .. } | MonitorEvent::Accepted { endpoint, .. } => {
+                self.0.peer_connected(cx, endpoint)
+            }
+            MonitorEvent::Disconnected { endpoint, .. } => self.0.peer_disconnected(cx, endpoint),
+            failure if failure.is_handshake_failure() => self.0.handshake_failed(cx, failure),
+            _ => {}
+        }
     }
 }
 
@@ -311,6 +341,11 @@ impl<S: 'static, K: Pattern, L: Listener<K, S>> Handler<S> for PatternHandler<K,
         self.pattern.lost(&core.describe(), lost);
         let conn = self.view(core);
         with_zcx(cx, &conn, |zcx| self.listener.lost(zcx, lost));
+    }
+
+    fn monitor(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>, event: &MonitorEvent) {
+        let conn = self.view(core);
+        with_zcx(cx, &conn, |zcx| self.listener.monitor(zcx, event));
     }
 }
 

@@ -38,6 +38,7 @@ use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 use crate::error::{Error, Result};
 use crate::factory::{FactoryInner, ZmqFactory};
 use crate::frames::{Frame, IntoMultipart, Multipart};
+use crate::monitor::{self, MonitorEvent, MonitorSlot};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::pattern::Refused;
@@ -94,6 +95,42 @@ pub(crate) trait Handler<S: 'static> {
     /// inside are static.
     fn receive(&mut self, cx: &mut Ctx<'_, S>, core: &Rc<Core<S>>) -> Option<u64>;
     fn lost(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _lost: &ConnectionLost) {}
+    /// A socket-monitor event (see `crate::monitor`).
+    fn monitor(&mut self, _cx: &mut Ctx<'_, S>, _core: &Rc<Core<S>>, _event: &MonitorEvent) {}
+}
+
+/// What a protocol hears last: the monitor events read at shutdown (after
+/// `connection_made`, if that was still to come), then `connection_lost`.
+struct Farewell {
+    made: bool,
+    events: Vec<MonitorEvent>,
+    lost: ConnectionLost,
+}
+
+impl Farewell {
+    fn events<S: 'static>(
+        &mut self,
+        handler: &mut dyn Handler<S>,
+        cx: &mut Ctx<'_, S>,
+        core: &Rc<Core<S>>,
+    ) {
+        if std::mem::take(&mut self.made) {
+            handler.made(cx, core);
+        }
+        for event in std::mem::take(&mut self.events) {
+            handler.monitor(cx, core, &event);
+        }
+    }
+
+    fn deliver<S: 'static>(
+        mut self,
+        handler: &mut dyn Handler<S>,
+        cx: &mut Ctx<'_, S>,
+        core: &Rc<Core<S>>,
+    ) {
+        self.events(handler, cx, core);
+        handler.lost(cx, core, &self.lost);
+    }
 }
 
 /// A registered producer (Twisted's `IProducer`), as the core sees it.
@@ -133,7 +170,7 @@ pub(crate) struct Core<S: 'static> {
     slot: RefCell<HandlerSlot<S>>,
     has_handler: Cell<bool>,
     made_pending: Cell<bool>,
-    lost_pending: RefCell<Option<ConnectionLost>>,
+    lost_pending: RefCell<Option<Farewell>>,
     paused: Cell<bool>,
     endpoints: RefCell<Vec<ZmqEndpoint>>,
     name: String,
@@ -147,6 +184,8 @@ pub(crate) struct Core<S: 'static> {
     /// Bumped by whatever must end a batch early: pausing, a new or removed
     /// handler, shutdown. The batch loop compares one integer per message.
     epoch: Cell<u64>,
+    /// The socket monitor, if one was asked for (`crate::monitor`).
+    pub(crate) monitor: MonitorSlot<S>,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -176,13 +215,28 @@ impl<S: 'static> Core<S> {
         endpoints: &[ZmqEndpoint],
         options: &ZmqOptions,
     ) -> Result<Rc<Self>> {
+        let name = format!("{} connection", socket_type_name(kind));
+        let core = Self::open_detached(factory, kind, refused, endpoints, options, name)?;
+        core.factory_key.set(factory.register(&core));
+        Ok(core)
+    }
+
+    /// [`open`](Self::open) without the factory's keeping: the core's owner
+    /// shuts it down (a connection's monitor reader).
+    pub(crate) fn open_detached(
+        factory: &ZmqFactory<S>,
+        kind: zmq::SocketType,
+        refused: Refused,
+        endpoints: &[ZmqEndpoint],
+        options: &ZmqOptions,
+        name: String,
+    ) -> Result<Rc<Self>> {
         let reactor = factory
             .inner
             .reactor
             .upgrade()
             .ok_or(Error::Reactor(tx0mq_reactor::Error::ReactorGone))?;
         let socket = factory.inner.socket(kind)?;
-        let name = format!("{} connection", socket_type_name(kind));
         options.apply(&socket, &name, factory.inner.linger())?;
         let fd = socket.get_fd().map_err(|source| Error::Socket {
             context: format!("read ZMQ_FD of the {name}"),
@@ -209,7 +263,6 @@ impl<S: 'static> Core<S> {
             })
             .map_err(Error::Reactor)?;
         core.source.set(Some(id));
-        core.factory_key.set(factory.register(&core));
         // Invariant 5: look once, for messages that arrived before registration.
         reactor.wake_source(id);
         Ok(core)
@@ -258,6 +311,7 @@ impl<S: 'static> Core<S> {
             dispatching: Cell::new(false),
             ops: Cell::new(0),
             epoch: Cell::new(0),
+            monitor: MonitorSlot::default(),
         })
     }
 
@@ -292,6 +346,11 @@ impl<S: 'static> Core<S> {
             let list: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
             format!("{} [{}]", self.name, list.join(", "))
         }
+    }
+
+    /// The factory the connection was made from, while it exists.
+    pub(crate) fn factory(&self) -> Option<ZmqFactory<S>> {
+        self.factory.upgrade().map(|inner| ZmqFactory { inner })
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -836,6 +895,20 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// Delivers a monitor event to the protocol, after `connection_made` if
+    /// that is still to come.
+    pub(crate) fn deliver_monitor(self: &Rc<Self>, cx: &mut Ctx<'_, S>, event: &MonitorEvent) {
+        if let Some(mut taken) = self.take_handler() {
+            if let Some(handler) = taken.handler.as_mut() {
+                if self.made_pending.replace(false) {
+                    handler.made(cx, self);
+                }
+                handler.monitor(cx, self, event);
+            }
+            taken.put_back(cx);
+        }
+    }
+
     /// Returns a handler to its slot if the slot still expects it; else hands
     /// it back to be dropped outside the borrow.
     fn restore(&self, handler: Box<dyn Handler<S>>, serial: u64) -> Option<Box<dyn Handler<S>>> {
@@ -908,9 +981,10 @@ impl<S: 'static> Core<S> {
     }
 
     /// Closes the connection: what is left in the outbox gets one last try,
-    /// the fd leaves the reactor, the socket closes with its linger, and the
-    /// protocol hears `connection_lost` (at once if `cx` is given or the
-    /// state is free, else on the next pass).
+    /// the fd leaves the reactor, the monitor (if any) stops and is read to
+    /// its end, the socket closes with its linger, and the protocol hears
+    /// the monitor's last events and `connection_lost` (at once if `cx` is
+    /// given or the state is free, else on the next pass).
     pub(crate) fn shutdown_in(self: &Rc<Self>, cx: Option<&mut Ctx<'_, S>>, reason: LostReason) {
         if self.is_closed() {
             return;
@@ -930,13 +1004,20 @@ impl<S: 'static> Core<S> {
         if let (Some(id), Some(reactor)) = (self.source.take(), reactor.as_ref()) {
             reactor.remove_source(id); // invariant 6: deregister before closing
         }
+        // Before the socket closes: libzmq's monitor writes its last event
+        // when told to stop, and its reader must outlive it.
+        let events = monitor::shut(self);
         let socket = self.socket.borrow_mut().take();
         self.end_batch();
         drop(socket);
         if let Some(factory) = self.factory.upgrade() {
             factory.unregister(self.factory_key.replace(usize::MAX));
         }
-        let lost = ConnectionLost { reason, dropped };
+        let farewell = Farewell {
+            made: self.made_pending.get() && !events.is_empty(),
+            events,
+            lost: ConnectionLost { reason, dropped },
+        };
         let producer = {
             let mut slot = self.producer.borrow_mut();
             slot.serial += 1;
@@ -956,33 +1037,49 @@ impl<S: 'static> Core<S> {
         }
         let taken = self.take_handler().and_then(|mut t| t.handler.take());
         self.has_handler.set(false);
-        let Some(mut handler) = taken else {
-            // The handler is running (we were called from inside it): it hears
-            // of the loss when it returns.
-            *self.lost_pending.borrow_mut() = Some(lost);
-            return;
+        let last = match taken {
+            Some(handler) => Some((handler, farewell)),
+            None => {
+                // The handler is running (we were called from inside it): it
+                // hears of the loss when it returns.
+                *self.lost_pending.borrow_mut() = Some(farewell);
+                None
+            }
         };
+        if last.is_none() && !monitor::undelivered(self) {
+            return;
+        }
+        // The monitor's last events, to the protocol and to the
+        // `on_monitor` closure, then `connection_lost`.
+        let mut last_words = Some(move |cx: &mut Ctx<'_, S>, core: &Rc<Self>| {
+            let mut last = last;
+            if let Some((handler, farewell)) = last.as_mut() {
+                farewell.events(handler.as_mut(), cx, core);
+            }
+            monitor::pump(core, cx);
+            if let Some((mut handler, farewell)) = last {
+                farewell.deliver(handler.as_mut(), cx, core);
+            }
+        });
         if let Some(cx) = cx {
-            handler.lost(cx, self, &lost);
+            if let Some(f) = last_words.take() {
+                f(cx, self);
+            }
             return;
         }
         let Some(reactor) = reactor else {
             return;
         };
         let core = self.clone();
-        let lost_now = lost.clone();
-        let mut handler = Some(handler);
         let delivered = reactor.with_ctx(|cx| {
-            if let Some(mut h) = handler.take() {
-                h.lost(cx, &core, &lost_now);
+            if let Some(f) = last_words.take() {
+                f(cx, &core);
             }
         });
         if delivered.is_err() {
-            if let Some(mut h) = handler.take() {
+            if let Some(f) = last_words.take() {
                 let core = self.clone();
-                reactor.call_later(std::time::Duration::ZERO, move |cx| {
-                    h.lost(cx, &core, &lost)
-                });
+                reactor.call_later(std::time::Duration::ZERO, move |cx| f(cx, &core));
             }
         }
     }
@@ -1032,9 +1129,9 @@ impl<S: 'static> TakenHandler<'_, S> {
         let Some(mut handler) = self.handler.take() else {
             return;
         };
-        let lost = self.core.lost_pending.borrow_mut().take();
-        if let Some(lost) = lost {
-            handler.lost(cx, self.core, &lost);
+        let farewell = self.core.lost_pending.borrow_mut().take();
+        if let Some(farewell) = farewell {
+            farewell.deliver(handler.as_mut(), cx, self.core);
             return;
         }
         let leftover = self.core.restore(handler, self.serial);
@@ -1049,14 +1146,14 @@ impl<S: 'static> Drop for TakenHandler<'_, S> {
                 "{}: its protocol panicked; the connection carries on",
                 self.core.describe()
             );
-            let lost = self.core.lost_pending.borrow_mut().take();
-            if let Some(lost) = lost {
+            let farewell = self.core.lost_pending.borrow_mut().take();
+            if let Some(farewell) = farewell {
                 // Shut down during the call that panicked: the protocol
                 // still hears connection_lost, on the next pass.
                 if let Some(reactor) = self.core.reactor() {
                     let core = self.core.clone();
                     reactor.call_later(std::time::Duration::ZERO, move |cx| {
-                        handler.lost(cx, &core, &lost)
+                        farewell.deliver(handler.as_mut(), cx, &core)
                     });
                 }
                 return;
@@ -1075,5 +1172,7 @@ impl<S: 'static> Drop for Core<S> {
         if let (Some(id), Some(reactor)) = (self.source.get(), self.reactor.upgrade()) {
             reactor.remove_source(id);
         }
+        // A monitor still running is stopped before its reader goes.
+        monitor::forget(self);
     }
 }

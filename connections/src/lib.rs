@@ -30,6 +30,7 @@
 //! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
 //! | (new) PAIR, XPUB, XSUB, STREAM      | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`], [`ZmqStreamConnection`] |
+//! | pyzmq `get_monitor_socket`, `recv_monitor_message` | [`Connection::monitor`], [`Connection::on_monitor`], [`MonitorEvent`]; the protocol's [`peer_connected`](Protocol::peer_connected), [`peer_disconnected`](Protocol::peer_disconnected), [`handshake_failed`](Protocol::handshake_failed) |
 //!
 //! # Example
 //!
@@ -82,6 +83,7 @@ mod endpoint;
 mod error;
 mod factory;
 mod frames;
+mod monitor;
 mod options;
 mod outbox;
 pub mod pattern;
@@ -97,6 +99,7 @@ pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
 pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
+pub use crate::monitor::{Errno, MalformedEvent, MonitorEvent, MonitorEvents, ProtocolError};
 pub use crate::options::{
     ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOX_BYTES,
     DEFAULT_OUTBOX_LIMIT,

@@ -10,10 +10,10 @@ use std::time::Duration;
 use common::{bytes, frames, raw_recv, raw_send, Outcome};
 use log::Level;
 use tx0mq_connections::{
-    bytes_repr, ConnectionLost, DealerProtocol, Error, LostReason, Multipart, ZmqConnection,
-    ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection,
-    ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection, ZmqRouterConnection,
-    ZmqSubConnection, ZmqXPubConnection, ZmqXSubConnection,
+    bytes_repr, ConnectionLost, DealerProtocol, Error, LostReason, MonitorEvent, MonitorEvents,
+    Multipart, ZmqConnection, ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
+    ZmqPubConnection, ZmqPullConnection, ZmqPushConnection, ZmqRepConnection, ZmqReqConnection,
+    ZmqRouterConnection, ZmqSubConnection, ZmqXPubConnection, ZmqXSubConnection,
 };
 use tx0mq_test_support::log as logs;
 use tx0mq_test_support::net::{inproc, TCP_ANY};
@@ -642,12 +642,18 @@ fn xpub_drops_messages_that_are_not_subscriptions() {
 }
 
 /// A message over `maxmsgsize` makes libzmq drop it and disconnect its
-/// sender; the connection carries on and gets the next peer's message, and
-/// the first peer's after it reconnects.
+/// sender (our monitor sees the disconnection); the connection carries on
+/// and gets the next peer's message, and the first peer's after it
+/// reconnects.
 #[test]
 fn oversized_message_is_dropped_and_the_connection_carries_on() {
+    #[derive(Default)]
+    struct Got {
+        messages: Vec<Vec<Vec<u8>>>,
+        disconnected: usize,
+    }
     logs::capture();
-    let reactor = reactor(Vec::<Vec<Vec<u8>>>::new());
+    let reactor = reactor(Got::default());
     let factory = ZmqFactory::new(&reactor).unwrap();
     let pull = ZmqPullConnection::with_options(
         &factory,
@@ -659,37 +665,39 @@ fn oversized_message_is_dropped_and_the_connection_carries_on() {
         pull.with_socket(|s| s.get_maxmsgsize()).unwrap().unwrap(),
         1024
     );
-    pull.on_pull(|cx, message| cx.state.push(frames(&message)));
+    pull.on_pull(|cx, message| cx.state.messages.push(frames(&message)));
+    // We know when libzmq cuts the big sender off: our side of its
+    // connection is disconnected.
+    pull.monitor_events(MonitorEvents::DISCONNECTED).unwrap();
+    pull.on_monitor(|cx, event| {
+        assert!(
+            matches!(event, MonitorEvent::Disconnected { .. }),
+            "{event}"
+        );
+        cx.state.disconnected += 1;
+    });
     let address = pull.last_endpoint().unwrap();
     let context = factory.context().unwrap();
 
-    // The big sender, watched by a monitor so we know when it is cut off.
     let big = context.socket(zmq::PUSH).unwrap();
-    let monitor_address = inproc("maxmsgsize-monitor");
-    big.monitor(&monitor_address, zmq::SocketEvent::DISCONNECTED as i32)
-        .unwrap();
-    let monitor = context.socket(zmq::PAIR).unwrap();
-    monitor.connect(&monitor_address).unwrap();
     big.connect(&address).unwrap();
     big.send(vec![b'x'; 4096], 0).unwrap();
-    let event = raw_recv(
-        &reactor,
-        &monitor,
-        "the oversized sender to be disconnected",
-    );
-    let id = u16::from_le_bytes([event[0][0], event[0][1]]);
-    assert_eq!(id, zmq::SocketEvent::DISCONNECTED.to_raw());
+    iterate_until(&reactor, "the oversized sender to be disconnected", |got| {
+        got.disconnected == 1
+    });
 
     let small = context.socket(zmq::PUSH).unwrap();
     small.connect(&address).unwrap();
     small.send(&b"small"[..], 0).unwrap();
     big.send(&b"after reconnecting"[..], 0).unwrap();
-    iterate_until(&reactor, "both small messages", |got| got.len() >= 2);
-    let mut got = reactor.access_state(|got| got.clone()).unwrap();
+    iterate_until(&reactor, "both small messages", |got| {
+        got.messages.len() >= 2
+    });
+    let mut got = reactor.access_state(|got| got.messages.clone()).unwrap();
     got.sort();
     assert_eq!(got, [bytes(&[b"after reconnecting"]), bytes(&[b"small"])]);
     assert_eq!(logs::errors(), Vec::<String>::new());
-    for socket in [&big, &small, &monitor] {
+    for socket in [&big, &small] {
         socket.set_linger(0).unwrap();
     }
     factory.shutdown();

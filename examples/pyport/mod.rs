@@ -19,8 +19,13 @@
 //!   key directories, the CURVE options, the authenticator as they start it,
 //!   and the tests they run).
 //!
+//! - [`monitor`]: pyzmq's prints of monitor events (the ports of pyzmq's
+//!   `examples/monitoring`).
+//!
 //! Each example includes it with `mod pyport;` and uses only part of it.
 #![allow(dead_code)]
+
+pub mod monitor;
 
 use std::error::Error;
 use std::fmt::Write as _;

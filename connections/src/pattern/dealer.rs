@@ -41,6 +41,7 @@ pub trait DealerProtocol<S: 'static = (), K: Pattern = Dealer>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(Connection<K, S>);
 }
 
 impl<S: 'static, P: DealerProtocol<S, Dealer>> Protocol<Dealer, S> for P {
@@ -57,6 +58,7 @@ impl<S: 'static, P: DealerProtocol<S, Dealer>> Protocol<Dealer, S> for P {
     ) {
         DealerProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(DealerProtocol<S, Dealer>, ZmqDealerConnection<S>);
 }
 
 impl<S: 'static, P: DealerProtocol<S, Pair>> Protocol<Pair, S> for P {
@@ -73,6 +75,7 @@ impl<S: 'static, P: DealerProtocol<S, Pair>> Protocol<Pair, S> for P {
     ) {
         DealerProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(DealerProtocol<S, Pair>, Connection<Pair, S>);
 }
 
 impl<S: 'static> Connection<Dealer, S> {

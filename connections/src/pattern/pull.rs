@@ -41,6 +41,7 @@ pub trait PullProtocol<S: 'static = ()>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(ZmqPullConnection<S>);
 }
 
 impl<S: 'static, P: PullProtocol<S>> Protocol<Pull, S> for P {
@@ -57,6 +58,7 @@ impl<S: 'static, P: PullProtocol<S>> Protocol<Pull, S> for P {
     ) {
         PullProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(PullProtocol<S>, ZmqPullConnection<S>);
 }
 
 impl<S: 'static> Connection<Pull, S> {

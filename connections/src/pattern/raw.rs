@@ -77,6 +77,7 @@ pub trait ZmqProtocol<S: 'static = ()>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(ZmqConnection<S>);
 }
 
 impl<S: 'static, P: ZmqProtocol<S>> Protocol<Raw, S> for P {
@@ -89,6 +90,7 @@ impl<S: 'static, P: ZmqProtocol<S>> Protocol<Raw, S> for P {
     fn connection_lost(&mut self, cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>, lost: &ConnectionLost) {
         ZmqProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(ZmqProtocol<S>, ZmqConnection<S>);
 }
 
 impl<S: 'static> Connection<Raw, S> {

@@ -126,6 +126,7 @@ pub trait RepProtocol<S: 'static = ()>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(ZmqRepConnection<S>);
 }
 
 impl<S: 'static, P: RepProtocol<S>> Protocol<Rep, S> for P {
@@ -146,6 +147,7 @@ impl<S: 'static, P: RepProtocol<S>> Protocol<Rep, S> for P {
     ) {
         RepProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(RepProtocol<S>, ZmqRepConnection<S>);
 }
 
 impl<S: 'static> Connection<Rep, S> {

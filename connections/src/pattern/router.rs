@@ -87,6 +87,7 @@ pub trait RouterProtocol<S: 'static = ()>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(ZmqRouterConnection<S>);
 }
 
 impl<S: 'static, P: RouterProtocol<S>> Protocol<Router, S> for P {
@@ -107,6 +108,7 @@ impl<S: 'static, P: RouterProtocol<S>> Protocol<Router, S> for P {
     ) {
         RouterProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(RouterProtocol<S>, ZmqRouterConnection<S>);
 }
 
 impl<S: 'static> Connection<Router, S> {

@@ -55,6 +55,7 @@ pub trait SubProtocol<S: 'static = (), K: Pattern = Sub>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(Connection<K, S>);
 }
 
 impl<S: 'static, P: SubProtocol<S, Sub>> Protocol<Sub, S> for P {
@@ -75,6 +76,7 @@ impl<S: 'static, P: SubProtocol<S, Sub>> Protocol<Sub, S> for P {
     ) {
         SubProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(SubProtocol<S, Sub>, ZmqSubConnection<S>);
 }
 
 impl<S: 'static, P: SubProtocol<S, XSub>> Protocol<XSub, S> for P {
@@ -95,6 +97,7 @@ impl<S: 'static, P: SubProtocol<S, XSub>> Protocol<XSub, S> for P {
     ) {
         SubProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(SubProtocol<S, XSub>, Connection<XSub, S>);
 }
 
 impl<S: 'static> Connection<Sub, S> {

@@ -55,6 +55,7 @@ pub trait XPubProtocol<S: 'static = ()>: 'static {
         _lost: &ConnectionLost,
     ) {
     }
+    crate::monitor::monitor_hooks!(ZmqXPubConnection<S>);
 }
 
 impl<S: 'static, P: XPubProtocol<S>> Protocol<XPub, S> for P {
@@ -75,6 +76,7 @@ impl<S: 'static, P: XPubProtocol<S>> Protocol<XPub, S> for P {
     ) {
         XPubProtocol::connection_lost(self, cx, lost);
     }
+    crate::monitor::forward_monitor_hooks!(XPubProtocol<S>, ZmqXPubConnection<S>);
 }
 
 impl<S: 'static> Connection<XPub, S> {
