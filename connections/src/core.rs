@@ -42,6 +42,7 @@ use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::pattern::Refused;
 use crate::socket::{FakeWire, Received, Socket};
+use crate::stats::{add, byte_len, ConnectionStats, Counters};
 use crate::warn_limit::WarnLimit;
 
 /// Messages handled per connection per reactor pass before yielding.
@@ -147,6 +148,8 @@ pub(crate) struct Core<S: 'static> {
     /// Bumped by whatever must end a batch early: pausing, a new or removed
     /// handler, shutdown. The batch loop compares one integer per message.
     epoch: Cell<u64>,
+    /// Messages and bytes in and out, queued, dropped; pauses.
+    stats: Counters,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -258,6 +261,7 @@ impl<S: 'static> Core<S> {
             dispatching: Cell::new(false),
             ops: Cell::new(0),
             epoch: Cell::new(0),
+            stats: Counters::default(),
         })
     }
 
@@ -425,6 +429,18 @@ impl<S: 'static> Core<S> {
         self.outbox.borrow().bytes()
     }
 
+    /// A snapshot of the connection's counters.
+    pub(crate) fn stats(&self) -> ConnectionStats {
+        let outbox = self.outbox.borrow();
+        ConnectionStats {
+            outbox_len: outbox.len(),
+            outbox_bytes: outbox.bytes(),
+            outbox_high_mark: outbox.high_mark(),
+            paused: self.paused.get(),
+            ..self.stats.snapshot()
+        }
+    }
+
     /// Takes out of the outbox the queued messages `dead` picks (a REQ
     /// request that timed out before it could leave); returns how many.
     pub(crate) fn unqueue(&self, dead: impl Fn(&Multipart) -> bool) -> usize {
@@ -439,6 +455,7 @@ impl<S: 'static> Core<S> {
     /// Logs a malformed message from a peer that was dropped, at a bounded
     /// rate: a peer cannot flood the log.
     pub(crate) fn dropped_malformed(&self, why: &str) {
+        add(&self.stats.dropped_malformed, 1);
         self.malformed.borrow_mut().warn(
             || self.describe(),
             "malformed messages dropped",
@@ -462,6 +479,7 @@ impl<S: 'static> Core<S> {
                     None => false,
                 };
                 if sent {
+                    self.stats.sent(bytes.len());
                     self.touched();
                     return Ok(());
                 }
@@ -488,7 +506,14 @@ impl<S: 'static> Core<S> {
         } else {
             let socket = self.socket.borrow();
             match socket.as_ref() {
-                Some(socket) => socket.send(message),
+                Some(socket) => {
+                    let size = message.byte_len();
+                    let outcome = socket.send(message);
+                    if outcome.is_ok() {
+                        self.stats.sent(size);
+                    }
+                    outcome
+                }
                 None => return Err(self.closed(operation)),
             }
         };
@@ -500,6 +525,7 @@ impl<S: 'static> Core<S> {
                 }
                 match self.refused {
                     Refused::Drop => {
+                        add(&self.stats.dropped_hwm, 1);
                         log::debug!(
                             "{}: message dropped (no peer can take it now)",
                             self.describe()
@@ -516,13 +542,22 @@ impl<S: 'static> Core<S> {
                     }),
                     Refused::Queue => {
                         let queued = self.outbox.borrow_mut().push_back(message);
-                        queued.map_err(|full| Error::OutboxFull {
-                            connection: self.describe(),
-                            limit: full.limit,
-                            messages: full.messages,
-                            bytes: full.bytes,
-                            byte_limit: full.byte_limit,
-                        })
+                        match queued {
+                            Ok(()) => {
+                                add(&self.stats.queued, 1);
+                                Ok(())
+                            }
+                            Err(full) => {
+                                add(&self.stats.dropped_outbox_full, 1);
+                                Err(Error::OutboxFull {
+                                    connection: self.describe(),
+                                    limit: full.limit,
+                                    messages: full.messages,
+                                    bytes: full.bytes,
+                                    byte_limit: full.byte_limit,
+                                })
+                            }
+                        }
                     }
                 }
             }
@@ -531,6 +566,9 @@ impl<S: 'static> Core<S> {
                 source,
             }),
         };
+        if let Err(Error::Socket { .. }) = result {
+            add(&self.stats.send_errors, 1);
+        }
         self.touched();
         result
     }
@@ -540,7 +578,7 @@ impl<S: 'static> Core<S> {
     fn flush(&self) -> bool {
         let mut progress = false;
         loop {
-            let Some(message) = self.outbox.borrow_mut().pop_front() else {
+            let Some((message, size)) = self.outbox.borrow_mut().pop_front() else {
                 return progress;
             };
             let outcome = {
@@ -551,12 +589,16 @@ impl<S: 'static> Core<S> {
                 }
             };
             match outcome {
-                Ok(()) => progress = true,
+                Ok(()) => {
+                    self.stats.sent(size);
+                    progress = true;
+                }
                 Err((zmq::Error::EAGAIN, message)) if !message.is_empty() => {
-                    self.outbox.borrow_mut().push_front(message);
+                    self.outbox.borrow_mut().push_front(message, size);
                     return progress;
                 }
                 Err((e, _)) => {
+                    add(&self.stats.send_errors, 1);
                     progress = true;
                     log::error!(
                         "{}: a queued message could not be sent and was dropped: {e}",
@@ -761,7 +803,10 @@ impl<S: 'static> Core<S> {
         let epoch = self.epoch.get();
         for _ in 0..BATCH {
             match self.recv() {
-                Ok(Received::Message(message)) => deliver(cx, message),
+                Ok(Received::Message(message)) => {
+                    self.stats.received(message.byte_len());
+                    deliver(cx, message);
+                }
                 Ok(Received::Drained) => return Some(self.ops.get()),
                 Ok(Received::Nothing | Received::Borrowed) => return None,
                 Err(e) => {
@@ -791,7 +836,10 @@ impl<S: 'static> Core<S> {
         for _ in 0..BATCH {
             match self.recv_into(&mut frames) {
                 // `recv_into` leaves exactly the message's frames.
-                Ok(Received::Borrowed) => deliver(cx, &frames),
+                Ok(Received::Borrowed) => {
+                    self.stats.received(byte_len(&frames));
+                    deliver(cx, &frames);
+                }
                 Ok(Received::Drained) => {
                     drained_at = Some(self.ops.get());
                     break;
@@ -893,6 +941,9 @@ impl<S: 'static> Core<S> {
     /// Stops reading (Twisted's `pauseProducing`): messages wait in libzmq,
     /// where the high-water mark applies.
     pub(crate) fn pause(&self) {
+        if !self.paused.get() && !self.is_closed() {
+            add(&self.stats.pauses, 1);
+        }
         self.paused.set(true);
         self.end_batch();
     }
@@ -917,6 +968,7 @@ impl<S: 'static> Core<S> {
         }
         self.flush();
         let dropped = self.outbox.borrow_mut().clear();
+        add(&self.stats.dropped_at_shutdown, dropped as u64);
         self.malformed
             .borrow_mut()
             .finish(|| self.describe(), "malformed messages dropped");

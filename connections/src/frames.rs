@@ -143,6 +143,17 @@ impl Default for Multipart {
     }
 }
 
+impl Multipart {
+    /// The bytes of all its frames.
+    #[inline]
+    pub(crate) fn byte_len(&self) -> usize {
+        match &self.repr {
+            Repr::One(frame) => frame.len(),
+            Repr::Many(frames) => crate::stats::byte_len(frames),
+        }
+    }
+}
+
 impl std::ops::Deref for Multipart {
     type Target = [Frame];
 
