@@ -72,6 +72,12 @@ pub enum CallbackKind {
 impl CallbackKind {
     /// A short name: `"timer"`, `"fd readiness"`, `"call_from_thread"`,
     /// `"task"`, `"system event trigger"`, `"call_when_running"`.
+    ///
+    /// ```
+    /// use tx0mq_reactor::CallbackKind;
+    ///
+    /// assert_eq!(CallbackKind::ThreadCall.label(), "call_from_thread");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             CallbackKind::Timer => "timer",
