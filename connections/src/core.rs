@@ -42,7 +42,7 @@ use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::pattern::Refused;
 use crate::socket::{FakeWire, Received, Socket};
-use crate::stats::{add, byte_len, ConnectionStats, Counters};
+use crate::stats::{add, ConnectionStats, Counters};
 use crate::warn_limit::WarnLimit;
 
 /// Messages handled per connection per reactor pass before yielding.
@@ -803,12 +803,12 @@ impl<S: 'static> Core<S> {
         let epoch = self.epoch.get();
         for _ in 0..BATCH {
             match self.recv() {
-                Ok(Received::Message(message)) => {
-                    self.stats.received(message.byte_len());
+                Ok(Received::Message(message, bytes)) => {
+                    self.stats.received(bytes);
                     deliver(cx, message);
                 }
                 Ok(Received::Drained) => return Some(self.ops.get()),
-                Ok(Received::Nothing | Received::Borrowed) => return None,
+                Ok(Received::Nothing | Received::Borrowed(_)) => return None,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     return None;
@@ -836,15 +836,15 @@ impl<S: 'static> Core<S> {
         for _ in 0..BATCH {
             match self.recv_into(&mut frames) {
                 // `recv_into` leaves exactly the message's frames.
-                Ok(Received::Borrowed) => {
-                    self.stats.received(byte_len(&frames));
+                Ok(Received::Borrowed(bytes)) => {
+                    self.stats.received(bytes);
                     deliver(cx, &frames);
                 }
                 Ok(Received::Drained) => {
                     drained_at = Some(self.ops.get());
                     break;
                 }
-                Ok(Received::Nothing | Received::Message(_)) => break,
+                Ok(Received::Nothing | Received::Message(..)) => break,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     break;

@@ -144,12 +144,13 @@ impl Default for Multipart {
 }
 
 impl Multipart {
-    /// The bytes of all its frames.
+    /// The bytes of all its frames. Each frame's size costs two calls into
+    /// libzmq (`zmq_msg_data` and `zmq_msg_size`, through rust-zmq's `Deref`).
     #[inline]
     pub(crate) fn byte_len(&self) -> usize {
         match &self.repr {
             Repr::One(frame) => frame.len(),
-            Repr::Many(frames) => crate::stats::byte_len(frames),
+            Repr::Many(frames) => frames.iter().map(|frame| frame.len()).sum(),
         }
     }
 }

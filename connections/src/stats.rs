@@ -10,7 +10,6 @@ use std::cell::Cell;
 
 use crate::connection::Connection;
 use crate::factory::ZmqFactory;
-use crate::frames::Frame;
 use crate::pattern::Pattern;
 
 /// A snapshot of one connection's counters, since it was created.
@@ -216,16 +215,6 @@ pub(crate) struct Counters {
     pub(crate) dropped_at_shutdown: Cell<u64>,
     pub(crate) send_errors: Cell<u64>,
     pub(crate) pauses: Cell<u64>,
-}
-
-/// The bytes of all `frames`. Each frame's size costs two calls into
-/// libzmq (`zmq_msg_data` and `zmq_msg_size`, through rust-zmq's `Deref`).
-#[inline(always)]
-pub(crate) fn byte_len(frames: &[Frame]) -> usize {
-    match frames {
-        [frame] => frame.len(),
-        _ => frames.iter().map(|frame| frame.len()).sum(),
-    }
 }
 
 /// Adds `n` to a counter.
