@@ -18,6 +18,16 @@ use std::time::{Duration, Instant};
 /// The upper bounds of the timer-lateness histogram's buckets
 /// ([`ReactorStats::timer_lateness_histogram`]): below 100 µs, below 1 ms,
 /// below 10 ms, below 100 ms; the fifth bucket holds 100 ms and more.
+///
+/// ```
+/// use std::time::Duration;
+/// use tx0mq_reactor::{LATENESS_BOUNDS, LATENESS_BUCKETS};
+///
+/// // Which bucket a call 5 ms late falls in:
+/// let late = Duration::from_millis(5);
+/// let bucket = LATENESS_BOUNDS.iter().position(|&bound| late < bound);
+/// assert_eq!(bucket.unwrap_or(LATENESS_BUCKETS - 1), 2);
+/// ```
 pub const LATENESS_BOUNDS: [Duration; 4] = [
     Duration::from_micros(100),
     Duration::from_millis(1),
@@ -25,7 +35,8 @@ pub const LATENESS_BOUNDS: [Duration; 4] = [
     Duration::from_millis(100),
 ];
 
-/// How many buckets the timer-lateness histogram has.
+/// How many buckets the timer-lateness histogram has (see
+/// [`LATENESS_BOUNDS`]).
 pub const LATENESS_BUCKETS: usize = LATENESS_BOUNDS.len() + 1;
 
 /// [`LATENESS_BOUNDS`] in nanoseconds, for the comparisons.
