@@ -43,6 +43,7 @@ use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::pattern::Refused;
 use crate::socket::{FakeWire, Received, Socket};
+use crate::stats::{add, ConnectionStats, Counters};
 use crate::warn_limit::WarnLimit;
 
 /// Messages handled per connection per reactor pass before yielding.
@@ -186,6 +187,8 @@ pub(crate) struct Core<S: 'static> {
     epoch: Cell<u64>,
     /// The socket monitor, if one was asked for (`crate::monitor`).
     pub(crate) monitor: MonitorSlot<S>,
+    /// Messages and bytes in and out, queued, dropped; pauses.
+    stats: Counters,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -312,6 +315,7 @@ impl<S: 'static> Core<S> {
             ops: Cell::new(0),
             epoch: Cell::new(0),
             monitor: MonitorSlot::default(),
+            stats: Counters::default(),
         })
     }
 
@@ -484,6 +488,18 @@ impl<S: 'static> Core<S> {
         self.outbox.borrow().bytes()
     }
 
+    /// A snapshot of the connection's counters.
+    pub(crate) fn stats(&self) -> ConnectionStats {
+        let outbox = self.outbox.borrow();
+        ConnectionStats {
+            outbox_len: outbox.len(),
+            outbox_bytes: outbox.bytes(),
+            outbox_high_mark: outbox.high_mark(),
+            paused: self.paused.get(),
+            ..self.stats.snapshot()
+        }
+    }
+
     /// Takes out of the outbox the queued messages `dead` picks (a REQ
     /// request that timed out before it could leave); returns how many.
     pub(crate) fn unqueue(&self, dead: impl Fn(&Multipart) -> bool) -> usize {
@@ -498,6 +514,7 @@ impl<S: 'static> Core<S> {
     /// Logs a malformed message from a peer that was dropped, at a bounded
     /// rate: a peer cannot flood the log.
     pub(crate) fn dropped_malformed(&self, why: &str) {
+        add(&self.stats.dropped_malformed, 1);
         self.malformed.borrow_mut().warn(
             || self.describe(),
             "malformed messages dropped",
@@ -521,6 +538,7 @@ impl<S: 'static> Core<S> {
                     None => false,
                 };
                 if sent {
+                    self.stats.sent(bytes.len());
                     self.touched();
                     return Ok(());
                 }
@@ -547,7 +565,14 @@ impl<S: 'static> Core<S> {
         } else {
             let socket = self.socket.borrow();
             match socket.as_ref() {
-                Some(socket) => socket.send(message),
+                Some(socket) => {
+                    let size = message.byte_len();
+                    let outcome = socket.send(message);
+                    if outcome.is_ok() {
+                        self.stats.sent(size);
+                    }
+                    outcome
+                }
                 None => return Err(self.closed(operation)),
             }
         };
@@ -559,6 +584,7 @@ impl<S: 'static> Core<S> {
                 }
                 match self.refused {
                     Refused::Drop => {
+                        add(&self.stats.dropped_hwm, 1);
                         log::debug!(
                             "{}: message dropped (no peer can take it now)",
                             self.describe()
@@ -575,13 +601,22 @@ impl<S: 'static> Core<S> {
                     }),
                     Refused::Queue => {
                         let queued = self.outbox.borrow_mut().push_back(message);
-                        queued.map_err(|full| Error::OutboxFull {
-                            connection: self.describe(),
-                            limit: full.limit,
-                            messages: full.messages,
-                            bytes: full.bytes,
-                            byte_limit: full.byte_limit,
-                        })
+                        match queued {
+                            Ok(()) => {
+                                add(&self.stats.queued, 1);
+                                Ok(())
+                            }
+                            Err(full) => {
+                                add(&self.stats.dropped_outbox_full, 1);
+                                Err(Error::OutboxFull {
+                                    connection: self.describe(),
+                                    limit: full.limit,
+                                    messages: full.messages,
+                                    bytes: full.bytes,
+                                    byte_limit: full.byte_limit,
+                                })
+                            }
+                        }
                     }
                 }
             }
@@ -590,6 +625,9 @@ impl<S: 'static> Core<S> {
                 source,
             }),
         };
+        if let Err(Error::Socket { .. }) = result {
+            add(&self.stats.send_errors, 1);
+        }
         self.touched();
         result
     }
@@ -599,7 +637,7 @@ impl<S: 'static> Core<S> {
     fn flush(&self) -> bool {
         let mut progress = false;
         loop {
-            let Some(message) = self.outbox.borrow_mut().pop_front() else {
+            let Some((message, size)) = self.outbox.borrow_mut().pop_front() else {
                 return progress;
             };
             let outcome = {
@@ -610,12 +648,16 @@ impl<S: 'static> Core<S> {
                 }
             };
             match outcome {
-                Ok(()) => progress = true,
+                Ok(()) => {
+                    self.stats.sent(size);
+                    progress = true;
+                }
                 Err((zmq::Error::EAGAIN, message)) if !message.is_empty() => {
-                    self.outbox.borrow_mut().push_front(message);
+                    self.outbox.borrow_mut().push_front(message, size);
                     return progress;
                 }
                 Err((e, _)) => {
+                    add(&self.stats.send_errors, 1);
                     progress = true;
                     log::error!(
                         "{}: a queued message could not be sent and was dropped: {e}",
@@ -820,9 +862,12 @@ impl<S: 'static> Core<S> {
         let epoch = self.epoch.get();
         for _ in 0..BATCH {
             match self.recv() {
-                Ok(Received::Message(message)) => deliver(cx, message),
+                Ok(Received::Message(message, bytes)) => {
+                    self.stats.received(bytes);
+                    deliver(cx, message);
+                }
                 Ok(Received::Drained) => return Some(self.ops.get()),
-                Ok(Received::Nothing | Received::Borrowed) => return None,
+                Ok(Received::Nothing | Received::Borrowed(_)) => return None,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     return None;
@@ -850,12 +895,15 @@ impl<S: 'static> Core<S> {
         for _ in 0..BATCH {
             match self.recv_into(&mut frames) {
                 // `recv_into` leaves exactly the message's frames.
-                Ok(Received::Borrowed) => deliver(cx, &frames),
+                Ok(Received::Borrowed(bytes)) => {
+                    self.stats.received(bytes);
+                    deliver(cx, &frames);
+                }
                 Ok(Received::Drained) => {
                     drained_at = Some(self.ops.get());
                     break;
                 }
-                Ok(Received::Nothing | Received::Message(_)) => break,
+                Ok(Received::Nothing | Received::Message(..)) => break,
                 Err(e) => {
                     log::error!("{}: receive failed: {e}", self.describe());
                     break;
@@ -966,6 +1014,9 @@ impl<S: 'static> Core<S> {
     /// Stops reading (Twisted's `pauseProducing`): messages wait in libzmq,
     /// where the high-water mark applies.
     pub(crate) fn pause(&self) {
+        if !self.paused.get() && !self.is_closed() {
+            add(&self.stats.pauses, 1);
+        }
         self.paused.set(true);
         self.end_batch();
     }
@@ -991,6 +1042,7 @@ impl<S: 'static> Core<S> {
         }
         self.flush();
         let dropped = self.outbox.borrow_mut().clear();
+        add(&self.stats.dropped_at_shutdown, dropped as u64);
         self.malformed
             .borrow_mut()
             .finish(|| self.describe(), "malformed messages dropped");

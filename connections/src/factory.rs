@@ -10,6 +10,7 @@ use tx0mq_reactor::{Ctx, Phase, Reactor, SystemEvent, TriggerId, WeakReactor};
 
 use crate::core::{Core, LostReason};
 use crate::error::{Error, Result};
+use crate::stats::FactoryStats;
 
 /// txZMQ's default linger: how long closing a socket waits for queued messages.
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(100);
@@ -21,6 +22,8 @@ pub(crate) struct FactoryInner<S: 'static> {
     connections: RefCell<Slab<Rc<Core<S>>>>,
     linger: Cell<Duration>,
     trigger: Cell<Option<TriggerId>>,
+    /// What the connections shut down so far counted before they closed.
+    closed: Cell<FactoryStats>,
 }
 
 /// Owns the ZeroMQ context and keeps track of the connections made from it
@@ -91,6 +94,7 @@ impl<S: 'static> ZmqFactory<S> {
             connections: RefCell::new(Slab::new()),
             linger: Cell::new(DEFAULT_LINGER),
             trigger: Cell::new(None),
+            closed: Cell::new(FactoryStats::default()),
         });
         // Like txZMQ's factory, it lives as long as the reactor: dropping
         // the last handle must not close the connections made from it.
@@ -205,8 +209,29 @@ impl<S: 'static> FactoryInner<S> {
         self.linger.get()
     }
 
+    /// Forgets a connection that shut down, keeping its counts.
     pub(crate) fn unregister(&self, key: usize) {
         let removed = self.connections.borrow_mut().try_remove(key);
+        if let Some(core) = &removed {
+            let mut closed = self.closed.get();
+            let stats = core.stats();
+            closed.add(&crate::stats::ConnectionStats {
+                paused: false,
+                ..stats
+            });
+            closed.closed += 1;
+            self.closed.set(closed);
+        }
         drop(removed); // outside the borrow
+    }
+
+    /// The closed connections' counts plus the open ones'.
+    pub(crate) fn stats(&self) -> FactoryStats {
+        let mut stats = self.closed.get();
+        for (_, core) in self.connections.borrow().iter() {
+            stats.add(&core.stats());
+            stats.open += 1;
+        }
+        stats
     }
 }

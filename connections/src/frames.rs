@@ -143,6 +143,18 @@ impl Default for Multipart {
     }
 }
 
+impl Multipart {
+    /// The bytes of all its frames. Each frame's size costs two calls into
+    /// libzmq (`zmq_msg_data` and `zmq_msg_size`, through rust-zmq's `Deref`).
+    #[inline]
+    pub(crate) fn byte_len(&self) -> usize {
+        match &self.repr {
+            Repr::One(frame) => frame.len(),
+            Repr::Many(frames) => frames.iter().map(|frame| frame.len()).sum(),
+        }
+    }
+}
+
 impl std::ops::Deref for Multipart {
     type Target = [Frame];
 

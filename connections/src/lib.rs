@@ -89,6 +89,7 @@ mod outbox;
 pub mod pattern;
 pub mod security;
 mod socket;
+mod stats;
 pub mod stream;
 pub mod testing;
 mod warn_limit;
@@ -112,5 +113,6 @@ pub use crate::pattern::{
     ZmqStreamConnection, ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection,
     ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
+pub use crate::stats::{ConnectionStats, FactoryStats};
 pub use crate::stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;

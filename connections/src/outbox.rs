@@ -5,16 +5,14 @@ use std::collections::VecDeque;
 
 use crate::frames::Multipart;
 
-fn size_of(message: &Multipart) -> usize {
-    message.iter().map(|frame| frame.len()).sum()
-}
-
 /// Messages waiting for POLLOUT, in order, with their byte total.
 pub(crate) struct Outbox {
     queue: VecDeque<Multipart>,
     bytes: usize,
     limit: usize,
     byte_limit: usize,
+    /// The most messages queued at once.
+    high_mark: usize,
 }
 
 /// Why a message could not be queued: the counts at the time.
@@ -32,6 +30,7 @@ impl Outbox {
             bytes: 0,
             limit,
             byte_limit,
+            high_mark: 0,
         }
     }
 
@@ -43,6 +42,11 @@ impl Outbox {
         self.bytes
     }
 
+    /// The most messages the outbox has held at once.
+    pub(crate) fn high_mark(&self) -> usize {
+        self.high_mark
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
@@ -51,7 +55,7 @@ impl Outbox {
     /// (a single message larger than the byte limit is refused too, unless
     /// the outbox is empty: a message must be able to wait alone).
     pub(crate) fn push_back(&mut self, message: Multipart) -> Result<(), Full> {
-        let size = size_of(&message);
+        let size = message.byte_len();
         let over_bytes =
             !self.queue.is_empty() && self.bytes.saturating_add(size) > self.byte_limit;
         if self.queue.len() >= self.limit || over_bytes {
@@ -64,19 +68,23 @@ impl Outbox {
         }
         self.bytes += size;
         self.queue.push_back(message);
+        self.high_mark = self.high_mark.max(self.queue.len());
         Ok(())
     }
 
-    /// Puts back at the head a message that was popped but not sent.
-    pub(crate) fn push_front(&mut self, message: Multipart) {
-        self.bytes += size_of(&message);
+    /// Puts back at the head a message of `size` bytes that was popped but
+    /// not sent.
+    pub(crate) fn push_front(&mut self, message: Multipart, size: usize) {
+        self.bytes += size;
         self.queue.push_front(message);
     }
 
-    pub(crate) fn pop_front(&mut self) -> Option<Multipart> {
+    /// The message at the head, with its size in bytes.
+    pub(crate) fn pop_front(&mut self) -> Option<(Multipart, usize)> {
         let message = self.queue.pop_front()?;
-        self.bytes -= size_of(&message);
-        Some(message)
+        let size = message.byte_len();
+        self.bytes -= size;
+        Some((message, size))
     }
 
     /// Drops the queued messages for which `dead` says so; returns how many.
@@ -86,7 +94,7 @@ impl Outbox {
         self.queue.retain(|message| {
             let keep = !dead(message);
             if !keep {
-                bytes -= size_of(message);
+                bytes -= message.byte_len();
             }
             keep
         });
@@ -117,14 +125,16 @@ mod tests {
         assert!(outbox.push_back(message(100)).is_ok());
         assert!(outbox.push_back(message(200)).is_ok());
         assert_eq!(outbox.bytes(), 300);
-        let first = outbox.pop_front().unwrap();
-        assert_eq!(outbox.bytes(), 200);
-        outbox.push_front(first);
+        let (first, size) = outbox.pop_front().unwrap();
+        assert_eq!((outbox.bytes(), size), (200, 100));
+        outbox.push_front(first, size);
         assert_eq!((outbox.len(), outbox.bytes()), (2, 300));
+        assert_eq!(outbox.high_mark(), 2);
         assert_eq!(outbox.remove_where(|m| m[0].len() == 100), 1);
         assert_eq!((outbox.len(), outbox.bytes()), (1, 200));
         assert_eq!(outbox.clear(), 1);
         assert_eq!(outbox.bytes(), 0);
+        assert_eq!(outbox.high_mark(), 2, "the high mark stays");
     }
 
     #[test]

@@ -8,10 +8,11 @@ use crate::frames::{Frame, Multipart};
 
 /// What one non-blocking receive found.
 pub(crate) enum Received {
-    Message(Multipart),
+    /// A message, and its bytes (all frames).
+    Message(Multipart, usize),
     /// A message received into the caller's reused frames, which now hold
-    /// exactly its frames.
-    Borrowed,
+    /// exactly its frames; and its bytes.
+    Borrowed(usize),
     /// EAGAIN: libzmq processed its commands and has nothing to deliver.
     Drained,
     /// Nothing to read for another reason (closed; a REQ socket's turn to send).
@@ -57,7 +58,10 @@ impl Socket {
         match self {
             Socket::Zmq(socket) => recv_now(socket),
             Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
-                Some(message) => Received::Message(message),
+                Some(message) => {
+                    let bytes = message.byte_len();
+                    Received::Message(message, bytes)
+                }
                 None => Received::Drained,
             }),
         }
@@ -82,22 +86,25 @@ impl Socket {
                     Err(e) => return Err(e),
                 }
                 let mut n = 1;
+                let mut bytes = frames[0].len();
                 while frames[n - 1].get_more() {
                     if frames.len() == n {
                         frames.push(Frame::new());
                     }
                     // The rest of a multipart message is already here.
                     socket.recv(&mut frames[n], zmq::DONTWAIT)?;
+                    bytes += frames[n].len();
                     n += 1;
                 }
                 frames.truncate(n);
-                Ok(Received::Borrowed)
+                Ok(Received::Borrowed(bytes))
             }
             Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
                 Some(message) => {
+                    let bytes = message.byte_len();
                     frames.clear();
                     frames.extend(message);
-                    Received::Borrowed
+                    Received::Borrowed(bytes)
                 }
                 None => Received::Drained,
             }),
@@ -142,8 +149,9 @@ fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
         Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
         Err(e) => return Err(e),
     }
+    let mut bytes = first.len();
     if !first.get_more() {
-        return Ok(Received::Message(Multipart::from(first)));
+        return Ok(Received::Message(Multipart::from(first), bytes));
     }
     let mut parts = Vec::with_capacity(4);
     parts.push(first);
@@ -153,9 +161,10 @@ fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
         let mut part = zmq::Message::new();
         socket.recv(&mut part, zmq::DONTWAIT)?;
         more = part.get_more();
+        bytes += part.len();
         parts.push(part);
     }
-    Ok(Received::Message(Multipart::from(parts)))
+    Ok(Received::Message(Multipart::from(parts), bytes))
 }
 
 /// The far end of a fake connection: what the protocol sent, what the test

@@ -19,6 +19,16 @@ impl Clock {
         }
     }
 
+    /// The reactor time of `instant`, read from the monotonic clock: its
+    /// time since the reactor was built; a fake clock's own time.
+    #[inline]
+    pub(crate) fn at(&self, instant: Instant) -> Duration {
+        match self {
+            Clock::Real(origin) => instant.saturating_duration_since(*origin),
+            Clock::Fake(now) => now.get(),
+        }
+    }
+
     pub(crate) fn is_fake(&self) -> bool {
         matches!(self, Clock::Fake(_))
     }

@@ -28,6 +28,7 @@ use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
 use crate::fd::{FdTable, Readiness, Role, SourceId};
 use crate::signals::SignalGuard;
+use crate::stats::{nanos, CallbackKind, Counters, ReactorStats};
 use crate::task::{Executor, TaskOutput};
 use crate::thread::ThreadQueue;
 use crate::timer::{DelayedCall, TimerFn, TimerMeta, TimerNode, TimerOps, TimerQueue};
@@ -205,6 +206,7 @@ impl<S: 'static> ReactorBuilder<S> {
                 executor: Executor::default(),
                 kept: RefCell::new(Vec::new()),
                 exit_signal: Cell::new(None),
+                stats: Counters::new(),
             }),
         })
     }
@@ -233,6 +235,8 @@ struct Inner<S: 'static> {
     kept: RefCell<Vec<Box<dyn Any>>>,
     /// The signal that stopped the last `run`, if one did.
     exit_signal: Cell<Option<i32>>,
+    /// Passes, callbacks, timer lateness (see `stats.rs`).
+    stats: Counters,
 }
 
 /// Nothing the reactor holds outlives it. The kept values go first, last
@@ -433,6 +437,49 @@ impl<S: 'static> Reactor<S> {
         self.inner.exit_signal.get()
     }
 
+    /// The reactor's counters: passes of the loop, callbacks run and the
+    /// time they took, the longest callback and its kind, and how late timed
+    /// calls fired (see [`ReactorStats`]). Counted since the reactor was
+    /// built or since [`reset_stats`](Self::reset_stats).
+    ///
+    /// To find what blocks the loop: a `longest_callback` of 50 ms means
+    /// nothing else (no timer, no connection) ran for those 50 ms, and
+    /// `timer_lateness_max` shows what that did to the timers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_reactor::{CallbackKind, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// reactor.call_later(Duration::ZERO, |_| std::thread::sleep(Duration::from_millis(20)));
+    /// reactor.iterate(Duration::ZERO)?;
+    /// let stats = reactor.stats();
+    /// assert_eq!(stats.callbacks, 1);
+    /// assert!(stats.longest_callback >= Duration::from_millis(20));
+    /// assert_eq!(stats.longest_callback_kind, Some(CallbackKind::Timer));
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn stats(&self) -> ReactorStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Zeroes the counters [`stats`](Self::stats) reads: to watch one
+    /// interval at a time (the longest callback of the last minute, say).
+    ///
+    /// ```
+    /// use tx0mq_reactor::{Reactor, ReactorStats};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// reactor.iterate(std::time::Duration::ZERO)?;
+    /// assert_eq!(reactor.stats().passes, 1);
+    /// reactor.reset_stats();
+    /// assert_eq!(reactor.stats(), ReactorStats::default());
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn reset_stats(&self) {
+        self.inner.stats.reset();
+    }
+
     /// True from [`stop`](Self::stop) until [`run`](Self::run) returns:
     /// loops that handle a batch of work can end early.
     pub fn is_stopping(&self) -> bool {
@@ -538,8 +585,9 @@ impl<S: 'static> Reactor<S> {
                 queue.extend(added);
             }
         };
+        self.inner.stats.mark(Instant::now());
         for callback in Batch::new(when_running, give_back) {
-            self.invoke(callback);
+            self.invoke(CallbackKind::WhenRunning, callback);
         }
         while !self.inner.stop_requested.get() {
             self.pass(None, signals)?;
@@ -616,20 +664,36 @@ impl<S: 'static> Reactor<S> {
     fn pass(&self, max_timeout: Option<Duration>, signals: Option<&SignalGuard>) -> Result<()> {
         let _guard = PassGuard::enter(&self.inner.in_pass);
 
+        let stats = &self.inner.stats;
+        stats.pass();
+
         // 1. Calls queued by other threads before this pass began (those
         // after one whose panic unwinds out wait for the next pass).
         let threads = &self.inner.threads;
-        for call in Batch::new(threads.take_calls(), |rest| threads.put_back(rest)) {
-            self.invoke(call);
+        let calls = threads.take_calls();
+        if !calls.is_empty() {
+            stats.mark(Instant::now());
+        }
+        for call in Batch::new(calls, |rest| threads.put_back(rest)) {
+            self.invoke(CallbackKind::ThreadCall, call);
         }
 
-        // 2. Due timers, but none scheduled during this pass.
-        let now = self.inner.clock.now();
+        // 2. Due timers, but none scheduled during this pass. The clock read
+        // that says which are due also starts the timing of the callbacks.
+        let started = Instant::now();
+        stats.mark(started);
+        let now = self.inner.clock.at(started);
         self.inner.timers.borrow_mut().begin_pass();
         loop {
             let due = self.inner.timers.borrow_mut().pop_due(now);
             match due {
-                Some(call) => self.invoke(|cx| call.closure().fire(cx)),
+                Some(call) => {
+                    // Late by the time it fires: the end of the callback
+                    // before it (a fake clock's time stands still).
+                    let fired_at = nanos(self.inner.clock.at(stats.last_mark()));
+                    stats.timer_fired(fired_at.saturating_sub(call.deadline_nanos()));
+                    self.invoke(CallbackKind::Timer, |cx| call.closure().fire(cx));
+                }
                 None => break,
             }
         }
@@ -637,12 +701,14 @@ impl<S: 'static> Reactor<S> {
         // 3. Sources still ready from the last pass (or woken since).
         self.inner
             .fds
-            .run_ready(|handler| self.invoke(|cx| handler(cx)));
+            .run_ready(|handler| self.invoke(CallbackKind::Fd, |cx| handler(cx)));
 
         // 3b. Spawned futures woken before this step (by the steps above, by
         // the last pass's dispatch, or from other threads); ones woken during
         // it wait for the next pass. Nothing to do until the first `spawn`.
-        self.inner.executor.run_ready();
+        self.inner
+            .executor
+            .run_ready(|| stats.lap(CallbackKind::Task));
 
         // 4. How long may the poll wait?
         let timeout = if self.inner.stop_requested.get()
@@ -685,6 +751,10 @@ impl<S: 'static> Reactor<S> {
                 ready.push(Readiness::of(event));
             }
         }
+        if !ready.is_empty() {
+            // The poll may have waited: the first callback is timed from now.
+            stats.mark(Instant::now());
+        }
         // Events left undispatched by a callback whose panic unwinds out are
         // not lost (see `FdTable::redeliver`).
         let fds = &self.inner.fds;
@@ -710,7 +780,7 @@ impl<S: 'static> Reactor<S> {
                     .inner
                     .fds
                     .dispatch(&self.inner.registry, &readiness, |callback| {
-                        self.invoke(|cx| callback(cx));
+                        self.invoke(CallbackKind::Fd, |cx| callback(cx));
                     }),
             }
         }
@@ -718,8 +788,8 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// Calls `callback` with the reactor and its state, catching a panic if
-    /// the reactor is so configured.
-    fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, callback: F) {
+    /// the reactor is so configured, and counts it as a callback of `kind`.
+    fn invoke<F: FnOnce(&mut Ctx<'_, S>)>(&self, kind: CallbackKind, callback: F) {
         let Ok(mut state) = self.inner.state.try_borrow_mut() else {
             log::error!("a reactor callback was dispatched while the state was lent out; skipped");
             return;
@@ -735,6 +805,7 @@ impl<S: 'static> Reactor<S> {
         } else {
             callback(&mut cx);
         }
+        self.inner.stats.lap(kind);
     }
 
     /// Adds a system event trigger (Twisted's `addSystemEventTrigger`): `f`
@@ -768,9 +839,10 @@ impl<S: 'static> Reactor<S> {
     }
 
     fn fire_triggers(&self, event: SystemEvent, phase: Phase) {
-        self.inner
-            .triggers
-            .fire(event, phase, |f| self.invoke(|cx| f(cx)));
+        self.inner.stats.mark(Instant::now());
+        self.inner.triggers.fire(event, phase, |f| {
+            self.invoke(CallbackKind::Trigger, |cx| f(cx))
+        });
     }
 }
 

@@ -194,18 +194,22 @@ impl ExecCore {
         }
     }
 
-    /// Polls the tasks queued when this was called.
-    fn run_ready(&self) {
+    /// Polls the tasks queued when this was called, calling `polled` after
+    /// each poll.
+    fn run_ready(&self, mut polled: impl FnMut()) {
         let mut batch = self.spare.take();
         std::mem::swap(&mut *self.shared.lock(), &mut batch);
         for &id in &batch {
-            self.poll_task(id);
+            if self.poll_task(id) {
+                polled();
+            }
         }
         batch.clear();
         self.spare.replace(batch);
     }
 
-    fn poll_task(&self, id: TaskId) {
+    /// Polls a task; returns whether it was there to poll.
+    fn poll_task(&self, id: TaskId) -> bool {
         let taken = {
             let mut tasks = self.tasks.borrow_mut();
             match tasks.get_mut(id.key) {
@@ -219,7 +223,7 @@ impl ExecCore {
             }
         };
         let Some((mut future, waker)) = taken else {
-            return;
+            return false;
         };
         let mut cx = Context::from_waker(&waker);
         // The future's own panics are caught inside (they fail its
@@ -252,6 +256,7 @@ impl ExecCore {
             }
         };
         drop(leftover); // outside the borrow: dropping a future runs its destructors
+        true
     }
 
     /// Drops a task's future (now, or after its current poll).
@@ -284,10 +289,11 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
-    /// Pass step: polls the tasks woken before it began.
-    pub(crate) fn run_ready(&self) {
+    /// Pass step: polls the tasks woken before it began, calling `polled`
+    /// after each poll.
+    pub(crate) fn run_ready(&self, polled: impl FnMut()) {
         if let Some(core) = self.core.get() {
-            core.run_ready();
+            core.run_ready(polled);
         }
     }
 

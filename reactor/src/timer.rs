@@ -102,6 +102,16 @@ impl<F: ?Sized> TimerNode<F> {
             .saturating_add(Duration::from_nanos(u64::from(self.nanos.get())))
     }
 
+    /// [`deadline`](Self::deadline) in nanoseconds, saturating after 584
+    /// years.
+    #[inline]
+    pub(crate) fn deadline_nanos(&self) -> u64 {
+        self.secs
+            .get()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(self.nanos.get()))
+    }
+
     #[inline]
     fn set_deadline(&self, deadline: Duration) {
         self.secs.set(deadline.as_secs());
