@@ -159,6 +159,8 @@ pub(crate) struct Core<S: 'static> {
     pub(crate) kind: zmq::SocketType,
     /// What a send libzmq refuses becomes: queued, dropped or an error.
     refused: Refused,
+    /// Whether received bytes are counted (`ZmqOptions::count_received_bytes`).
+    count_bytes: bool,
     reactor: WeakReactor<S>,
     factory: Weak<FactoryInner<S>>,
     factory_key: Cell<usize>,
@@ -285,6 +287,7 @@ impl<S: 'static> Core<S> {
             socket: RefCell::new(Some(socket)),
             kind,
             refused,
+            count_bytes: options.count_received_bytes,
             reactor: reactor.downgrade(),
             factory,
             factory_key: Cell::new(usize::MAX),
@@ -682,7 +685,7 @@ impl<S: 'static> Core<S> {
     #[inline(always)]
     fn recv(&self) -> Result<Received, zmq::Error> {
         match self.socket.borrow().as_ref() {
-            Some(socket) => socket.recv(),
+            Some(socket) => socket.recv(self.count_bytes),
             None => Ok(Received::Nothing),
         }
     }
@@ -690,7 +693,7 @@ impl<S: 'static> Core<S> {
     #[inline]
     fn recv_into(&self, frames: &mut Vec<Frame>) -> Result<Received, zmq::Error> {
         match self.socket.borrow().as_ref() {
-            Some(socket) => socket.recv_into(frames),
+            Some(socket) => socket.recv_into(frames, self.count_bytes),
             None => Ok(Received::Nothing),
         }
     }

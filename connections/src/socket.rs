@@ -54,9 +54,9 @@ impl Socket {
 
     /// One non-blocking receive.
     #[inline(always)]
-    pub(crate) fn recv(&self) -> Result<Received, zmq::Error> {
+    pub(crate) fn recv(&self, count_bytes: bool) -> Result<Received, zmq::Error> {
         match self {
-            Socket::Zmq(socket) => recv_now(socket),
+            Socket::Zmq(socket) => recv_now(socket, count_bytes),
             Socket::Fake(wire) => Ok(match wire.inbox.borrow_mut().pop_front() {
                 Some(message) => {
                     let bytes = message.byte_len();
@@ -73,7 +73,11 @@ impl Socket {
     /// message: no allocation and no fresh `zmq_msg_t` per message (libzmq
     /// still allocates the bodies of frames over 33 bytes, as for any
     /// receive). Frames past the message's are dropped.
-    pub(crate) fn recv_into(&self, frames: &mut Vec<Frame>) -> Result<Received, zmq::Error> {
+    pub(crate) fn recv_into(
+        &self,
+        frames: &mut Vec<Frame>,
+        count_bytes: bool,
+    ) -> Result<Received, zmq::Error> {
         match self {
             Socket::Zmq(socket) => {
                 if frames.is_empty() {
@@ -86,14 +90,16 @@ impl Socket {
                     Err(e) => return Err(e),
                 }
                 let mut n = 1;
-                let mut bytes = frames[0].len();
+                let mut bytes = if count_bytes { frames[0].len() } else { 0 };
                 while frames[n - 1].get_more() {
                     if frames.len() == n {
                         frames.push(Frame::new());
                     }
                     // The rest of a multipart message is already here.
                     socket.recv(&mut frames[n], zmq::DONTWAIT)?;
-                    bytes += frames[n].len();
+                    if count_bytes {
+                        bytes += frames[n].len();
+                    }
                     n += 1;
                 }
                 frames.truncate(n);
@@ -139,7 +145,9 @@ fn send_now(socket: &zmq::Socket, message: Multipart) -> Result<(), (zmq::Error,
 }
 
 #[inline(always)]
-fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
+/// `count_bytes`: whether to read each frame's size (two calls into libzmq
+/// per frame, through rust-zmq's `Deref`); the bytes come back as 0 without.
+fn recv_now(socket: &zmq::Socket, count_bytes: bool) -> Result<Received, zmq::Error> {
     let mut first = zmq::Message::new();
     match socket.recv(&mut first, zmq::DONTWAIT) {
         Ok(()) => {}
@@ -149,7 +157,7 @@ fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
         Err(zmq::Error::EFSM) => return Ok(Received::Nothing),
         Err(e) => return Err(e),
     }
-    let mut bytes = first.len();
+    let mut bytes = if count_bytes { first.len() } else { 0 };
     if !first.get_more() {
         return Ok(Received::Message(Multipart::from(first), bytes));
     }
@@ -161,7 +169,9 @@ fn recv_now(socket: &zmq::Socket) -> Result<Received, zmq::Error> {
         let mut part = zmq::Message::new();
         socket.recv(&mut part, zmq::DONTWAIT)?;
         more = part.get_more();
-        bytes += part.len();
+        if count_bytes {
+            bytes += part.len();
+        }
         parts.push(part);
     }
     Ok(Received::Message(Multipart::from(parts), bytes))

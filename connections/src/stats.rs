@@ -43,7 +43,9 @@ use crate::pattern::Pattern;
 pub struct ConnectionStats {
     /// Messages received from libzmq, those dropped as malformed included.
     pub messages_in: u64,
-    /// Their bytes, all frames.
+    /// Their bytes, all frames: counted only on connections made with
+    /// [`ZmqOptions::count_received_bytes`](crate::ZmqOptions::count_received_bytes)
+    /// (and on the test kit's fake connections), 0 otherwise.
     pub bytes_in: u64,
     /// Messages handed to libzmq, at once or later from the outbox.
     pub messages_out: u64,
@@ -286,13 +288,16 @@ impl<S: 'static> ZmqFactory<S> {
     /// when they closed). See [`FactoryStats`].
     ///
     /// ```
-    /// use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+    /// use tx0mq_connections::{
+    ///     ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPullConnection, ZmqPushConnection,
+    /// };
     /// use tx0mq_reactor::Reactor;
     ///
     /// let reactor = Reactor::builder().handle_signals(false).build()?;
     /// let factory = ZmqFactory::new(&reactor)?;
     /// let address = "inproc://doc-factory-stats";
-    /// let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(address))?;
+    /// let counting = ZmqOptions::new().count_received_bytes(true);
+    /// let pull = ZmqPullConnection::with_options(&factory, ZmqEndpoint::bind(address), &counting)?;
     /// pull.on_pull(|cx, _| cx.reactor.stop());
     /// let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(address))?;
     /// push.push(b"hello")?;

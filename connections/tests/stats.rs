@@ -14,6 +14,39 @@ use tx0mq_connections::{
 use tx0mq_test_support::net::{free_port, inproc};
 use tx0mq_test_support::reactor::{fake_clock_reactor, iterate_until_cond, reactor};
 
+/// A PULL bound to `address` that counts the bytes it receives.
+fn counting_pull(factory: &ZmqFactory<usize>, address: &str) -> ZmqPullConnection<usize> {
+    ZmqPullConnection::with_options(
+        factory,
+        ZmqEndpoint::bind(address),
+        &ZmqOptions::new().count_received_bytes(true),
+    )
+    .unwrap()
+}
+
+/// Without `count_received_bytes` a connection counts the messages it
+/// receives but not their bytes (each frame's size costs calls into
+/// libzmq); the sender counts its bytes either way.
+#[test]
+fn received_bytes_are_counted_only_when_asked() {
+    let address = inproc("stats-no-bytes");
+    let reactor = reactor(0usize);
+    let factory = ZmqFactory::new(&reactor).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    pull.on_pull(|cx, _| *cx.state += 1);
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
+    for _ in 0..10 {
+        push.push(multipart![b"0123", b"56789"]).unwrap();
+    }
+    iterate_until_cond(&reactor, "10 messages", || {
+        reactor.access_state(|n| *n).unwrap() == 10
+    });
+    let stats = pull.stats();
+    assert_eq!((stats.messages_in, stats.bytes_in), (10, 0));
+    assert_eq!(push.stats().bytes_out, 90);
+    factory.shutdown();
+}
+
 /// 1,000 messages of 10 bytes over inproc: the PUSH counts each out, the
 /// PULL each in, and the factory both.
 #[test]
@@ -21,7 +54,7 @@ fn push_pull_counts_every_message_and_byte() {
     let address = inproc("stats-pushpull");
     let reactor = reactor(0usize);
     let factory = ZmqFactory::new(&reactor).unwrap();
-    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let pull = counting_pull(&factory, &address);
     pull.on_pull(|cx, _| *cx.state += 1);
     let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
     for _ in 0..1000 {
@@ -152,7 +185,12 @@ fn malformed_messages_are_counted_as_dropped() {
     let address = inproc("stats-malformed");
     let reactor = reactor(0usize);
     let factory = ZmqFactory::new(&reactor).unwrap();
-    let rep = ZmqRepConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let rep = ZmqRepConnection::with_options(
+        &factory,
+        ZmqEndpoint::bind(&address),
+        &ZmqOptions::new().count_received_bytes(true),
+    )
+    .unwrap();
     rep.got_message(|cx, id, _| {
         *cx.state += 1;
         cx.conn.reply(&id, b"ok")
@@ -337,7 +375,7 @@ fn factory_totals_keep_what_closed_connections_counted() {
     let address = inproc("stats-factory");
     let reactor = reactor(0usize);
     let factory = ZmqFactory::new(&reactor).unwrap();
-    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let pull = counting_pull(&factory, &address);
     pull.on_pull(|cx, _| *cx.state += 1);
     let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
     for _ in 0..10 {
