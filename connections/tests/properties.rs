@@ -598,7 +598,10 @@ fn a_reply_fires_only_the_request_whose_16_byte_id_it_carries() {
         let wrong_ids = first_mutations
             .iter()
             .map(|m| m.apply(&first_id))
-            .chain(second_mutations.iter().map(|m| m.apply(&second_id)));
+            .chain(second_mutations.iter().map(|m| m.apply(&second_id)))
+            // Consecutive ids can differ in one byte only: a mutation of one
+            // may be the other's id, which is not a wrong id.
+            .filter(|wrong| *wrong != first_id && *wrong != second_id);
         for wrong in wrong_ids {
             prop_assert!(matches!(fixture.reply(&wrong, &parts), Decoded::Consumed));
             prop_assert!(!first.fired() && !second.fired(), "fired by id {:?}", wrong);
