@@ -66,6 +66,11 @@ pub const DEFAULT_WRITE_BUFFER_LIMIT: usize = 64 << 20;
 /// streaming producer is paused when more than this waits for the kernel.
 pub const DEFAULT_PRODUCER_HIGH_WATER: usize = 64 << 10;
 
+thread_local! {
+    /// The read buffer of this thread's transports (see `Core::on_readable`).
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The byte stream under a transport.
 pub(crate) trait Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
@@ -191,7 +196,6 @@ pub(crate) struct Core<S: 'static> {
     high_water: Cell<usize>,
     producer: RefCell<ProducerSlot<S>>,
     on_lost: RefCell<Option<LostHook<S>>>,
-    read_buf: RefCell<Vec<u8>>,
 }
 
 impl<S: 'static> Core<S> {
@@ -234,7 +238,6 @@ impl<S: 'static> Core<S> {
                 serial: 0,
             }),
             on_lost: RefCell::new(parts.on_lost),
-            read_buf: RefCell::new(Vec::new()),
         })
     }
 
@@ -384,9 +387,11 @@ impl<S: 'static> Core<S> {
     /// budget (more may be waiting).
     fn on_readable(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
         self.ensure_made(cx);
-        let mut buf = std::mem::take(&mut *self.read_buf.borrow_mut());
+        // One read buffer per thread, lent to the reader that runs: an idle
+        // connection holds none.
+        let mut buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
         if buf.len() < READ_CHUNK {
-            buf.resize(READ_CHUNK, 0);
+            buf = vec![0; READ_CHUNK];
         }
         let mut reads = 0;
         let mut more = false;
@@ -418,7 +423,7 @@ impl<S: 'static> Core<S> {
                 }
             }
         }
-        *self.read_buf.borrow_mut() = buf;
+        READ_BUF.with(|b| *b.borrow_mut() = buf);
         more
     }
 

@@ -213,7 +213,7 @@ impl<S: 'static> UdpPort<S> {
         self.ensure_started(cx);
         let mut buf = std::mem::take(&mut *self.inner.buf.borrow_mut());
         if buf.len() < MAX_DATAGRAM {
-            buf.resize(MAX_DATAGRAM, 0);
+            buf = vec![0; MAX_DATAGRAM];
         }
         for _ in 0..DATAGRAM_BUDGET {
             if !self.inner.reading.get() {
