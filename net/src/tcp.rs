@@ -54,9 +54,9 @@ impl Channel for TcpChannel {
     }
 }
 
-/// A connected TCP stream as a started transport (from a reactor callback).
+/// A connected TCP stream as a transport, not started yet.
 fn tcp_transport<S: 'static>(
-    cx: &mut Ctx<'_, S>,
+    reactor: &Reactor<S>,
     stream: TcpStream,
     peer: SocketAddr,
     protocol: Box<dyn Protocol<S>>,
@@ -68,7 +68,7 @@ fn tcp_transport<S: 'static>(
         Err(_) => Address::Tcp(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0)),
     };
     let core = Core::new(Parts {
-        reactor: cx.reactor,
+        reactor,
         kind: "TCP connection",
         peer: Address::Tcp(peer),
         host,
@@ -78,7 +78,6 @@ fn tcp_transport<S: 'static>(
         protocol,
         on_lost,
     });
-    core.start(cx);
     Transport { core }
 }
 
@@ -252,7 +251,8 @@ impl<S: 'static> PortInner<S> {
         drop(lent);
         match built {
             Some(protocol) => {
-                tcp_transport(cx, stream, addr, protocol, None);
+                let transport = tcp_transport(cx.reactor, stream, addr, protocol, None);
+                transport.core.start(cx);
             }
             None => log::debug!(
                 "TCP port {}: the factory refused the connection from {addr}",
@@ -797,10 +797,10 @@ impl<S: 'static> Connector<S> {
         let me = self.clone();
         let hook: crate::transport::LostHook<S> =
             Box::new(move |cx, reason| me.connection_lost(cx, reason));
-        let transport = tcp_transport(cx, stream, peer, protocol, Some(hook));
-        if transport.is_connected() {
-            *self.inner.transport.borrow_mut() = Some(transport);
-        }
+        let transport = tcp_transport(cx.reactor, stream, peer, protocol, Some(hook));
+        // Known before connection_made, which may disconnect the connector.
+        *self.inner.transport.borrow_mut() = Some(transport.clone());
+        transport.core.start(cx);
     }
 
     fn fail_attempt(&self, cx: &mut Ctx<'_, S>, id: u64, reason: Reason) {

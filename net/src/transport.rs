@@ -910,6 +910,12 @@ impl<S: 'static> Core<S> {
         };
         let core = self.clone();
         reactor.call_later(Duration::ZERO, move |cx| {
+            core.close_scheduled.set(false);
+            if core.status.get() == Status::Closing && !core.out.borrow().is_empty() {
+                // Written after lose_connection and not taken by the kernel
+                // yet: the writer closes once it has flushed that.
+                return;
+            }
             let reason = core.reason.borrow_mut().take();
             core.close(cx, reason.unwrap_or(Reason::Closed));
         });

@@ -532,3 +532,23 @@ fn lose_write_connection_shuts_the_wire_after_the_flush() {
         "{log:?}"
     );
 }
+
+#[test]
+fn a_write_after_lose_connection_that_must_wait_is_flushed_before_the_close() {
+    let reactor = fake_clock_reactor(Events::default());
+    let tr = StringTransport::connect(&reactor, Logger).expect("connect");
+    tr.transport().lose_connection();
+    tr.set_writable(false).expect("refuse");
+    tr.transport()
+        .write(b"goodbye")
+        .expect("taken while closing");
+    reactor.advance(Duration::ZERO).expect("advance");
+    assert!(
+        tr.transport().is_connected(),
+        "not closed with the write still buffered"
+    );
+    tr.set_writable(true).expect("accept");
+    assert_eq!(tr.value(), b"goodbye");
+    assert!(!tr.transport().is_connected(), "closed once flushed");
+    assert_eq!(log_of(&reactor), ["made", "lost Closed"]);
+}

@@ -1078,6 +1078,53 @@ fn stop_connecting_cancels_the_attempt() {
         .expect("state");
 }
 
+#[derive(Default)]
+struct SelfClosing {
+    connector: Option<Connector<SelfClosing>>,
+    lost: Option<Reason>,
+}
+
+/// Disconnects its own connector from connection_made.
+struct Regrets;
+
+impl Protocol<SelfClosing> for Regrets {
+    fn connection_made(&mut self, cx: &mut NetCtx<'_, SelfClosing>) {
+        let connector = cx.state.connector.clone().expect("kept");
+        assert_eq!(connector.state(), ConnectorState::Connected);
+        assert_eq!(connector.transport().as_ref(), Some(cx.transport));
+        connector.disconnect();
+        assert!(cx.transport.is_disconnecting());
+    }
+    fn data_received(&mut self, _cx: &mut NetCtx<'_, SelfClosing>, _data: &[u8]) {}
+    fn connection_lost(&mut self, cx: &mut NetCtx<'_, SelfClosing>, reason: &Reason) {
+        cx.state.lost = Some(reason.clone());
+    }
+}
+
+struct Idle;
+
+impl Protocol<SelfClosing> for Idle {
+    fn data_received(&mut self, _cx: &mut NetCtx<'_, SelfClosing>, _data: &[u8]) {}
+}
+
+#[test]
+fn a_connector_knows_its_transport_from_connection_made_on() {
+    let reactor = reactor(SelfClosing::default());
+    let port = reactor.listen_tcp(ANY, |_| Idle).expect("listen");
+    let connector = reactor.connect_tcp("127.0.0.1", port.get_host().port(), |_| Regrets);
+    reactor
+        .access_state(|s| s.connector = Some(connector.clone()))
+        .expect("state");
+    iterate_until(&reactor, "the loss", |s| s.lost.is_some());
+    reactor
+        .access_state(|s| {
+            assert!(matches!(s.lost, Some(Reason::Closed)), "{:?}", s.lost);
+            s.connector = None;
+        })
+        .expect("state");
+    assert_eq!(connector.state(), ConnectorState::Disconnected);
+}
+
 // ---------------------------------------------------------------------------
 // Reconnecting
 
