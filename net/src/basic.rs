@@ -324,14 +324,19 @@ impl<P> LineReceiver<P> {
                 // back with set_line_mode(extra) lands in the emptied buffer.
                 let mut raw = std::mem::take(&mut self.framing.buf);
                 let start = std::mem::take(&mut self.framing.start);
-                self.with(cx, |p, lcx| p.raw_data_received(lcx, &raw[start..]));
+                let data = raw.get(start..).unwrap_or_default();
+                self.with(cx, |p, lcx| p.raw_data_received(lcx, data));
                 if self.framing.buf.is_empty() {
                     raw.clear();
                     self.framing.buf = raw; // keep the allocation
                 }
                 continue;
             }
-            let rest = &self.framing.buf[self.framing.start..];
+            let rest = self
+                .framing
+                .buf
+                .get(self.framing.start..)
+                .unwrap_or_default();
             let max = self.framing.max_length;
             match find(rest, &self.framing.delimiter) {
                 Some(end) if end <= max => {
@@ -511,7 +516,8 @@ pub trait StringProtocol<S: 'static = ()>: 'static {
 /// A length above [`MAX_LENGTH`](Self::MAX_LENGTH) (99,999, as Twisted's)
 /// goes to `length_limit_exceeded`, which closes the connection by default;
 /// nothing past that prefix is read. Strings are delivered while the
-/// transport is not paused.
+/// transport is neither paused nor disconnecting (as `LineReceiver` stops
+/// at a disconnect; Twisted's `Int32StringReceiver` would go on).
 ///
 /// ```
 /// use tx0mq_net::basic::{Int32StringReceiver, StringCtx, StringProtocol};
@@ -614,23 +620,24 @@ impl<P> Int32StringReceiver<P> {
         }
         self.buf.extend_from_slice(data);
         while !cx.transport.is_reading_paused() && !cx.transport.is_disconnecting() {
-            let rest = &self.buf[self.start..];
+            let rest = self.buf.get(self.start..).unwrap_or_default();
             let Some(prefix) = rest.first_chunk::<PREFIX>() else {
                 break;
             };
             let length = u32::from_be_bytes(*prefix) as usize;
-            if length > self.max_length {
+            let end = PREFIX.checked_add(length);
+            if length > self.max_length || end.is_none() {
                 self.broken = true;
                 self.buf = Vec::new();
                 self.start = 0;
                 self.with(cx, |p, scx| p.length_limit_exceeded(scx, length));
                 return;
             }
-            let Some(string) = rest.get(PREFIX..PREFIX + length) else {
+            let Some(string) = end.and_then(|end| rest.get(PREFIX..end)) else {
                 break;
             };
             let string = string.to_vec();
-            self.start += PREFIX + length;
+            self.start += PREFIX + string.len();
             self.with(cx, |p, scx| p.string_received(scx, &string));
         }
         if self.start > 0 {
