@@ -305,9 +305,19 @@ impl<F: ClientFactory<S>, S: 'static> ReconnectingClientFactory<F, S> {
     }
 
     /// A handle to the backoff: take it before the factory is handed to
-    /// `connect_tcp`.
+    /// `connect_tcp`, to reset or stop it later.
     pub fn backoff(&self) -> Backoff<S> {
         self.backoff.clone()
+    }
+
+    /// [`Backoff::reset_delay`] (Twisted's `resetDelay`).
+    pub fn reset_delay(&self) {
+        self.backoff.reset_delay();
+    }
+
+    /// [`Backoff::stop_trying`] (Twisted's `stopTrying`).
+    pub fn stop_trying(&self) {
+        self.backoff.stop_trying();
     }
 
     /// The wrapped factory.

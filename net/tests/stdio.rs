@@ -242,9 +242,14 @@ fn with_fds_runs_on_pipes_it_owns_and_closes() {
         .access_state(|s| assert!(matches!(s.lost, Some(Reason::PeerClosed)), "{:?}", s.lost))
         .expect("state");
     // The transport closed its end of the output pipe: reading ends.
-    let mut out = String::new();
-    output_reader
-        .read_to_string(&mut out)
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = tx.send(output_reader.read_to_string(&mut out).map(|_| out));
+    });
+    let out = rx
+        .recv_timeout(PATIENCE)
+        .expect("end-of-file on the output pipe: the transport closed its end")
         .expect("read the output");
     assert_eq!(out, "QUIET\nPLEASE\n");
 }

@@ -71,7 +71,11 @@ fn a_datagram_goes_round_trip_between_two_ports() {
 #[test]
 fn broadcast_is_refused_until_allowed() {
     let reactor = reactor(Mail::default());
-    let receiver = reactor.listen_udp(("0.0.0.0", 0), Post).expect("listen");
+    // Bound to the loopback network's broadcast address: it gets what is
+    // sent there, and nothing else.
+    let receiver = reactor
+        .listen_udp(("127.255.255.255", 0), Post)
+        .expect("listen");
     let sender = loopback_port(&reactor);
     let broadcast = SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(127, 255, 255, 255)),
@@ -97,8 +101,9 @@ fn broadcast_is_refused_until_allowed() {
 #[test]
 fn a_multicast_member_hears_its_group_until_it_leaves() {
     let reactor = reactor(Mail::default());
-    let member = reactor.listen_udp(("0.0.0.0", 0), Post).expect("listen");
     let group = IpAddr::V4(Ipv4Addr::new(239, 255, 42, 99));
+    // Bound to the group's address: it gets the group's datagrams only.
+    let member = reactor.listen_udp((group, 0), Post).expect("listen");
     let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     member.join_group(group, any).expect("join");
     member.set_ttl(2).expect("ttl");
