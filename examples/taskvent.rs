@@ -6,10 +6,15 @@
 //! second to let 0MQ deliver. Its other halves are `taskwork.py` and
 //! `tasksink.py` (or `taskwork`/`taskwork2` and `tasksink`/`tasksink2`).
 //!
-//! The port: stdin is watched by the reactor's fd reader (`add_reader`), and
-//! the final `time.sleep(1)` is a `call_later` that stops the reactor. Tasks
-//! pushed before any worker is connected wait in the connection's outbox
-//! (the original would block in `send` instead).
+//! The port: `input()` is a `LineReceiver` on `StandardIO`, Twisted's way
+//! to read the terminal or a pipe without blocking the reactor (a regular
+//! file or `/dev/null` as stdin works too). Its first line sends the
+//! tasks; end-of-file before it makes the exit status 1 (`input()` raises
+//! `EOFError`). The lines printed after Enter are written through the same
+//! transport, which owns stdout while it is open, and the final
+//! `time.sleep(1)` is a `call_later` that stops the reactor. Tasks pushed
+//! before any worker is connected wait in the connection's outbox (the
+//! original would block in `send` instead).
 //!
 //! ```text
 //! cargo run --example taskvent        # binds tcp://*:5557, connects tcp://localhost:5558
@@ -20,13 +25,14 @@
 //! `Press Enter when the workers are ready: `; after Enter, `Sending tasks to
 //! workers...` and `Total expected cost: 5123 msec`, and exits a second later.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPushConnection};
-use tx0mq::{Ctx, Reactor};
+use tx0mq::net::basic::{LineCtx, LineProtocol, LineReceiver};
+use tx0mq::net::{Reason, StandardIO};
+use tx0mq::Reactor;
 
 mod pyport;
 use pyport::Random;
@@ -38,10 +44,39 @@ const TASKS: u32 = 100;
 struct Failed(bool);
 
 /// The two sockets, as the Enter handler needs them.
-#[derive(Clone)]
 struct Vent {
     sender: ZmqPushConnection<Failed>,
     sink: ZmqPushConnection<Failed>,
+}
+
+/// `input()`: waits for a line on stdin.
+struct Prompt {
+    vent: Vent,
+    sent: bool,
+}
+
+impl LineProtocol<Failed> for Prompt {
+    fn line_received(&mut self, cx: &mut LineCtx<'_, Failed>, _line: &[u8]) {
+        if std::mem::replace(&mut self.sent, true) {
+            return;
+        }
+        // Nothing more is read; what is written below is flushed first.
+        cx.transport.lose_connection();
+        if let Err(e) = send_tasks(cx, &self.vent) {
+            eprintln!("taskvent: {e}");
+            cx.state.0 = true;
+            let _ = cx.reactor.stop();
+        }
+    }
+
+    fn connection_lost(&mut self, cx: &mut LineCtx<'_, Failed>, _reason: &Reason) {
+        if !self.sent {
+            // Stdin closed before Enter (Python's `input()` raises `EOFError`).
+            eprintln!("taskvent: stdin closed before Enter was pressed");
+            cx.state.0 = true;
+            let _ = cx.reactor.stop();
+        }
+    }
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -58,34 +93,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let vent = Vent { sender, sink };
 
     println!("Press Enter when the workers are ready: ");
-    let mut typed = Vec::new();
-    let on_stdin = {
-        let vent = vent.clone();
-        move |cx: &mut Ctx<'_, Failed>| match read_stdin(&mut typed)? {
-            Typed::Nothing => Ok(()),
-            Typed::Enter => {
-                cx.reactor.remove_reader(std::io::stdin());
-                send_tasks(cx, &vent)
-            }
-            Typed::End => {
-                cx.reactor.remove_reader(std::io::stdin());
-                give_up(cx)
-            }
-        }
-    };
-    if let Err(e) = reactor.add_reader(std::io::stdin(), on_stdin) {
-        // A regular file (or /dev/null) cannot be polled, but reading it
-        // never blocks either: read it as soon as the reactor runs.
-        log::debug!("stdin cannot be polled ({e}); reading it directly");
-        let mut typed = Vec::new();
-        reactor.call_when_running(move |cx| loop {
-            match read_stdin(&mut typed)? {
-                Typed::Nothing => continue,
-                Typed::Enter => return send_tasks(cx, &vent),
-                Typed::End => return give_up(cx),
-            }
-        });
-    }
+    let prompt = Prompt { vent, sent: false };
+    let _stdin = StandardIO::new(&reactor, LineReceiver::new(prompt).delimiter(b"\n"))?;
 
     reactor.run()?;
     if reactor.access_state(|failed| failed.0)? {
@@ -94,45 +103,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// What one read of stdin brought.
-enum Typed {
-    /// Some text, but no Enter yet.
-    Nothing,
-    /// A line was entered.
-    Enter,
-    /// Stdin ended before Enter.
-    End,
-}
-
-/// Reads what stdin has now (one `read`, which does not block: the reactor
-/// said it is readable) and says whether Enter was pressed.
-fn read_stdin(typed: &mut Vec<u8>) -> std::io::Result<Typed> {
-    let mut chunk = [0u8; 8192]; // std's stdin buffer size: nothing is left buffered
-    let n = match std::io::stdin().lock().read(&mut chunk) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(Typed::Nothing),
-        Err(e) => return Err(e),
-    };
-    typed.extend_from_slice(&chunk[..n]);
-    Ok(if typed.contains(&b'\n') {
-        Typed::Enter
-    } else if n == 0 {
-        Typed::End
-    } else {
-        Typed::Nothing
-    })
-}
-
-/// Stdin closed before Enter (Python's `input()` raises `EOFError`).
-fn give_up(cx: &mut Ctx<'_, Failed>) -> Result<(), Box<dyn std::error::Error>> {
-    eprintln!("taskvent: stdin closed before Enter was pressed");
-    cx.state.0 = true;
-    cx.reactor.stop()?;
-    Ok(())
-}
-
-fn send_tasks(cx: &mut Ctx<'_, Failed>, vent: &Vent) -> Result<(), Box<dyn std::error::Error>> {
-    println!("Sending tasks to workers...");
+fn send_tasks(cx: &mut LineCtx<'_, Failed>, vent: &Vent) -> Result<(), Box<dyn std::error::Error>> {
+    cx.transport.write("Sending tasks to workers...\n")?;
 
     // The first message is "0" and signals start of batch.
     vent.sink.push(b"0")?;
@@ -145,7 +117,8 @@ fn send_tasks(cx: &mut Ctx<'_, Failed>, vent: &Vent) -> Result<(), Box<dyn std::
         total_msec += workload;
         vent.sender.push(workload.to_string())?;
     }
-    println!("Total expected cost: {total_msec} msec");
+    cx.transport
+        .write(format!("Total expected cost: {total_msec} msec\n"))?;
 
     // Give 0MQ time to deliver.
     cx.reactor

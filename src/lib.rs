@@ -1,17 +1,21 @@
 //! tx0mq: a Twisted-style reactor and txZMQ-compatible ZeroMQ connections.
 //!
-//! This facade re-exports the two crates of the project:
+//! This facade re-exports the three crates of the project:
 //!
 //! - [`reactor`] (`tx0mq-reactor`): the single-threaded event loop, timers,
 //!   `Deferred`, `LoopingCall`, thread calls and fd readers;
 //! - [`connections`] (`tx0mq-connections`): ZeroMQ connections whose callbacks
-//!   run in the reactor, speaking txZMQ's wire formats.
+//!   run in the reactor, speaking txZMQ's wire formats;
+//! - [`net`] (`tx0mq-net`): Twisted's transports and protocols on the same
+//!   reactor: TCP (`reactor.listen_tcp`, `connect_tcp`), UDP, standard I/O,
+//!   `LineReceiver` and `Int32StringReceiver`.
 //!
 //! The most used items are also available at the top level.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub use tx0mq_connections as connections;
+pub use tx0mq_net as net;
 pub use tx0mq_reactor as reactor;
 
 pub use tx0mq_reactor::{
