@@ -41,6 +41,18 @@ pub enum Error {
     /// A Deferred's callback or errback panicked; the message is the
     /// panic's. The chain goes on down its errback path with this.
     CallbackPanicked(String),
+    /// A function run on the reactor's thread pool (by `defer_to_thread`)
+    /// panicked; the message is the panic's.
+    ThreadPanicked(String),
+    /// A function `blocking_call_from_thread` ran on the reactor thread
+    /// panicked; the message is the panic's.
+    BlockingCallPanicked(String),
+    /// The reactor shut its thread pool down (at shutdown, or when dropped)
+    /// before the work queued on it started; the work was dropped.
+    ShutDown,
+    /// `blocking_call_from_thread` was called on the reactor's own thread,
+    /// where waiting for the reactor would never end.
+    OnReactorThread,
     /// An operating-system call failed; `context` names what was being done.
     Io {
         /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
@@ -75,6 +87,10 @@ impl fmt::Display for Error {
             Error::LoopAlreadyRunning => f.write_str("the LoopingCall is already running; stop it before starting it again"),
             Error::Panicked(message) => write!(f, "a spawned future panicked: {message}"),
             Error::CallbackPanicked(message) => write!(f, "a Deferred callback panicked: {message}"),
+            Error::ThreadPanicked(message) => write!(f, "a function run in the reactor's thread pool panicked: {message}"),
+            Error::BlockingCallPanicked(message) => write!(f, "a function blocking_call_from_thread ran on the reactor thread panicked: {message}"),
+            Error::ShutDown => f.write_str("reactor shut down: its thread pool stopped before the queued work started, and the work was dropped"),
+            Error::OnReactorThread => f.write_str("blocking_call_from_thread was called on the reactor thread, where it would wait forever; call the function directly"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

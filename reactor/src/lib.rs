@@ -11,6 +11,10 @@
 //! | `reactor.callLater(d, f)`            | [`Reactor::call_later`] → [`DelayedCall`]             |
 //! | `reactor.callWhenRunning(f)`         | [`Reactor::call_when_running`]                        |
 //! | `reactor.callFromThread(f)`          | [`ThreadHandle::call_from_thread`]                    |
+//! | `threads.deferToThread(f)`          | [`Reactor::defer_to_thread`]                          |
+//! | `reactor.callInThread(f)`            | [`Reactor::call_in_thread`]                           |
+//! | `threads.blockingCallFromThread`     | [`ThreadHandle::blocking_call_from_thread`]           |
+//! | `reactor.suggestThreadPoolSize(n)`   | [`Reactor::suggest_thread_pool_size`]                 |
 //! | `addSystemEventTrigger`              | [`Reactor::add_system_event_trigger`]                 |
 //! | `addReader` / `addWriter` / `removeAll` | [`Reactor::add_reader`], [`Reactor::add_writer`], [`Reactor::remove_all`] |
 //! | `task.LoopingCall` (`withCount`)     | [`LoopingCall`] ([`LoopingCall::with_count`])         |
@@ -63,6 +67,7 @@ mod error;
 pub mod executor;
 mod fd;
 mod looping;
+mod pool;
 mod reactor;
 mod signals;
 mod stats;

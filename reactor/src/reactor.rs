@@ -12,12 +12,15 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
@@ -27,6 +30,7 @@ use crate::clock::Clock;
 use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
 use crate::fd::{FdTable, Readiness, Role, SourceId};
+use crate::pool::{Job, ThreadPool};
 use crate::signals::SignalGuard;
 use crate::stats::{nanos, CallbackKind, Counters, ReactorStats};
 use crate::task::{Executor, TaskOutput};
@@ -79,6 +83,32 @@ type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 /// A call queued by another thread.
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
 
+/// How a thread-pool job ended, as the reactor thread learns it.
+enum Outcome {
+    /// Its value, boxed to cross threads.
+    Done(Box<dyn Any + Send>),
+    /// It panicked, with this message.
+    Panicked(String),
+    /// It was dropped unstarted at shutdown.
+    ShutDown,
+}
+
+/// What fires a `defer_to_thread` Deferred with its job's outcome.
+type Completion = Box<dyn FnOnce(Outcome)>;
+
+/// Outcomes of finished jobs, posted by the workers.
+type Finished = Arc<Mutex<Vec<(u64, Outcome)>>>;
+
+/// Twisted's default thread pool size (`ThreadPool.max`).
+const DEFAULT_POOL_SIZE: usize = 10;
+
+/// What other threads may ask about the reactor: which thread it lives on,
+/// and whether it has stopped (a blocking call would wait in vain).
+struct Status {
+    thread: ThreadId,
+    stopped: AtomicBool,
+}
+
 /// The poll's tokens for the reactor's own sources: the waker of thread calls,
 /// and the signal pipe. No [`SourceId`](crate::SourceId)'s token has the upper
 /// half of its bits all set (see `fd.rs`), so these never name an fd.
@@ -108,6 +138,7 @@ pub struct ReactorBuilder<S: 'static = ()> {
     handle_signals: bool,
     catch_panics: bool,
     events_capacity: usize,
+    pool_size: usize,
 }
 
 impl ReactorBuilder<()> {
@@ -118,6 +149,7 @@ impl ReactorBuilder<()> {
             handle_signals: true,
             catch_panics: true,
             events_capacity: 1024,
+            pool_size: DEFAULT_POOL_SIZE,
         }
     }
 }
@@ -131,6 +163,7 @@ impl<S: 'static> ReactorBuilder<S> {
             handle_signals: self.handle_signals,
             catch_panics: self.catch_panics,
             events_capacity: self.events_capacity,
+            pool_size: self.pool_size,
         }
     }
 
@@ -165,6 +198,22 @@ impl<S: 'static> ReactorBuilder<S> {
     /// How many readiness events one poll can return (default 1024).
     pub fn events_capacity(mut self, capacity: usize) -> Self {
         self.events_capacity = capacity.max(1);
+        self
+    }
+
+    /// The most threads the reactor's thread pool runs at once (default 10,
+    /// as Twisted's). The pool starts no thread before the first
+    /// [`Reactor::defer_to_thread`] or [`Reactor::call_in_thread`].
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().thread_pool_size(2).build()?;
+    /// assert_eq!(reactor.thread_pool_size(), 2);
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn thread_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
         self
     }
 
@@ -207,6 +256,16 @@ impl<S: 'static> ReactorBuilder<S> {
                 kept: RefCell::new(Vec::new()),
                 exit_signal: Cell::new(None),
                 stats: Counters::new(),
+                pool: RefCell::new(None),
+                pool_size: Cell::new(self.pool_size),
+                pool_trigger: Cell::new(false),
+                pending_jobs: RefCell::new(HashMap::new()),
+                next_job: Cell::new(0),
+                finished: Arc::new(Mutex::new(Vec::new())),
+                status: Arc::new(Status {
+                    thread: std::thread::current().id(),
+                    stopped: AtomicBool::new(false),
+                }),
             }),
         })
     }
@@ -237,6 +296,47 @@ struct Inner<S: 'static> {
     exit_signal: Cell<Option<i32>>,
     /// Passes, callbacks, timer lateness (see `stats.rs`).
     stats: Counters,
+    /// The thread pool, from its first use until shutdown.
+    pool: RefCell<Option<ThreadPool>>,
+    pool_size: Cell<usize>,
+    /// Whether the shutdown trigger that stops the pool is added.
+    pool_trigger: Cell<bool>,
+    /// The `defer_to_thread` Deferreds waiting for their job, by job id.
+    pending_jobs: RefCell<HashMap<u64, Completion>>,
+    next_job: Cell<u64>,
+    finished: Finished,
+    status: Arc<Status>,
+}
+
+impl<S: 'static> Inner<S> {
+    /// Fires the Deferreds of the jobs that finished.
+    fn deliver_finished(&self) {
+        let finished =
+            std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()));
+        for (id, outcome) in finished {
+            self.complete(id, outcome);
+        }
+    }
+
+    fn complete(&self, id: u64, outcome: Outcome) {
+        let completion = self.pending_jobs.borrow_mut().remove(&id);
+        if let Some(completion) = completion {
+            completion(outcome); // outside the borrow: its callbacks may defer more
+        }
+    }
+
+    /// Stops the pool: drops the jobs not started (failing their Deferreds
+    /// with `Error::ShutDown`), joins the workers, and fires the Deferreds
+    /// of the jobs that finished meanwhile. The next use starts a new pool.
+    fn stop_pool(&self) {
+        let pool = self.pool.borrow_mut().take();
+        let Some(pool) = pool else { return };
+        let dropped = pool.stop();
+        self.deliver_finished();
+        for id in dropped {
+            self.complete(id, Outcome::ShutDown);
+        }
+    }
 }
 
 /// Nothing the reactor holds outlives it. The kept values go first, last
@@ -256,7 +356,9 @@ impl<S: 'static> Drop for Inner<S> {
         for call in timers {
             call.closure().discard();
         }
+        self.status.stopped.store(true, Ordering::SeqCst);
         self.threads.close();
+        self.stop_pool();
     }
 }
 
@@ -376,6 +478,7 @@ impl<S: 'static> Reactor<S> {
     pub fn thread_handle(&self) -> ThreadHandle<S> {
         ThreadHandle {
             shared: self.inner.threads.clone(),
+            status: self.inner.status.clone(),
         }
     }
 
@@ -592,6 +695,7 @@ impl<S: 'static> Reactor<S> {
         while !self.inner.stop_requested.get() {
             self.pass(None, signals)?;
         }
+        self.inner.status.stopped.store(true, Ordering::SeqCst);
         for phase in Phase::ALL {
             self.fire_triggers(SystemEvent::Shutdown, phase);
         }
@@ -1082,6 +1186,165 @@ impl<S: 'static> Reactor<S> {
     }
 }
 
+// The thread pool: Twisted's `callInThread` and `threads.deferToThread`.
+// The pool itself is in `pool.rs`.
+impl<S: 'static> Reactor<S> {
+    /// The most threads the thread pool runs at once.
+    pub fn thread_pool_size(&self) -> usize {
+        self.inner.pool_size.get()
+    }
+
+    /// Sets the most threads the thread pool runs at once (Twisted's
+    /// `suggestThreadPoolSize`; at least 1). Growing takes effect at once;
+    /// on shrinking, surplus threads exit after their current job.
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert_eq!(reactor.thread_pool_size(), 10);
+    /// reactor.suggest_thread_pool_size(4);
+    /// assert_eq!(reactor.thread_pool_size(), 4);
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn suggest_thread_pool_size(&self, size: usize) {
+        let size = size.max(1);
+        self.inner.pool_size.set(size);
+        if let Some(pool) = self.inner.pool.borrow().as_ref() {
+            pool.set_max(size);
+        }
+    }
+
+    /// Queues `job` on the pool, starting the pool (and the shutdown trigger
+    /// that stops it) on first use.
+    fn submit_job(&self, id: u64, job: Job) -> Result<()> {
+        if !self.inner.pool_trigger.replace(true) {
+            self.inner.triggers.add(
+                Phase::During,
+                SystemEvent::Shutdown,
+                Box::new(|cx: &mut Ctx<'_, S>| cx.reactor.inner.stop_pool()),
+            );
+        }
+        let mut pool = self.inner.pool.borrow_mut();
+        let pool = pool.get_or_insert_with(|| ThreadPool::new(self.inner.pool_size.get()));
+        pool.submit(id, job)
+    }
+
+    /// Runs `f` on a thread of the reactor's pool and forgets it (Twisted's
+    /// `reactor.callInThread`). A panic in `f` is caught and logged; work
+    /// not started when the reactor shuts down is dropped.
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let handle = reactor.thread_handle();
+    /// reactor.call_in_thread(move || {
+    ///     // Blocking work here, then back to the reactor thread:
+    ///     let _ = handle.call_from_thread(|cx| cx.reactor.stop());
+    /// })?;
+    /// reactor.run()?;
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the pool has no thread and cannot start one.
+    pub fn call_in_thread<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let id = self.next_job_id();
+        self.submit_job(
+            id,
+            Box::new(move || {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+                    log::error!(
+                        "call_in_thread: the function panicked: {}",
+                        panic_message(&*payload)
+                    );
+                }
+            }),
+        )
+    }
+
+    fn next_job_id(&self) -> u64 {
+        let id = self.inner.next_job.get();
+        self.inner.next_job.set(id.wrapping_add(1));
+        id
+    }
+
+    /// Runs `f` on a thread of the reactor's pool and returns a Deferred
+    /// that fires on the reactor thread with its result (Twisted's
+    /// `threads.deferToThread`).
+    ///
+    /// The Deferred fails with [`Error::ThreadPanicked`] (naming the panic)
+    /// if `f` panics, with [`Error::ShutDown`] if the reactor shuts down
+    /// before `f` starts, and with [`Error::Io`] if the pool has no thread
+    /// and cannot start one. At most
+    /// [`thread_pool_size`](Self::thread_pool_size) functions run at once;
+    /// the others wait their turn, in order.
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let r = reactor.clone();
+    /// let answer = reactor.run_until_complete(async move {
+    ///     r.defer_to_thread(|| (1..=10u64).product::<u64>()).await
+    /// })?;
+    /// assert_eq!(answer?, 3_628_800);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn defer_to_thread<F, T>(&self, f: F) -> Deferred<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let id = self.next_job_id();
+        let d = Deferred::new();
+        let fire = d.clone();
+        let completion: Completion = Box::new(move |outcome| {
+            let fired = match outcome {
+                Outcome::Done(value) => match value.downcast::<T>() {
+                    Ok(value) => fire.callback(*value),
+                    Err(_) => fire.errback(Error::ThreadPanicked(
+                        "the result had an unexpected type".into(),
+                    )),
+                },
+                Outcome::Panicked(message) => fire.errback(Error::ThreadPanicked(message)),
+                Outcome::ShutDown => fire.errback(Error::ShutDown),
+            };
+            if fired.is_err() {
+                log::debug!("defer_to_thread: the Deferred had already fired");
+            }
+        });
+        self.inner.pending_jobs.borrow_mut().insert(id, completion);
+        let finished = Arc::clone(&self.inner.finished);
+        let handle = self.thread_handle();
+        let job: Job = Box::new(move || {
+            let outcome = match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(value) => Outcome::Done(Box::new(value)),
+                Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+            };
+            finished
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((id, outcome));
+            // Fails only once the reactor is gone, and the Deferred with it.
+            let _ = handle.call_from_thread(|cx| cx.reactor.inner.deliver_finished());
+        });
+        if let Err(e) = self.submit_job(id, job) {
+            let completion = self.inner.pending_jobs.borrow_mut().remove(&id);
+            drop(completion);
+            if d.errback(e).is_err() {
+                log::debug!("defer_to_thread: the Deferred had already fired");
+            }
+        }
+        d
+    }
+}
+
 /// A weak handle to a [`Reactor`], which does not keep it alive.
 pub struct WeakReactor<S: 'static = ()> {
     inner: Weak<Inner<S>>,
@@ -1134,12 +1397,14 @@ impl<S: 'static> WeakReactor<S> {
 /// ```
 pub struct ThreadHandle<S: 'static = ()> {
     shared: Arc<ThreadQueue<ThreadCall<S>>>,
+    status: Arc<Status>,
 }
 
 impl<S: 'static> Clone for ThreadHandle<S> {
     fn clone(&self) -> Self {
         ThreadHandle {
             shared: self.shared.clone(),
+            status: self.status.clone(),
         }
     }
 }
@@ -1169,6 +1434,77 @@ impl<S: 'static> ThreadHandle<S> {
     }
 }
 
+impl<S: 'static> ThreadHandle<S> {
+    /// Runs `f` on the reactor thread and waits for its result (Twisted's
+    /// `threads.blockingCallFromThread`). For code on another thread (a
+    /// [`defer_to_thread`](Reactor::defer_to_thread) function, say) that
+    /// needs the reactor's state or must call a protocol.
+    ///
+    /// If the reactor has not been run yet, the call waits for
+    /// [`run`](Reactor::run) (or an [`iterate`](Reactor::iterate)).
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().state(41u32).handle_signals(false).build()?;
+    /// let handle = reactor.thread_handle();
+    /// let worker = std::thread::spawn(move || {
+    ///     let seen = handle.blocking_call_from_thread(|cx| {
+    ///         *cx.state += 1;
+    ///         *cx.state
+    ///     });
+    ///     let _ = handle.call_from_thread(|cx| cx.reactor.stop());
+    ///     seen
+    /// });
+    /// reactor.run()?;
+    /// assert_eq!(worker.join().map_err(|_| "the worker panicked")??, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OnReactorThread`] at once if called on the reactor's own
+    /// thread; [`Error::BlockingCallPanicked`] if `f` panics;
+    /// [`Error::NotRunning`] once the reactor has stopped (`f` may still run
+    /// if the reactor runs again); [`Error::ReactorGone`] if the reactor is
+    /// dropped; [`Error::Io`] if the waker fails.
+    pub fn blocking_call_from_thread<F, T>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Ctx<'_, S>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if std::thread::current().id() == self.status.thread {
+            return Err(Error::OnReactorThread);
+        }
+        if self.status.stopped.load(Ordering::SeqCst) {
+            return Err(Error::NotRunning);
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.shared.push(Box::new(move |cx: &mut Ctx<'_, S>| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(cx)))
+                .map_err(|payload| panic_message(&*payload));
+            // The caller may have given up (the reactor stopped).
+            let _ = reply.send(outcome);
+        }))?;
+        loop {
+            match answer.recv_timeout(Duration::from_millis(20)) {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(message)) => return Err(Error::BlockingCallPanicked(message)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(Error::ReactorGone),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.status.stopped.load(Ordering::SeqCst) {
+                        return match answer.try_recv() {
+                            Ok(Ok(value)) => Ok(value),
+                            Ok(Err(message)) => Err(Error::BlockingCallPanicked(message)),
+                            Err(_) => Err(Error::NotRunning),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Marks the reactor running, with its signal handling, for as long as
 /// `run` runs: dropped, whether `run` returns or a panic unwinds out of it,
 /// it marks the reactor neither running nor stopping and uninstalls the
@@ -1183,6 +1519,7 @@ impl<'a, S: 'static> RunGuard<'a, S> {
     fn enter(inner: &'a Inner<S>, signals: Option<SignalGuard>) -> Self {
         inner.running.set(true);
         inner.stop_requested.set(false);
+        inner.status.stopped.store(false, Ordering::SeqCst);
         RunGuard { inner, signals }
     }
 }
@@ -1191,6 +1528,7 @@ impl<S: 'static> Drop for RunGuard<'_, S> {
     fn drop(&mut self) {
         self.inner.running.set(false);
         self.inner.stop_requested.set(false);
+        self.inner.status.stopped.store(true, Ordering::SeqCst);
         if let Some(signals) = self.signals.take() {
             signals.uninstall(&self.inner.registry);
         }
