@@ -64,33 +64,33 @@ impl ThreadPool {
         }
     }
 
-    /// Changes the bound. Surplus workers exit after their current job.
-    pub(crate) fn set_max(&self, max: usize) {
+    /// Changes the bound. Growing starts workers for jobs waiting; on
+    /// shrinking, surplus workers exit after their current job.
+    pub(crate) fn set_max(&mut self, max: usize) {
         self.shared.lock().max = max.max(1);
         self.shared.work.notify_all();
+        while self.reserve_worker() {
+            if let Err(e) = self.spawn_worker() {
+                log::warn!("start a thread-pool worker: {e}; the jobs wait for running workers");
+                break;
+            }
+        }
     }
 
-    /// Queues `job`, waking an idle worker or starting one if the bound
-    /// allows.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] if no worker runs and none can be started (the job is
-    /// not queued).
-    pub(crate) fn submit(&mut self, id: u64, job: Job) -> Result<()> {
-        let spawn = {
-            let mut state = self.shared.lock();
-            state.queue.push_back((id, job));
-            let spawn = state.queue.len() > state.idle && state.workers < state.max;
-            if spawn {
-                state.workers += 1;
-            }
-            spawn
-        };
-        if !spawn {
-            self.shared.work.notify_one();
-            return Ok(());
+    /// Counts a new worker in if a queued job has no idle worker to take it
+    /// and the bound allows one more.
+    fn reserve_worker(&self) -> bool {
+        let mut state = self.shared.lock();
+        let spawn = state.queue.len() > state.idle && state.workers < state.max;
+        if spawn {
+            state.workers += 1;
         }
+        spawn
+    }
+
+    /// Starts a worker counted in by `reserve_worker` (uncounting it if the
+    /// thread cannot start).
+    fn spawn_worker(&mut self) -> std::io::Result<()> {
         self.started += 1;
         let shared = Arc::clone(&self.shared);
         let spawned = std::thread::Builder::new()
@@ -102,20 +102,39 @@ impl ThreadPool {
                 Ok(())
             }
             Err(e) => {
-                let mut state = self.shared.lock();
-                state.workers -= 1;
-                if state.workers == 0 {
-                    // Nobody would ever run it: take it back.
-                    let job = state.queue.iter().position(|(queued, _)| *queued == id);
-                    let job = job.and_then(|at| state.queue.remove(at));
-                    drop(state);
-                    drop(job);
-                    return Err(Error::io("start a thread-pool worker", e));
-                }
-                log::warn!("start a thread-pool worker: {e}; the job waits for a running worker");
-                Ok(())
+                self.shared.lock().workers -= 1;
+                Err(e)
             }
         }
+    }
+
+    /// Queues `job`, waking an idle worker or starting one if the bound
+    /// allows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if no worker runs and none can be started (the job is
+    /// not queued).
+    pub(crate) fn submit(&mut self, id: u64, job: Job) -> Result<()> {
+        self.shared.lock().queue.push_back((id, job));
+        if !self.reserve_worker() {
+            self.shared.work.notify_one();
+            return Ok(());
+        }
+        let Err(e) = self.spawn_worker() else {
+            return Ok(());
+        };
+        let mut state = self.shared.lock();
+        if state.workers == 0 {
+            // Nobody would ever run it: take it back.
+            let job = state.queue.iter().position(|(queued, _)| *queued == id);
+            let job = job.and_then(|at| state.queue.remove(at));
+            drop(state);
+            drop(job);
+            return Err(Error::io("start a thread-pool worker", e));
+        }
+        log::warn!("start a thread-pool worker: {e}; the job waits for a running worker");
+        Ok(())
     }
 
     /// Drops the jobs not started, waits for the running ones and joins every

@@ -1195,8 +1195,9 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// Sets the most threads the thread pool runs at once (Twisted's
-    /// `suggestThreadPoolSize`; at least 1). Growing takes effect at once;
-    /// on shrinking, surplus threads exit after their current job.
+    /// `suggestThreadPoolSize`; at least 1). Growing starts threads for the
+    /// work waiting at once; on shrinking, surplus threads exit after their
+    /// current job.
     ///
     /// ```
     /// use tx0mq_reactor::Reactor;
@@ -1210,7 +1211,7 @@ impl<S: 'static> Reactor<S> {
     pub fn suggest_thread_pool_size(&self, size: usize) {
         let size = size.max(1);
         self.inner.pool_size.set(size);
-        if let Some(pool) = self.inner.pool.borrow().as_ref() {
+        if let Some(pool) = self.inner.pool.borrow_mut().as_mut() {
             pool.set_max(size);
         }
     }

@@ -319,3 +319,23 @@ fn a_blocking_call_waiting_while_the_reactor_stops_returns_an_error() {
     assert!(rx.try_recv().is_err(), "shutdown took the whole deadline");
     assert_eq!(result.borrow().as_deref(), Some("Err(NotRunning)"));
 }
+
+#[test]
+fn growing_the_pool_lets_waiting_work_start() {
+    let r = builder().thread_pool_size(1).build().expect("build");
+    let (gate_tx, gate) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel();
+    let first = r.defer_to_thread(move || gate.recv_timeout(DEADLINE).is_ok());
+    let second = r.defer_to_thread(move || started_tx.send(()).is_ok());
+    assert!(
+        started.recv_timeout(Duration::from_millis(200)).is_err(),
+        "the second function started in a pool of one whose thread is busy"
+    );
+    r.suggest_thread_pool_size(2);
+    started
+        .recv_timeout(DEADLINE)
+        .expect("the second function started once the pool grew");
+    gate_tx.send(()).expect("open the gate");
+    assert!(wait_for(&r, &first, "the first result"));
+    assert!(wait_for(&r, &second, "the second result"));
+}
