@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tx0mq::connections::bytes_repr;
 use tx0mq::net::basic::{LineCtx, LineProtocol, LineReceiver};
-use tx0mq::net::{ReactorNet, Reason, Transport};
+use tx0mq::net::{Reason, Transport};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -69,12 +69,9 @@ fn message(client: &Transport<Chat>, message: &[u8]) {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Chat::default())?;
-    let port = reactor.listen_tcp((args.interface, args.port), |_addr| {
+    let _port = pyport::listen_tcp(&reactor, args.interface, args.port, |_addr| {
         LineReceiver::new(MyChat)
     })?;
-    if args.port == 0 {
-        println!("Listening on {}", port.get_host());
-    }
     reactor.run()?;
     Ok(())
 }

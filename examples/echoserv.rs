@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tx0mq::net::{NetCtx, Protocol, ReactorNet};
+use tx0mq::net::{NetCtx, Protocol};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -42,10 +42,7 @@ impl Protocol for Echo {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
-    let port = reactor.listen_tcp((args.interface, args.port), |_addr| Echo)?;
-    if args.port == 0 {
-        println!("Listening on {}", port.get_host());
-    }
+    let _port = pyport::listen_tcp(&reactor, args.interface, args.port, |_addr| Echo)?;
     reactor.run()?;
     Ok(())
 }

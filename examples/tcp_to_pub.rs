@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPubConnection};
 use tx0mq::net::basic::{LineCtx, LineProtocol, LineReceiver};
-use tx0mq::net::{ReactorNet, Reason};
+use tx0mq::net::Reason;
 use tx0mq::Reactor;
 
 mod pyport;
@@ -66,16 +66,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     factory.register_for_shutdown();
     let publisher = ZmqPubConnection::new(&factory, ZmqEndpoint::bind(args.publish))?;
     let tag = args.tag.into_bytes();
-    let port = reactor.listen_tcp((args.interface, args.port), move |_addr| {
+    let _port = pyport::listen_tcp(&reactor, args.interface, args.port, move |_addr| {
         let relay = Relay {
             publisher: publisher.clone(),
             tag: tag.clone(),
         };
         LineReceiver::new(relay).delimiter(b"\n")
     })?;
-    if args.port == 0 {
-        println!("Listening on {}", port.get_host());
-    }
     reactor.run()?;
     Ok(())
 }

@@ -279,3 +279,20 @@ impl Logging {
         println!("[CRITICAL] {message}");
     }
 }
+
+/// Listens on `interface:port` with `factory` (Twisted's `listenTCP`) and,
+/// for port 0 (the kernel's choice), prints `Listening on ADDRESS`, the line
+/// the network examples' tests read to find the port.
+pub fn listen_tcp<S: 'static, F: tx0mq::net::ServerFactory<S>>(
+    reactor: &tx0mq::Reactor<S>,
+    interface: std::net::IpAddr,
+    port: u16,
+    factory: F,
+) -> Result<tx0mq::net::tcp::Port<S>, Box<dyn Error>> {
+    use tx0mq::net::ReactorNet;
+    let listening = reactor.listen_tcp((interface, port), factory)?;
+    if port == 0 {
+        println!("Listening on {}", listening.get_host());
+    }
+    Ok(listening)
+}
