@@ -406,16 +406,11 @@ fn read_password_file(path: &Path) -> Result<Vec<(String, String)>> {
 
 impl Shared {
     fn handle<S: 'static>(&self, conn: &ZmqConnection<S>, request: Multipart) {
-        let (envelope, request_id, verdict, request) = match zap::parse(&request) {
+        let (envelope, request_id, verdict) = match zap::parse(&request) {
             Ok(request) => {
                 let verdict = self.decide(&request);
                 self.log(&request, &verdict);
-                (
-                    request.envelope.clone(),
-                    request.request_id.clone(),
-                    verdict,
-                    Some(request),
-                )
+                (request.envelope, request.request_id, verdict)
             }
             Err(malformed) => {
                 self.count(|s| s.malformed += 1);
@@ -434,19 +429,21 @@ impl Shared {
                 let Some((envelope, request_id)) = malformed.reply_to else {
                     return;
                 };
-                (envelope, request_id, Verdict::refuse(malformed.why), None)
+                (envelope, request_id, Verdict::refuse(malformed.why))
             }
         };
         let reply = zap::reply(
             envelope,
-            request_id,
+            &request_id,
             verdict.status,
             &verdict.text,
             &verdict.user_id,
         );
         if let Err(e) = conn.send(reply.into_iter().collect::<Multipart>()) {
-            let who = request.map_or_else(String::new, |r| format!(" to {}", describe(&r)));
-            log::warn!("ZAP authenticator: cannot send the reply{who}: {e}");
+            log::warn!(
+                "ZAP authenticator: cannot send the reply to request {}: {e}",
+                crate::frames::escape(&request_id)
+            );
         }
     }
 

@@ -211,7 +211,7 @@ pub(crate) fn parse<F: std::ops::Deref<Target = [u8]>>(frames: &[F]) -> Result<R
 /// status text, user id and (empty) metadata.
 pub(crate) fn reply(
     envelope: Vec<Vec<u8>>,
-    request_id: Vec<u8>,
+    request_id: &[u8],
     status: u16,
     text: &str,
     user_id: &str,
@@ -219,7 +219,7 @@ pub(crate) fn reply(
     let mut frames = envelope;
     frames.extend([
         VERSION.to_vec(),
-        request_id,
+        request_id.to_vec(),
         status.to_string().into_bytes(),
         text.as_bytes().to_vec(),
         user_id.as_bytes().to_vec(),
@@ -314,13 +314,7 @@ mod tests {
 
     #[test]
     fn a_reply_carries_envelope_status_and_user() {
-        let frames = reply(
-            vec![b"id".to_vec(), Vec::new()],
-            b"7".to_vec(),
-            200,
-            "OK",
-            "admin",
-        );
+        let frames = reply(vec![b"id".to_vec(), Vec::new()], b"7", 200, "OK", "admin");
         let expect: Vec<&[u8]> = vec![b"id", b"", b"1.0", b"7", b"200", b"OK", b"admin", b""];
         assert_eq!(frames, expect);
     }
