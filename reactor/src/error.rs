@@ -53,6 +53,14 @@ pub enum Error {
     /// `blocking_call_from_thread` was called on the reactor's own thread,
     /// where waiting for the reactor would never end.
     OnReactorThread,
+    /// A [`ReactorThread`](crate::ReactorThread) failed: its setup function
+    /// failed or panicked, or a panic ended its thread.
+    ReactorThread {
+        /// The thread's name.
+        thread: String,
+        /// What happened, with the setup error's or the panic's message.
+        reason: String,
+    },
     /// An operating-system call failed; `context` names what was being done.
     Io {
         /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
@@ -91,6 +99,7 @@ impl fmt::Display for Error {
             Error::BlockingCallPanicked(message) => write!(f, "a function blocking_call_from_thread ran on the reactor thread panicked: {message}"),
             Error::ShutDown => f.write_str("reactor shut down: its thread pool stopped before the queued work started, and the work was dropped"),
             Error::OnReactorThread => f.write_str("blocking_call_from_thread was called on the reactor thread, where it would wait forever; call the function directly"),
+            Error::ReactorThread { thread, reason } => write!(f, "reactor thread {thread:?}: {reason}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
