@@ -349,8 +349,8 @@ fn role_receive(args: &Args) {
         .handle_signals(false)
         .build()
         .expect("reactor");
-    let factory = ZmqFactory::new(&reactor).expect("factory");
-    let context = factory.context().expect("context");
+    let context = zmq::Context::new();
+    let factory = ZmqFactory::with_context(&reactor, context.clone());
     let sender = same_context.then(|| {
         sender_thread(
             context,
@@ -477,8 +477,9 @@ fn role_send(args: &Args) {
         .handle_signals(false)
         .build()
         .expect("reactor");
-    let factory = ZmqFactory::new(&reactor).expect("factory");
-    let _receiver = same_context.then(|| receiver(factory.context().expect("context")));
+    let context = zmq::Context::new();
+    let factory = ZmqFactory::with_context(&reactor, context.clone());
+    let _receiver = same_context.then(|| receiver(context));
     let push = ZmqPushConnection::with_options(
         &factory,
         ZmqEndpoint::connect(&endpoint),

@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{
-    bytes_repr, proxy, zmq, Error, ZmqConnection, ZmqDealerConnection, ZmqEndpoint, ZmqFactory,
-    ZmqOptions,
+    bytes_repr, proxy, zmq, Error, ZmqConnection, ZmqContext, ZmqDealerConnection, ZmqEndpoint,
+    ZmqFactory, ZmqOptions,
 };
 use tx0mq::{DelayedCall, Reactor};
 
@@ -52,7 +52,7 @@ fn randint(low: u64, high: u64) -> u64 {
 }
 
 /// A server worker thread: answers each request 0 to 4 times, with pauses.
-fn server_worker(context: &zmq::Context) -> zmq::Result<()> {
+fn server_worker(context: &ZmqContext) -> zmq::Result<()> {
     let worker = context.socket(zmq::DEALER)?;
     worker.connect("inproc://backend")?;
     println!("Worker started");

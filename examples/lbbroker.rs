@@ -27,13 +27,15 @@ use std::process::ExitCode;
 use std::thread;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, Frame, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
+use tx0mq::connections::{
+    zmq, Error, Frame, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqRouterConnection,
+};
 use tx0mq::Reactor;
 
 mod pyport;
 
 /// Basic request-reply client using a REQ socket.
-fn client_task(context: &zmq::Context, ident: usize, endpoint: &str) -> zmq::Result<()> {
+fn client_task(context: &ZmqContext, ident: usize, endpoint: &str) -> zmq::Result<()> {
     let socket = context.socket(zmq::REQ)?;
     let identity = format!("Client-{ident}");
     socket.set_identity(identity.as_bytes())?;
@@ -47,7 +49,7 @@ fn client_task(context: &zmq::Context, ident: usize, endpoint: &str) -> zmq::Res
 }
 
 /// Worker task, using a REQ socket to do load-balancing.
-fn worker_task(context: &zmq::Context, ident: usize, endpoint: &str) -> zmq::Result<()> {
+fn worker_task(context: &ZmqContext, ident: usize, endpoint: &str) -> zmq::Result<()> {
     let socket = context.socket(zmq::REQ)?;
     let identity = format!("Worker-{ident}");
     socket.set_identity(identity.as_bytes())?;

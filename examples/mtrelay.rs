@@ -17,20 +17,20 @@ use std::process::ExitCode;
 use std::thread;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, ZmqEndpoint, ZmqFactory, ZmqPairConnection};
+use tx0mq::connections::{zmq, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqPairConnection};
 use tx0mq::Reactor;
 
 mod pyport;
 
 /// Step 1: signal downstream to step 2.
-fn step1(context: &zmq::Context) -> zmq::Result<()> {
+fn step1(context: &ZmqContext) -> zmq::Result<()> {
     let sender = context.socket(zmq::PAIR)?;
     sender.connect("inproc://step2")?;
     sender.send("", 0)
 }
 
 /// Step 2: start step 1, wait for its signal, pass it on to step 3.
-fn step2(context: zmq::Context) -> zmq::Result<()> {
+fn step2(context: ZmqContext) -> zmq::Result<()> {
     // Bind to inproc: endpoint, then start upstream thread
     let receiver = context.socket(zmq::PAIR)?;
     receiver.bind("inproc://step2")?;

@@ -25,7 +25,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, proxy, zmq, ZmqConnection, ZmqEndpoint, ZmqFactory};
+use tx0mq::connections::{
+    bytes_repr, proxy, zmq, ZmqConnection, ZmqContext, ZmqEndpoint, ZmqFactory,
+};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -33,7 +35,7 @@ mod pyport;
 const URL_WORKER: &str = "inproc://workers";
 
 /// A worker thread: blocking REP socket, as in the original.
-fn worker_routine(context: &zmq::Context, work: Duration) -> zmq::Result<()> {
+fn worker_routine(context: &ZmqContext, work: Duration) -> zmq::Result<()> {
     // Socket to talk to dispatcher
     let socket = context.socket(zmq::REP)?;
     socket.connect(URL_WORKER)?;

@@ -25,7 +25,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection};
+use tx0mq::connections::{
+    zmq, Error, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection,
+};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -36,7 +38,7 @@ fn random_below(n: u64) -> u64 {
 }
 
 /// A worker thread: one DEALER with identity `name`, counting workloads until END.
-fn worker(context: &zmq::Context, name: &str, endpoint: &str) -> zmq::Result<()> {
+fn worker(context: &ZmqContext, name: &str, endpoint: &str) -> zmq::Result<()> {
     let worker = context.socket(zmq::DEALER)?;
     worker.set_identity(name.as_bytes())?;
     worker.connect(endpoint)?;

@@ -26,7 +26,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
+use tx0mq::connections::{zmq, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
 use tx0mq::Reactor;
 
 mod pyport;
@@ -37,7 +37,7 @@ fn random_below(n: u64) -> u64 {
 }
 
 /// A worker thread: blocking REQ socket, as in the original.
-fn worker_thread(context: &zmq::Context, endpoint: &str) -> zmq::Result<()> {
+fn worker_thread(context: &ZmqContext, endpoint: &str) -> zmq::Result<()> {
     let worker = context.socket(zmq::REQ)?;
     // We use a string identity for ease here (zhelpers.set_id)
     let identity = format!(

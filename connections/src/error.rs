@@ -90,6 +90,25 @@ pub enum Error {
         /// What needed CURVE (`"curve_server option"`, `"generate a key pair"`).
         what: String,
     },
+    /// libzmq would not create another socket: the context holds its most
+    /// sockets, or the process is out of file descriptors. `limit` says
+    /// which, and how to raise it.
+    SocketLimit {
+        /// The socket type asked for (`"ROUTER"`...).
+        kind: String,
+        /// Which limit was reached, with its figure where known.
+        limit: String,
+    },
+    /// A context option ([`ContextBuilder`](crate::ContextBuilder)) out of
+    /// range, or refused by libzmq.
+    ContextOption {
+        /// The option (`"max_sockets"`, `"io_threads"`).
+        option: &'static str,
+        /// The value given.
+        value: i32,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A reactor error (the reactor was dropped, say).
     Reactor(tx0mq_reactor::Error),
 }
@@ -104,6 +123,12 @@ impl fmt::Display for Error {
                 endpoint.address
             ),
             Error::Socket { context, source } => write!(f, "{context}: {source}"),
+            Error::SocketLimit { kind, limit } => write!(f, "cannot create a {kind} socket: {limit}"),
+            Error::ContextOption {
+                option,
+                value,
+                reason,
+            } => write!(f, "ZeroMQ context option {option} = {value}: {reason}"),
             Error::Option {
                 option,
                 connection,

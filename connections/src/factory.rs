@@ -8,6 +8,7 @@ use std::time::Duration;
 use slab::Slab;
 use tx0mq_reactor::{Ctx, Phase, Reactor, SystemEvent, TriggerId, WeakReactor};
 
+use crate::context::{ZmqContext, ZmqSocket};
 use crate::core::{Core, LostReason};
 use crate::error::{Error, Result};
 use crate::stats::FactoryStats;
@@ -16,7 +17,7 @@ use crate::stats::FactoryStats;
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(100);
 
 pub(crate) struct FactoryInner<S: 'static> {
-    context: RefCell<Option<zmq::Context>>,
+    context: RefCell<Option<ZmqContext>>,
     pub(crate) reactor: WeakReactor<S>,
     /// Open connections; the factory keeps them alive until shutdown, as txZMQ does.
     connections: RefCell<Slab<Rc<Core<S>>>>,
@@ -79,17 +80,38 @@ impl<S: 'static> ZmqFactory<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Socket`] if libzmq refuses the thread count.
+    /// [`Error::ContextOption`] if libzmq refuses the thread count.
     pub fn with_io_threads(reactor: &Reactor<S>, io_threads: i32) -> Result<Self> {
-        let context = zmq::Context::new();
-        context
-            .set_io_threads(io_threads)
-            .map_err(|source| Error::Socket {
-                context: format!("set {io_threads} I/O threads on the ZeroMQ context"),
-                source,
-            })?;
+        let context = ZmqContext::builder().io_threads(io_threads).build()?;
+        Ok(Self::with_context(reactor, context))
+    }
+
+    /// A factory whose connections live in `context`: one built with other
+    /// limits ([`ZmqContext::builder`]: more sockets, more I/O threads), or
+    /// one shared with factories on other reactor threads so that their
+    /// connections talk over `inproc://`. A `zmq::Context` from the `zmq`
+    /// crate converts with `.into()`.
+    ///
+    /// [`shutdown`](Self::shutdown) closes this factory's connections and
+    /// lets go of its handle; the context itself ends when its last handle
+    /// and socket are gone.
+    ///
+    /// ```
+    /// use tx0mq_connections::{ZmqContext, ZmqFactory};
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let context = ZmqContext::builder().max_sockets(5_000).io_threads(2).build()?;
+    /// let reactor = Reactor::new()?;
+    /// let factory = ZmqFactory::with_context(&reactor, context.clone());
+    /// assert_eq!(factory.context()?.max_sockets(), Some(5_000));
+    /// // Another reactor (on another thread, usually) shares the context.
+    /// let other = Reactor::new()?;
+    /// let _sibling = ZmqFactory::with_context(&other, context);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_context(reactor: &Reactor<S>, context: impl Into<ZmqContext>) -> Self {
         let inner = Rc::new(FactoryInner {
-            context: RefCell::new(Some(context)),
+            context: RefCell::new(Some(context.into())),
             reactor: reactor.downgrade(),
             connections: RefCell::new(Slab::new()),
             linger: Cell::new(DEFAULT_LINGER),
@@ -99,7 +121,7 @@ impl<S: 'static> ZmqFactory<S> {
         // Like txZMQ's factory, it lives as long as the reactor: dropping
         // the last handle must not close the connections made from it.
         reactor.keep_alive(inner.clone());
-        Ok(ZmqFactory { inner })
+        ZmqFactory { inner }
     }
 
     /// The ZeroMQ context, for sockets used outside the reactor (a worker
@@ -108,7 +130,7 @@ impl<S: 'static> ZmqFactory<S> {
     /// # Errors
     ///
     /// [`Error::Closed`] after [`shutdown`](Self::shutdown).
-    pub fn context(&self) -> Result<zmq::Context> {
+    pub fn context(&self) -> Result<ZmqContext> {
         self.inner.context.borrow().clone().ok_or(Error::Closed {
             operation: "get the context",
             connection: "the factory".to_string(),
@@ -157,7 +179,7 @@ impl<S: 'static> ZmqFactory<S> {
         self.inner.trigger.set(Some(id));
     }
 
-    /// Shuts down every connection, then releases the context. Safe to call
+    /// Shuts down every connection, then releases its handle on the context. Safe to call
     /// twice, and together with [`register_for_shutdown`](Self::register_for_shutdown).
     pub fn shutdown(&self) {
         self.shutdown_in(None, LostReason::FactoryShutdown);
@@ -191,7 +213,7 @@ impl<S: 'static> ZmqFactory<S> {
 }
 
 impl<S: 'static> FactoryInner<S> {
-    pub(crate) fn socket(&self, kind: zmq::SocketType) -> Result<zmq::Socket> {
+    pub(crate) fn socket(&self, kind: zmq::SocketType) -> Result<ZmqSocket> {
         let context = self.context.borrow();
         let Some(context) = context.as_ref() else {
             return Err(Error::Closed {
@@ -199,10 +221,7 @@ impl<S: 'static> FactoryInner<S> {
                 connection: "the factory".to_string(),
             });
         };
-        context.socket(kind).map_err(|source| Error::Socket {
-            context: format!("create a {kind:?} socket"),
-            source,
-        })
+        context.create(kind)
     }
 
     pub(crate) fn linger(&self) -> Duration {

@@ -75,9 +75,10 @@
 //! connection's incoming messages into a [`MessageStream`] to pull with
 //! `stream.next().await`.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod connection;
+mod context;
 mod core;
 mod endpoint;
 mod error;
@@ -95,6 +96,9 @@ pub mod testing;
 mod warn_limit;
 
 pub use crate::connection::{Connection, IntoEndpoints, Protocol, ZmqCtx, ZmqProducer};
+pub use crate::context::{
+    socket_limit, ContextBuilder, ZmqContext, ZmqSocket, DEFAULT_MAX_SOCKETS,
+};
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};

@@ -21,7 +21,7 @@ pub(crate) enum Received {
 
 /// The two ends a core can talk through.
 pub(crate) enum Socket {
-    Zmq(zmq::Socket),
+    Zmq(crate::context::ZmqSocket),
     Fake(std::rc::Rc<FakeWire>),
 }
 

@@ -650,7 +650,7 @@ struct Fairness {
     max_read_while_tick_due: u64,
     trickle: Option<thread::JoinHandle<Result<(), String>>>,
     second_address: String,
-    context: Option<zmq::Context>,
+    context: Option<tx0mq_connections::ZmqContext>,
     stop_flood: Arc<AtomicBool>,
 }
 
@@ -688,7 +688,7 @@ impl Fairness {
 /// as it can until the flag is set or `FLOOD_CAP` passes, and ends with
 /// `END`.
 fn raw_pusher(
-    context: zmq::Context,
+    context: tx0mq_connections::ZmqContext,
     endpoint: String,
     first: u64,
     count: u64,
@@ -1067,7 +1067,11 @@ fn settled_pair(
     reactor: &Reactor<Consumed>,
     factory: &ZmqFactory<Consumed>,
     name: &str,
-) -> (ZmqPairConnection<Consumed>, zmq::Socket, std::os::fd::RawFd) {
+) -> (
+    ZmqPairConnection<Consumed>,
+    tx0mq_connections::ZmqSocket,
+    std::os::fd::RawFd,
+) {
     let address = inproc(name);
     let pair =
         ZmqPairConnection::with_options(factory, ZmqEndpoint::bind(&address), &ZmqOptions::new())

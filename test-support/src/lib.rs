@@ -10,7 +10,8 @@
 //! - [`net`]: free ports, unique `ipc://` and `inproc://` endpoints;
 //! - [`reactor`]: reactors that re-raise panics from callbacks, and running
 //!   them with a deadline;
-//! - [`deferred`]: reading a Deferred's outcome.
+//! - [`deferred`]: reading a Deferred's outcome;
+//! - [`limits`]: raising the open-file limit for tests with thousands of sockets.
 //!
 //! `docs/TESTING.md` says when to use which.
 
@@ -18,6 +19,7 @@
 
 pub mod curve;
 pub mod deferred;
+pub mod limits;
 pub mod log;
 pub mod net;
 pub mod process;
