@@ -1,5 +1,5 @@
 //! The ports of Twisted's network examples (echoserv, echoclient,
-//! chatserver) and `tcp_to_pub` run as real processes, each wait with a
+//! chatserver), `tcp_to_pub` and `reactor_per_core` run as real processes, each wait with a
 //! deadline, checking what they print and what they send. Servers listen on
 //! `127.0.0.1` port 0 (`--port 0` makes them print the port); `tcp_to_pub`
 //! publishes on an `ipc://` endpoint in a private directory.
@@ -24,7 +24,13 @@ use tx0mq_test_support::python_or_skip;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The examples these tests run.
-const EXAMPLES: [&str; 4] = ["echoserv", "echoclient", "chatserver", "tcp_to_pub"];
+const EXAMPLES: [&str; 5] = [
+    "echoserv",
+    "echoclient",
+    "chatserver",
+    "tcp_to_pub",
+    "reactor_per_core",
+];
 
 /// Starts `name` on 127.0.0.1, port 0, and returns it with its port.
 fn server(name: &str, extra: &[&str]) -> (Proc, u16) {
@@ -358,4 +364,49 @@ fn interop_tcp_to_pub_with_a_txzmq_subscriber() {
     exits_with(&mut py_sub, 0);
     drop(stream);
     terminate(&mut bridge);
+}
+
+#[test]
+fn reactor_per_core_spreads_requests_over_its_reactor_threads_and_stops_all_on_sigint() {
+    examples_are_fresh("examples_net", &EXAMPLES);
+    let endpoint = tx0mq_test_support::net::tcp();
+    let mut server = Proc::spawn(
+        "reactor_per_core",
+        &["--reactors", "2", "--endpoint", &endpoint, "--work-us", "200"],
+    );
+    assert_eq!(
+        server.line(PATIENCE),
+        format!("serving {endpoint} with 2 reactor threads")
+    );
+    let context = zmq::Context::new();
+    let req = context.socket(zmq::REQ).unwrap();
+    req.set_rcvtimeo(60_000).unwrap();
+    req.set_linger(0).unwrap();
+    req.connect(&endpoint).unwrap();
+    let mut by = std::collections::BTreeMap::<String, usize>::new();
+    for n in 0..10 {
+        req.send(format!("Hello {n}").as_bytes(), 0).unwrap();
+        let reply = String::from_utf8(req.recv_bytes(0).unwrap()).unwrap();
+        let (who, rest) = reply.split_once(": ").unwrap();
+        assert!(rest.starts_with(&format!("b'Hello {n}' (")), "{reply}");
+        *by.entry(who.to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        by.keys().collect::<Vec<_>>(),
+        ["reactor-0", "reactor-1"],
+        "both reactor threads answer: {by:?}"
+    );
+    server.signal("-INT");
+    let mut answered = 0;
+    for _ in 0..2 {
+        let line = server.line(PATIENCE);
+        let count: usize = line
+            .strip_suffix(" requests")
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("expected a count, got {line:?}"));
+        answered += count;
+    }
+    assert_eq!(answered, 10);
+    assert!(server.wait(PATIENCE).success());
 }
