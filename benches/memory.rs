@@ -8,7 +8,7 @@
 //! measures again. "reactor" is bytes per connection, "raw" bytes per plain
 //! socket; their difference is what the reactor adds.
 
-use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+use tx0mq::connections::{ZmqContext, ZmqEndpoint, ZmqFactory, ZmqPullConnection};
 use tx0mq::Reactor;
 
 mod common;
@@ -25,9 +25,15 @@ fn rss() -> usize {
     pages * 4096
 }
 
-/// libzmq caps a context at 1023 sockets, so sockets are spread over
-/// contexts of 1000.
-const PER_CONTEXT: usize = 1000;
+/// One context for `sockets` sockets, its limit raised past libzmq's
+/// default 1,023.
+fn context_for(sockets: usize) -> ZmqContext {
+    let max = i32::try_from(sockets + 16).expect("socket count");
+    ZmqContext::builder()
+        .max_sockets(max)
+        .build()
+        .expect("context")
+}
 
 fn main() {
     let options = Options::from_args();
@@ -35,13 +41,11 @@ fn main() {
     // 20,000-descriptor limit.
     let n = options.pick(4_000, 2_000);
 
-    let contexts: Vec<zmq::Context> = (0..n.div_ceil(PER_CONTEXT))
-        .map(|_| zmq::Context::new())
-        .collect();
+    let context = context_for(n);
     let before = rss();
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
-        let socket = contexts[i / PER_CONTEXT].socket(zmq::PULL).expect("socket");
+        let socket = context.socket(zmq::PULL).expect("socket");
         socket
             .bind(&format!("inproc://memory-raw-{i}"))
             .expect("bind");
@@ -55,14 +59,12 @@ fn main() {
         .handle_signals(false)
         .build()
         .expect("reactor");
-    let factories: Vec<ZmqFactory> = (0..n.div_ceil(PER_CONTEXT))
-        .map(|_| ZmqFactory::new(&reactor).expect("factory"))
-        .collect();
+    let factory = ZmqFactory::with_context(&reactor, context_for(n));
     let before = rss();
     let mut connections = Vec::with_capacity(n);
     for i in 0..n {
         let pull = ZmqPullConnection::new(
-            &factories[i / PER_CONTEXT],
+            &factory,
             ZmqEndpoint::bind(format!("inproc://memory-ours-{i}")),
         )
         .expect("pull");
@@ -84,8 +86,6 @@ fn main() {
             unit: "bytes",
         }],
     );
-    for factory in factories {
-        factory.shutdown();
-    }
+    factory.shutdown();
     drop(sockets);
 }
