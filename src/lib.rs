@@ -27,3 +27,8 @@ pub use tx0mq_reactor::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/DEPLOYMENT.md's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/DEPLOYMENT.md")]
+pub struct DeploymentDoctests;
