@@ -41,6 +41,33 @@ use tx0mq::{Deferred, Failure, LoopingCall, Reactor};
 mod pyport;
 use pyport::bytes_list_repr;
 
+/// A ticker and a squaring service (the Python original: tests/peers/ticker.py).
+#[derive(Parser)]
+struct Args {
+    /// Which side to run
+    #[arg(value_enum, default_value_t = Role::Both)]
+    role: Role,
+    /// Where the server publishes its ticks
+    #[arg(long = "pub", default_value = "tcp://127.0.0.1:5570")]
+    publish: String,
+    /// Where the server answers requests
+    #[arg(long, default_value = "tcp://127.0.0.1:5571")]
+    rep: String,
+    /// How many ticks the client has squared before it stops the server
+    #[arg(long, value_name = "N", default_value = "5")]
+    count: usize,
+    /// The ticking period, in milliseconds
+    #[arg(long = "interval-ms", value_name = "MS", default_value = "100", value_parser = pyport::millis)]
+    interval: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    Server,
+    Client,
+    Both,
+}
+
 /// The original's module-level `role`, which every callback can read.
 struct Ticker {
     role: Role,
@@ -206,33 +233,6 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     }
     reactor.run()?;
     Ok(())
-}
-
-/// A ticker and a squaring service (the Python original: tests/peers/ticker.py).
-#[derive(Parser)]
-struct Args {
-    /// Which side to run
-    #[arg(value_enum, default_value_t = Role::Both)]
-    role: Role,
-    /// Where the server publishes its ticks
-    #[arg(long = "pub", default_value = "tcp://127.0.0.1:5570")]
-    publish: String,
-    /// Where the server answers requests
-    #[arg(long, default_value = "tcp://127.0.0.1:5571")]
-    rep: String,
-    /// How many ticks the client has squared before it stops
-    #[arg(long, value_name = "N", default_value = "5")]
-    count: usize,
-    /// The ticking period, in milliseconds
-    #[arg(long = "interval-ms", value_name = "MS", default_value = "100", value_parser = pyport::millis)]
-    interval: Duration,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Role {
-    Server,
-    Client,
-    Both,
 }
 
 fn main() -> ExitCode {
