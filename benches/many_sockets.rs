@@ -48,16 +48,14 @@ fn reactor_stream(idle: usize, n: usize) -> f64 {
     let factory = ZmqFactory::with_context(&reactor, context_for(idle + 1));
     let mut idle_connections = Vec::with_capacity(idle);
     for i in 0..idle {
-        let pull = ZmqPullConnection::new(
-            &factory,
-            ZmqEndpoint::bind(format!("inproc://idle-{i}")),
-        )
-        .expect("idle pull");
+        let pull =
+            ZmqPullConnection::new(&factory, ZmqEndpoint::bind(format!("inproc://idle-{i}")))
+                .expect("idle pull");
         pull.on_pull(|_, _| ());
         idle_connections.push(pull);
     }
-    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*"))
-        .expect("pull");
+    let pull =
+        ZmqPullConnection::new(&factory, ZmqEndpoint::bind("tcp://127.0.0.1:*")).expect("pull");
     pull.on_pull(move |cx, _| {
         let (seen, first, elapsed) = &mut *cx.state;
         *seen += 1;

@@ -36,7 +36,10 @@ fn build_example() -> std::path::PathBuf {
         .env("CARGO_TARGET_DIR", procs::target_dir())
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "building the reactor_per_core example failed");
+    assert!(
+        status.success(),
+        "building the reactor_per_core example failed"
+    );
     procs::target_dir().join("release/examples/reactor_per_core")
 }
 

@@ -372,7 +372,14 @@ fn reactor_per_core_spreads_requests_over_its_reactor_threads_and_stops_all_on_s
     let endpoint = tx0mq_test_support::net::tcp();
     let mut server = Proc::spawn(
         "reactor_per_core",
-        &["--reactors", "2", "--endpoint", &endpoint, "--work-us", "200"],
+        &[
+            "--reactors",
+            "2",
+            "--endpoint",
+            &endpoint,
+            "--work-us",
+            "200",
+        ],
     );
     assert_eq!(
         server.line(PATIENCE),
