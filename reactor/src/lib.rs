@@ -66,6 +66,7 @@ pub mod deferred;
 mod error;
 pub mod executor;
 mod fd;
+mod keyed;
 mod looping;
 mod pool;
 mod reactor;
