@@ -64,6 +64,22 @@ impl<K: Copy + PartialEq, F> Keyed<K, F> {
             .collect()
     }
 
+    /// Whether any callback is under `key`.
+    pub(crate) fn contains(&self, key: K) -> bool {
+        self.list.borrow().iter().any(|e| e.key == key)
+    }
+
+    /// Every key that has a callback, each once, in the order first added.
+    pub(crate) fn keys(&self) -> Vec<K> {
+        let mut keys = Vec::new();
+        for entry in self.list.borrow().iter() {
+            if !keys.contains(&entry.key) {
+                keys.push(entry.key);
+            }
+        }
+        keys
+    }
+
     /// Calls `run` on the callback `id`, lent out of the list. Returns
     /// `false`, without calling `run`, if it was removed or is running
     /// already (a callback does not re-enter itself).
@@ -148,6 +164,7 @@ mod tests {
         list.add(1, "b");
         list.fire(1, |name| log.borrow_mut().push(name));
         assert_eq!(*log.borrow(), ["a", "b"]);
+        assert_eq!(list.keys(), [1, 2]);
     }
 
     #[test]
@@ -165,6 +182,7 @@ mod tests {
         assert_eq!(seen, [10]);
         assert_eq!(list.remove(first), Some(1));
         assert_eq!(list.remove(first), None);
+        assert!(!list.contains(1));
     }
 
     fn seen_never() {
