@@ -61,6 +61,21 @@ pub enum Error {
         /// What happened, with the setup error's or the panic's message.
         reason: String,
     },
+    /// `add_signal_handler` was given a signal that cannot have a handler:
+    /// SIGKILL or SIGSTOP (which cannot be caught), SIGSEGV, SIGBUS, SIGFPE
+    /// or SIGILL (a fault of the program itself), or a number that is not a
+    /// standard signal (real-time signals, out-of-range numbers). The
+    /// message names the signal and says which.
+    ///
+    /// ```
+    /// use tx0mq_reactor::{Error, Reactor};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let refused = reactor.add_signal_handler(9, |_| ());
+    /// assert!(matches!(refused, Err(Error::ForbiddenSignal(9))));
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    ForbiddenSignal(i32),
     /// An operating-system call failed; `context` names what was being done.
     Io {
         /// What the reactor was doing (`"poll"`, `"register fd 7"`, ...).
@@ -100,6 +115,7 @@ impl fmt::Display for Error {
             Error::ShutDown => f.write_str("reactor shut down: its thread pool stopped before the queued work started, and the work was dropped"),
             Error::OnReactorThread => f.write_str("blocking_call_from_thread was called on the reactor thread, where it would wait forever; call the function directly"),
             Error::ReactorThread { thread, reason } => write!(f, "reactor thread {thread:?}: {reason}"),
+            Error::ForbiddenSignal(signal) => f.write_str(&crate::signals::describe_refusal(*signal)),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

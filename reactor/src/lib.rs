@@ -16,6 +16,7 @@
 //! | `threads.blockingCallFromThread`     | [`ThreadHandle::blocking_call_from_thread`]           |
 //! | `reactor.suggestThreadPoolSize(n)`   | [`Reactor::suggest_thread_pool_size`]                 |
 //! | `addSystemEventTrigger`              | [`Reactor::add_system_event_trigger`]                 |
+//! | `signal.signal(SIGHUP, f)`           | [`Reactor::add_signal_handler`]                       |
 //! | `addReader` / `addWriter` / `removeAll` | [`Reactor::add_reader`], [`Reactor::add_writer`], [`Reactor::remove_all`] |
 //! | `task.LoopingCall` (`withCount`)     | [`LoopingCall`] ([`LoopingCall::with_count`])         |
 //! | `task.Clock`                         | [`ReactorBuilder::fake_clock`] + [`Reactor::advance`] |
@@ -66,6 +67,7 @@ pub mod deferred;
 mod error;
 pub mod executor;
 mod fd;
+mod keyed;
 mod looping;
 mod pool;
 mod reactor;
@@ -84,6 +86,7 @@ pub use executor::{ensure_deferred, gather_futures, TaskOutput};
 pub use fd::SourceId;
 pub use looping::LoopingCall;
 pub use reactor::{Ctx, Reactor, ReactorBuilder, ThreadHandle, WeakReactor};
+pub use signals::SignalHandlerId;
 pub use spawn::ReactorThread;
 pub use stats::{CallbackKind, ReactorStats, LATENESS_BOUNDS, LATENESS_BUCKETS};
 pub use timer::DelayedCall;

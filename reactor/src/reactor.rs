@@ -24,14 +24,16 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::callback::{panic_message, Batch, CallbackResult};
 use crate::clock::Clock;
 use crate::deferred::{Deferred, Failure};
 use crate::error::{Error, Result};
 use crate::fd::{FdTable, Readiness, Role, SourceId};
+use crate::keyed::Keyed;
 use crate::pool::{Job, ThreadPool};
-use crate::signals::SignalGuard;
+use crate::signals::{self, SignalGuard, SignalHandlerId};
 use crate::stats::{nanos, CallbackKind, Counters, ReactorStats};
 use crate::task::{Executor, TaskOutput};
 use crate::thread::ThreadQueue;
@@ -79,6 +81,18 @@ type TriggerFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
 
 /// A reader's, writer's or source's callback.
 type FdCallback<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// A signal handler, called on each delivery of its signal.
+type SignalFn<S> = Box<dyn FnMut(&mut Ctx<'_, S>)>;
+
+/// What a signal that arrived calls for.
+#[derive(Clone, Copy, Debug)]
+enum Delivery {
+    /// A call of the handler with this id, for this signal.
+    Handler(i32, u64),
+    /// The default for SIGINT and SIGTERM with no handler: a clean stop.
+    Stop(i32),
+}
 
 /// A call queued by another thread.
 type ThreadCall<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
@@ -177,6 +191,8 @@ impl<S: 'static> ReactorBuilder<S> {
 
     /// Whether [`Reactor::run`] turns SIGINT and SIGTERM into a clean
     /// [`Reactor::stop`] (default `true`, as Twisted's `installSignalHandlers`).
+    /// Handlers added with [`Reactor::add_signal_handler`] are called either
+    /// way; one for SIGINT or SIGTERM replaces the stop.
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.handle_signals = on;
         self
@@ -255,6 +271,9 @@ impl<S: 'static> ReactorBuilder<S> {
                 executor: Executor::default(),
                 kept: RefCell::new(Vec::new()),
                 exit_signal: Cell::new(None),
+                signals: RefCell::new(None),
+                signal_handlers: Keyed::new(),
+                signal_backlog: RefCell::new(Vec::new()),
                 stats: Counters::new(),
                 pool: RefCell::new(None),
                 pool_size: Cell::new(self.pool_size),
@@ -294,6 +313,14 @@ struct Inner<S: 'static> {
     kept: RefCell<Vec<Box<dyn Any>>>,
     /// The signal that stopped the last `run`, if one did.
     exit_signal: Cell<Option<i32>>,
+    /// The signals the `run` under way listens for; `None` outside `run`.
+    /// Borrowed only briefly, never while user code runs.
+    signals: RefCell<Option<SignalGuard>>,
+    /// The handlers added with `add_signal_handler`, by signal.
+    signal_handlers: Keyed<i32, SignalFn<S>>,
+    /// Handler calls owed for signals that arrived in a `run` a panic
+    /// unwound out of before they were made; made in the next `run`.
+    signal_backlog: RefCell<Vec<Delivery>>,
     /// Passes, callbacks, timer lateness (see `stats.rs`).
     stats: Counters,
     /// The thread pool, from its first use until shutdown.
@@ -535,7 +562,9 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// The signal (SIGINT = 2, SIGTERM = 15) that stopped the last
-    /// [`run`](Self::run), or `None` if it was stopped by [`stop`](Self::stop).
+    /// [`run`](Self::run), or `None` if it was stopped by [`stop`](Self::stop)
+    /// (a signal handler that calls `stop` included: see
+    /// [`add_signal_handler`](Self::add_signal_handler)).
     pub fn exit_signal(&self) -> Option<i32> {
         self.inner.exit_signal.get()
     }
@@ -646,7 +675,9 @@ impl<S: 'static> Reactor<S> {
 
     /// Runs the reactor until [`stop`](Self::stop) (or SIGINT/SIGTERM, unless
     /// turned off). Fires the startup triggers first and the shutdown triggers
-    /// last, as Twisted does.
+    /// last, as Twisted does. Signal handlers
+    /// ([`add_signal_handler`](Self::add_signal_handler)) are called only
+    /// while `run` runs.
     ///
     /// # Errors
     ///
@@ -657,15 +688,11 @@ impl<S: 'static> Reactor<S> {
         if self.inner.running.get() || self.busy() {
             return Err(Error::AlreadyRunning);
         }
-        let signals = if self.inner.handle_signals {
-            Some(SignalGuard::install(&self.inner.registry, SIGNAL_TOKEN)?)
-        } else {
-            None
-        };
+        let signals = self.listen_for_signals()?;
         self.inner.exit_signal.set(None);
-        let running = RunGuard::enter(&self.inner, signals);
+        let _running = RunGuard::enter(&self.inner, signals);
         let _pass = PassGuard::enter(&self.inner.in_pass);
-        self.run_loop(running.signals.as_ref())
+        self.run_loop()
     }
 
     /// Whether the loop cannot run now: a pass is under way (callbacks may
@@ -675,7 +702,7 @@ impl<S: 'static> Reactor<S> {
         self.inner.in_pass.get() > 0 || self.inner.state.try_borrow_mut().is_err()
     }
 
-    fn run_loop(&self, signals: Option<&SignalGuard>) -> Result<()> {
+    fn run_loop(&self) -> Result<()> {
         for phase in Phase::ALL {
             self.fire_triggers(SystemEvent::Startup, phase);
         }
@@ -692,8 +719,11 @@ impl<S: 'static> Reactor<S> {
         for callback in Batch::new(when_running, give_back) {
             self.invoke(CallbackKind::WhenRunning, callback);
         }
+        if !self.inner.signal_backlog.borrow().is_empty() {
+            self.deliver_signals();
+        }
         while !self.inner.stop_requested.get() {
-            self.pass(None, signals)?;
+            self.pass(None)?;
         }
         self.inner.status.stopped.store(true, Ordering::SeqCst);
         for phase in Phase::ALL {
@@ -718,7 +748,7 @@ impl<S: 'static> Reactor<S> {
         if self.busy() {
             return Err(Error::AlreadyRunning);
         }
-        self.pass(Some(timeout), None)
+        self.pass(Some(timeout))
     }
 
     /// Moves a fake clock forward by `by` and runs everything that falls due,
@@ -740,7 +770,7 @@ impl<S: 'static> Reactor<S> {
             return Err(Error::NotFakeClock);
         }
         loop {
-            self.pass(Some(Duration::ZERO), None)?;
+            self.pass(Some(Duration::ZERO))?;
             let now = self.inner.clock.now();
             let next = self.inner.timers.borrow_mut().next_deadline();
             // Tasks woken by those calls run too, as Deferred callbacks would.
@@ -765,7 +795,7 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// One pass of the main loop.
-    fn pass(&self, max_timeout: Option<Duration>, signals: Option<&SignalGuard>) -> Result<()> {
+    fn pass(&self, max_timeout: Option<Duration>) -> Result<()> {
         let _guard = PassGuard::enter(&self.inner.in_pass);
 
         let stats = &self.inner.stats;
@@ -860,26 +890,23 @@ impl<S: 'static> Reactor<S> {
             stats.mark(Instant::now());
         }
         // Events left undispatched by a callback whose panic unwinds out are
-        // not lost (see `FdTable::redeliver`).
+        // not lost (see `FdTable::redeliver`; signals that arrived are owed
+        // to their handlers).
         let fds = &self.inner.fds;
         let registry = &self.inner.registry;
         let redeliver = |rest: Vec<Readiness>| {
             for readiness in &rest {
-                fds.redeliver(registry, readiness);
+                if readiness.token == SIGNAL_TOKEN {
+                    self.owe_signals(self.arrived_signals());
+                } else {
+                    fds.redeliver(registry, readiness);
+                }
             }
         };
         for readiness in Batch::new(ready, redeliver) {
             match readiness.token {
                 WAKER_TOKEN => {} // thread calls run at the start of the next pass
-                SIGNAL_TOKEN => {
-                    if let Some(signals) = signals {
-                        if let Some(signal) = signals.drain().filter(|_| self.inner.running.get()) {
-                            log::info!("signal {signal} received: stopping the reactor");
-                            self.inner.exit_signal.set(Some(signal));
-                            let _ = self.stop();
-                        }
-                    }
-                }
+                SIGNAL_TOKEN => self.deliver_signals(),
                 _ => self
                     .inner
                     .fds
@@ -947,6 +974,237 @@ impl<S: 'static> Reactor<S> {
         self.inner.triggers.fire(event, phase, |f| {
             self.invoke(CallbackKind::Trigger, |cx| f(cx))
         });
+    }
+}
+
+// Signals: Twisted's SIGINT/SIGTERM handling, and handlers of the user's own
+// (Python's `signal.signal(SIGHUP, f)`), run as reactor callbacks. The
+// process-wide part is in `signals.rs`.
+impl<S: 'static> Reactor<S> {
+    /// Calls `f` on the reactor thread each time `signal` is delivered
+    /// while [`run`](Self::run) runs: the equivalent of a Python
+    /// `signal.signal(SIGHUP, handler)` in a Twisted program, reloading a
+    /// configuration on SIGHUP, say. `signal` is the signal's number, as
+    /// `libc::SIGHUP` or `signal_hook::consts::SIGHUP` spell it. Can be
+    /// called at any time, from inside a callback too (the reactor listens
+    /// for the signal from then on). Returns an id for
+    /// [`remove_signal_handler`](Self::remove_signal_handler).
+    ///
+    /// ```
+    /// use signal_hook::consts::SIGHUP;
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// struct Config { reloads: u32 }
+    ///
+    /// let reactor = Reactor::builder().state(Config { reloads: 0 }).build()?;
+    /// reactor.add_signal_handler(SIGHUP, |cx| {
+    ///     cx.state.reloads += 1; // re-read the configuration here
+    /// })?;
+    /// reactor.call_when_running(|cx| {
+    ///     // `kill -HUP <pid>` from a shell does the same.
+    ///     signal_hook::low_level::raise(SIGHUP)?;
+    ///     // And stop a little later.
+    ///     cx.reactor.call_later(std::time::Duration::from_millis(10), |cx| cx.reactor.stop());
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// reactor.run()?;
+    /// assert_eq!(reactor.access_state(|config| config.reloads)?, 1);
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    ///
+    /// - **When.** Handlers run in the pass after the signal arrives, like
+    ///   any other event, never inside the operating system's signal
+    ///   handler, so they may do anything a callback may. Deliveries of one
+    ///   signal that arrive before the reactor gets to them are coalesced
+    ///   into one call (the operating system itself merges a signal
+    ///   that arrives while the same one is pending); when several signals
+    ///   arrived, their handlers run in order of signal number. A signal
+    ///   that arrives after [`stop`](Self::stop), while the shutdown
+    ///   triggers run, is not delivered.
+    /// - **Several handlers** for one signal all run, in the order they were
+    ///   added. A handler added while one for its signal runs waits for the
+    ///   next delivery; one removed meanwhile is not called.
+    /// - **SIGINT and SIGTERM.** With [`ReactorBuilder::handle_signals`] on
+    ///   (the default), either stops the reactor cleanly. A handler for one
+    ///   of them replaces that stop: the signal calls the handler and
+    ///   nothing else, and the reactor keeps running unless the handler
+    ///   stops it (then [`exit_signal`](Self::exit_signal) is `None`, as for
+    ///   any [`stop`](Self::stop)). Once the last handler for it is removed,
+    ///   the signal stops the reactor again. With `handle_signals(false)`,
+    ///   handlers are called all the same.
+    /// - **Outside `run`** the reactor does not listen: a signal that no
+    ///   running reactor listens for has its default action (SIGHUP, SIGUSR1
+    ///   and most others terminate the process, SIGCHLD and SIGWINCH are
+    ///   ignored), before the first `run`, between runs, after the last one,
+    ///   and while a `run` is under way once the last handler for it is
+    ///   removed. SIGPIPE, which the Rust runtime ignores, is ignored then.
+    ///   Every running reactor that listens for a signal gets each delivery.
+    /// - **Failures.** A handler may return `()` or a `Result`; an `Err` is
+    ///   logged. A panic is caught and logged, and the handlers after it and
+    ///   the loop carry on; the panicking handler stays added. With
+    ///   [`ReactorBuilder::catch_panics`] off the panic unwinds out of `run`
+    ///   and the calls of the handlers after it (for that delivery and any
+    ///   other that arrived with it) are made at the start of the next `run`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForbiddenSignal`] for a signal that cannot have a handler:
+    /// SIGKILL and SIGSTOP, SIGSEGV, SIGBUS, SIGFPE and SIGILL, and numbers
+    /// that name no standard signal (real-time signals included).
+    /// [`Error::Io`] if the reactor is running and the signal's handler
+    /// cannot be installed; the handler is not added then.
+    pub fn add_signal_handler<F, R>(&self, signal: i32, mut f: F) -> Result<SignalHandlerId>
+    where
+        F: FnMut(&mut Ctx<'_, S>) -> R + 'static,
+        R: CallbackResult,
+    {
+        signals::check(signal)?;
+        let id = self.inner.signal_handlers.add(
+            signal,
+            Box::new(move |cx| {
+                if let Err(e) = f(cx).into_callback_result() {
+                    log::error!("handler of signal {signal} failed: {e}");
+                }
+            }),
+        );
+        if let Err(e) = self.listen_for(signal) {
+            self.inner.signal_handlers.remove(id);
+            return Err(e);
+        }
+        Ok(SignalHandlerId(id))
+    }
+
+    /// Removes a handler added with
+    /// [`add_signal_handler`](Self::add_signal_handler); safe from inside
+    /// the handler itself. Returns `false` if it was not there (already
+    /// removed).
+    ///
+    /// When the last handler for a signal goes, the running reactor stops
+    /// listening for it: it has its default action again (unless another
+    /// running reactor listens), or, for SIGINT and SIGTERM with
+    /// [`ReactorBuilder::handle_signals`] on, stops the reactor again.
+    ///
+    /// ```
+    /// use signal_hook::consts::SIGUSR1;
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().state(Vec::<&str>::new()).build()?;
+    /// let removed = reactor.add_signal_handler(SIGUSR1, |cx| cx.state.push("removed"))?;
+    /// reactor.add_signal_handler(SIGUSR1, |cx| cx.state.push("kept"))?;
+    /// assert!(reactor.remove_signal_handler(removed));
+    /// reactor.call_when_running(|cx| {
+    ///     signal_hook::low_level::raise(SIGUSR1)?;
+    ///     cx.reactor.call_later(std::time::Duration::from_millis(10), |cx| cx.reactor.stop());
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// reactor.run()?;
+    /// assert_eq!(reactor.access_state(|log| log.clone())?, ["kept"]);
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn remove_signal_handler(&self, id: SignalHandlerId) -> bool {
+        let Some(signal) = self.inner.signal_handlers.remove(id.0) else {
+            return false;
+        };
+        if !self.inner.signal_handlers.contains(signal) && !self.stops_on(signal) {
+            if let Ok(mut guard) = self.inner.signals.try_borrow_mut() {
+                if let Some(guard) = guard.as_mut() {
+                    guard.unlisten(signal);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether `signal`, with no handler, stops the reactor.
+    fn stops_on(&self, signal: i32) -> bool {
+        self.inner.handle_signals && (signal == SIGINT || signal == SIGTERM)
+    }
+
+    /// The signal listening of a `run` about to start: SIGINT and SIGTERM
+    /// if handled, and every signal that has a handler.
+    fn listen_for_signals(&self) -> Result<SignalGuard> {
+        let mut guard = SignalGuard::new(SIGNAL_TOKEN);
+        let mut wanted = self.inner.signal_handlers.keys();
+        if self.inner.handle_signals {
+            wanted.extend([SIGINT, SIGTERM]);
+        }
+        for signal in wanted {
+            guard.listen(&self.inner.registry, signal)?;
+        }
+        Ok(guard)
+    }
+
+    /// Starts listening for `signal` if a `run` is under way.
+    fn listen_for(&self, signal: i32) -> Result<()> {
+        match self.inner.signals.try_borrow_mut() {
+            Ok(mut guard) => match guard.as_mut() {
+                Some(guard) => guard.listen(&self.inner.registry, signal),
+                None => Ok(()),
+            },
+            // Never borrowed while user code runs.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// What the signals that arrived since the last look call for: each
+    /// handler of each signal, or the default stop.
+    fn arrived_signals(&self) -> Vec<Delivery> {
+        let arrived = match self.inner.signals.try_borrow_mut() {
+            Ok(mut guard) => guard.as_mut().map(SignalGuard::drain).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let mut deliveries = Vec::new();
+        for signal in arrived {
+            let handlers = self.inner.signal_handlers.ids(signal);
+            if !handlers.is_empty() {
+                deliveries.extend(handlers.into_iter().map(|id| Delivery::Handler(signal, id)));
+            } else if self.stops_on(signal) {
+                deliveries.push(Delivery::Stop(signal));
+            } else {
+                log::debug!("signal {signal} arrived after its last handler was removed");
+            }
+        }
+        deliveries
+    }
+
+    /// Makes the calls owed from an earlier `run`, then those the signals
+    /// that arrived call for.
+    fn deliver_signals(&self) {
+        let mut due = self.inner.signal_backlog.take();
+        due.extend(self.arrived_signals());
+        if due.is_empty() {
+            return;
+        }
+        self.inner.stats.mark(Instant::now());
+        for delivery in Batch::new(due, |rest| self.owe_signals(rest)) {
+            match delivery {
+                Delivery::Stop(signal) => {
+                    log::info!("signal {signal} received: stopping the reactor");
+                    self.inner.exit_signal.set(Some(signal));
+                    let _ = self.stop(); // fails only if already stopping
+                }
+                Delivery::Handler(signal, id) => {
+                    log::debug!("signal {signal}: calling handler {id}");
+                    self.inner.signal_handlers.call(id, |f| {
+                        self.invoke(CallbackKind::Signal, |cx| f(cx));
+                    });
+                }
+            }
+        }
+    }
+
+    /// Keeps the handler calls a panic that unwinds out of `run` left
+    /// unmade, for the next `run`; the stops are dropped, as the run they
+    /// would stop is ending.
+    fn owe_signals(&self, rest: Vec<Delivery>) {
+        if let Ok(mut backlog) = self.inner.signal_backlog.try_borrow_mut() {
+            let later = std::mem::take(&mut *backlog);
+            backlog.extend(
+                rest.into_iter()
+                    .filter(|delivery| matches!(delivery, Delivery::Handler(..))),
+            );
+            backlog.extend(later);
+        }
     }
 }
 
@@ -1509,19 +1767,21 @@ impl<S: 'static> ThreadHandle<S> {
 /// Marks the reactor running, with its signal handling, for as long as
 /// `run` runs: dropped, whether `run` returns or a panic unwinds out of it,
 /// it marks the reactor neither running nor stopping and uninstalls the
-/// signal handling, so that SIGINT and SIGTERM get their default action back
-/// and the reactor can run again.
+/// signal handling, so that the signals it listened for get their default
+/// action back (unless another running reactor listens for them) and the
+/// reactor can run again.
 struct RunGuard<'a, S: 'static> {
     inner: &'a Inner<S>,
-    signals: Option<SignalGuard>,
 }
 
 impl<'a, S: 'static> RunGuard<'a, S> {
-    fn enter(inner: &'a Inner<S>, signals: Option<SignalGuard>) -> Self {
+    fn enter(inner: &'a Inner<S>, signals: SignalGuard) -> Self {
         inner.running.set(true);
         inner.stop_requested.set(false);
         inner.status.stopped.store(false, Ordering::SeqCst);
-        RunGuard { inner, signals }
+        let replaced = inner.signals.replace(Some(signals));
+        drop(replaced); // none: the last run's guard went when it ended
+        RunGuard { inner }
     }
 }
 
@@ -1530,7 +1790,12 @@ impl<S: 'static> Drop for RunGuard<'_, S> {
         self.inner.running.set(false);
         self.inner.stop_requested.set(false);
         self.inner.status.stopped.store(true, Ordering::SeqCst);
-        if let Some(signals) = self.signals.take() {
+        // Never borrowed while user code runs, so free here.
+        let signals = match self.inner.signals.try_borrow_mut() {
+            Ok(mut signals) => signals.take(),
+            Err(_) => None,
+        };
+        if let Some(signals) = signals {
             signals.uninstall(&self.inner.registry);
         }
     }

@@ -78,16 +78,21 @@ pub enum CallbackKind {
     /// A [`call_when_running`](crate::Reactor::call_when_running) call made
     /// before `run`.
     WhenRunning,
+    /// A signal handler
+    /// ([`Reactor::add_signal_handler`](crate::Reactor::add_signal_handler)).
+    Signal,
 }
 
 impl CallbackKind {
     /// A short name: `"timer"`, `"fd readiness"`, `"call_from_thread"`,
-    /// `"task"`, `"system event trigger"`, `"call_when_running"`.
+    /// `"task"`, `"system event trigger"`, `"call_when_running"`,
+    /// `"signal handler"`.
     ///
     /// ```
     /// use tx0mq_reactor::CallbackKind;
     ///
     /// assert_eq!(CallbackKind::ThreadCall.label(), "call_from_thread");
+    /// assert_eq!(CallbackKind::Signal.label(), "signal handler");
     /// ```
     pub fn label(self) -> &'static str {
         match self {
@@ -97,6 +102,7 @@ impl CallbackKind {
             CallbackKind::Task => "task",
             CallbackKind::Trigger => "system event trigger",
             CallbackKind::WhenRunning => "call_when_running",
+            CallbackKind::Signal => "signal handler",
         }
     }
 }
@@ -138,7 +144,7 @@ pub struct ReactorStats {
     /// Passes of the loop (each `run` pass, `iterate` and pass of `advance`).
     pub passes: u64,
     /// Callbacks run: timers, fd and source handlers, thread calls, task
-    /// polls, triggers, `call_when_running` calls.
+    /// polls, triggers, `call_when_running` calls, signal handlers.
     pub callbacks: u64,
     /// The time spent in those callbacks, all together.
     pub callback_time: Duration,
