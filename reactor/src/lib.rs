@@ -87,6 +87,12 @@ pub use fd::SourceId;
 pub use looping::LoopingCall;
 pub use reactor::{Ctx, Reactor, ReactorBuilder, ThreadHandle, WeakReactor};
 pub use signals::SignalHandlerId;
+
+/// Signal numbers for [`Reactor::add_signal_handler`] (`signal::SIGHUP`,
+/// `signal::SIGUSR1`, ...): the platform's, as `libc` defines them.
+pub mod signal {
+    pub use signal_hook::consts::signal::*;
+}
 pub use spawn::ReactorThread;
 pub use stats::{CallbackKind, ReactorStats, LATENESS_BOUNDS, LATENESS_BUCKETS};
 pub use timer::DelayedCall;

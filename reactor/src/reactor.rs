@@ -985,13 +985,13 @@ impl<S: 'static> Reactor<S> {
     /// while [`run`](Self::run) runs: the equivalent of a Python
     /// `signal.signal(SIGHUP, handler)` in a Twisted program, reloading a
     /// configuration on SIGHUP, say. `signal` is the signal's number, as
-    /// `libc::SIGHUP` or `signal_hook::consts::SIGHUP` spell it. Can be
+    /// [`signal::SIGHUP`](crate::signal) (or `libc::SIGHUP`) spells it. Can be
     /// called at any time, from inside a callback too (the reactor listens
     /// for the signal from then on). Returns an id for
     /// [`remove_signal_handler`](Self::remove_signal_handler).
     ///
     /// ```
-    /// use signal_hook::consts::SIGHUP;
+    /// use tx0mq_reactor::signal::SIGHUP;
     /// use tx0mq_reactor::Reactor;
     ///
     /// struct Config { reloads: u32 }
@@ -1085,7 +1085,7 @@ impl<S: 'static> Reactor<S> {
     /// [`ReactorBuilder::handle_signals`] on, stops the reactor again.
     ///
     /// ```
-    /// use signal_hook::consts::SIGUSR1;
+    /// use tx0mq_reactor::signal::SIGUSR1;
     /// use tx0mq_reactor::Reactor;
     ///
     /// let reactor = Reactor::builder().state(Vec::<&str>::new()).build()?;

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 /// [`remove_signal_handler`](crate::Reactor::remove_signal_handler).
 ///
 /// ```
-/// use signal_hook::consts::SIGHUP;
+/// use tx0mq_reactor::signal::SIGHUP;
 /// use tx0mq_reactor::{Reactor, SignalHandlerId};
 ///
 /// let reactor = Reactor::builder().handle_signals(false).build()?;
