@@ -11,8 +11,16 @@
 //!   `LineReceiver` and `Int32StringReceiver`.
 //!
 //! The most used items are also available at the top level.
+//!
+//! Unix only (Linux, the BSDs, macOS): the reactor polls Unix file
+//! descriptors, and other targets fail to compile with a message saying so.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+#[cfg(not(unix))]
+compile_error!(
+    "tx0mq supports Unix only (Linux, the BSDs, macOS): the reactor polls Unix file descriptors"
+);
 
 pub use tx0mq_connections as connections;
 pub use tx0mq_net as net;

@@ -77,10 +77,7 @@ fn unword(word: &str, files: &Path) -> Vec<u8> {
         value[usize::from(*c)] = i as u8;
     }
     let digits = word.as_bytes();
-    assert!(
-        digits.len().is_multiple_of(2),
-        "odd-length hex word {word:?}"
-    );
+    assert!(digits.len() % 2 == 0, "odd-length hex word {word:?}");
     let mut frame = vec![0u8; digits.len() / 2];
     for (i, byte) in frame.iter_mut().enumerate() {
         let (hi, lo) = (

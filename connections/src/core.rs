@@ -61,14 +61,24 @@ pub enum LostReason {
     ReactorShutdown,
 }
 
-/// What `connection_lost` is told.
+/// What `connection_lost` is told. Fields may be added: read them, and
+/// build one with [`new`](Self::new).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionLost {
     /// Why.
     pub reason: LostReason,
     /// Messages still in the outbox that libzmq would not take before the
     /// socket closed: they were not sent.
     pub dropped: usize,
+}
+
+impl ConnectionLost {
+    /// A connection lost for `reason`, with `dropped` queued messages not
+    /// sent (for protocol tests that call `connection_lost` themselves).
+    pub fn new(reason: LostReason, dropped: usize) -> Self {
+        ConnectionLost { reason, dropped }
+    }
 }
 
 impl fmt::Display for ConnectionLost {

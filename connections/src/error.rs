@@ -203,7 +203,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A request sent with `ZmqReqConnection::send_msg` got no reply in time
 /// (txZMQ's `ZmqRequestTimeoutError`). Its Deferred fails with this.
+/// Fields may be added: read them, do not build one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ZmqRequestTimeoutError {
     /// The request's message id.
     pub message_id: Vec<u8>,

@@ -74,8 +74,25 @@
 //! (`req.send_msg(b"ping").await?`), and [`ZmqConnection::messages`] turns a
 //! connection's incoming messages into a [`MessageStream`] to pull with
 //! `stream.next().await`.
+//!
+//! # Platforms, and the `zmq` crate
+//!
+//! Unix only (Linux, the BSDs, macOS): the reactor polls Unix file
+//! descriptors, and other targets fail to compile with a message saying so.
+//!
+//! This crate re-exports the [`zmq`] crate (0.10), whose types appear in its
+//! API ([`zmq::SocketType`], [`zmq::Error`], the sockets of
+//! [`ZmqContext::socket`] and [`Connection::with_socket`]). A new major
+//! version of `zmq` will be a new major version of this crate; use the
+//! re-export (`tx0mq_connections::zmq`) rather than a `zmq` dependency of
+//! your own, so that the two never differ.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+
+#[cfg(not(unix))]
+compile_error!(
+    "tx0mq-connections supports Unix only (Linux, the BSDs, macOS): the reactor polls Unix file descriptors"
+);
 
 mod connection;
 mod context;

@@ -289,13 +289,7 @@ fn shutdown_twice_is_harmless() {
     factory.shutdown();
     settle(&reactor);
     let lost = reactor.access_state(|s| s.lost.clone()).unwrap();
-    assert_eq!(
-        lost,
-        [ConnectionLost {
-            reason: LostReason::Shutdown,
-            dropped: 0
-        }]
-    );
+    assert_eq!(lost, [ConnectionLost::new(LostReason::Shutdown, 0)]);
 }
 
 /// Shutting a factory down twice is fine; its connections hear of it once.
@@ -310,13 +304,7 @@ fn factory_shutdown_twice_is_harmless() {
     settle(&reactor);
     assert!(factory.is_shut_down());
     let lost = reactor.access_state(|s| s.lost.clone()).unwrap();
-    assert_eq!(
-        lost,
-        [ConnectionLost {
-            reason: LostReason::FactoryShutdown,
-            dropped: 0
-        }]
-    );
+    assert_eq!(lost, [ConnectionLost::new(LostReason::FactoryShutdown, 0)]);
 }
 
 /// A factory registered for shutdown, shut down by hand, then shut down
@@ -333,13 +321,7 @@ fn factory_shutdown_then_reactor_shutdown_is_harmless() {
     reactor.call_when_running(|cx| cx.reactor.stop());
     run_with_watchdog(&reactor, DEADLINE, "the reactor to stop");
     let lost = reactor.access_state(|s| s.lost.clone()).unwrap();
-    assert_eq!(
-        lost,
-        [ConnectionLost {
-            reason: LostReason::FactoryShutdown,
-            dropped: 0
-        }]
-    );
+    assert_eq!(lost, [ConnectionLost::new(LostReason::FactoryShutdown, 0)]);
     assert_eq!(logs::errors(), Vec::<String>::new());
 }
 
@@ -750,13 +732,7 @@ fn shutdown_with_a_full_outbox_reports_the_dropped_messages() {
     dealer.shutdown();
     settle(&reactor);
     let lost = reactor.access_state(|s| s.lost.clone()).unwrap();
-    assert_eq!(
-        lost,
-        [ConnectionLost {
-            reason: LostReason::Shutdown,
-            dropped: 5
-        }]
-    );
+    assert_eq!(lost, [ConnectionLost::new(LostReason::Shutdown, 5)]);
     assert!(
         lost[0].to_string().contains("5 queued message(s) dropped"),
         "{}",
@@ -1089,13 +1065,7 @@ fn shutdown_from_inside_a_callback_stops_delivery() {
     settle(&reactor);
     let state = reactor.access_state(std::mem::take).unwrap();
     assert_eq!(state.got, [bytes(&[b"m0"])]);
-    assert_eq!(
-        state.lost,
-        [ConnectionLost {
-            reason: LostReason::Shutdown,
-            dropped: 0
-        }]
-    );
+    assert_eq!(state.lost, [ConnectionLost::new(LostReason::Shutdown, 0)]);
     assert!(dealer.is_closed());
     assert_eq!(logs::errors(), Vec::<String>::new());
     factory.shutdown();

@@ -69,8 +69,16 @@
 //!
 //! How transports sit on the edge-triggered reactor is described in the
 //! [`transport`] module.
+//!
+//! Unix only (Linux, the BSDs, macOS): the reactor polls Unix file
+//! descriptors, and other targets fail to compile with a message saying so.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+#[cfg(not(unix))]
+compile_error!(
+    "tx0mq-net supports Unix only (Linux, the BSDs, macOS): the reactor polls Unix file descriptors"
+);
 
 mod address;
 pub mod basic;

@@ -224,8 +224,15 @@ impl LineProtocol<Local> for Upper {
 
 fn with_fds_runs_on_pipes_it_owns_and_closes() {
     let reactor = reactor(Local::default());
-    let (input_reader, mut input_writer) = std::io::pipe().expect("a pipe");
-    let (mut output_reader, output_writer) = std::io::pipe().expect("a pipe");
+    // mio's pipes (nonblocking), with the test's ends made blocking.
+    let (mut input_writer, input_reader) = mio::unix::pipe::new().expect("a pipe");
+    let (output_writer, mut output_reader) = mio::unix::pipe::new().expect("a pipe");
+    input_writer
+        .set_nonblocking(false)
+        .expect("blocking writer");
+    output_reader
+        .set_nonblocking(false)
+        .expect("blocking reader");
     let stdio = StandardIO::with_fds(
         &reactor,
         LineReceiver::new(Upper).delimiter(b"\n"),

@@ -58,8 +58,16 @@
 //! assert_eq!(reactor.access_state(|ticks| *ticks)?, 3);
 //! # Ok::<(), tx0mq_reactor::Error>(())
 //! ```
+//!
+//! Unix only (Linux, the BSDs, macOS): the reactor polls Unix file
+//! descriptors, and other targets fail to compile with a message saying so.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+#[cfg(not(unix))]
+compile_error!(
+    "tx0mq-reactor supports Unix only (Linux, the BSDs, macOS): the reactor polls Unix file descriptors"
+);
 
 mod callback;
 mod clock;

@@ -17,8 +17,9 @@ impl Phase {
     pub(crate) const ALL: [Phase; 3] = [Phase::Before, Phase::During, Phase::After];
 }
 
-/// The system events a reactor fires.
+/// The system events a reactor fires (more may come, as Twisted has more).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SystemEvent {
     /// At the beginning of `run`.
     Startup,

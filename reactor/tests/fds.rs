@@ -20,7 +20,7 @@ fn log(r: &Reactor<Vec<String>>) -> Vec<String> {
 #[test]
 fn a_reader_is_called_when_its_pipe_has_data() {
     let r = reactor();
-    let (mut rx, mut tx) = std::io::pipe().unwrap();
+    let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let fd = rx.as_raw_fd();
     r.add_reader(fd, move |cx| {
         let mut buf = [0u8; 16];
@@ -40,7 +40,7 @@ fn a_reader_is_called_when_its_pipe_has_data() {
 fn a_reader_that_reads_part_of_the_data_is_called_again() {
     // Level-triggered, as in Twisted: unread data means another call.
     let r = reactor();
-    let (mut rx, mut tx) = std::io::pipe().unwrap();
+    let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let fd = rx.as_raw_fd();
     r.add_reader(fd, move |cx| {
         let mut byte = [0u8; 1];
@@ -57,7 +57,7 @@ fn a_reader_that_reads_part_of_the_data_is_called_again() {
 #[test]
 fn a_reader_can_remove_itself_and_is_not_called_again() {
     let r = reactor();
-    let (mut rx, mut tx) = std::io::pipe().unwrap();
+    let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let fd = rx.as_raw_fd();
     r.add_reader(fd, move |cx| {
         let mut byte = [0u8; 1];
@@ -78,7 +78,7 @@ fn a_reader_can_remove_itself_and_is_not_called_again() {
 #[test]
 fn a_reader_can_replace_itself_from_inside() {
     let r = reactor();
-    let (rx, mut tx) = std::io::pipe().unwrap();
+    let (rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let rx = Rc::new(std::cell::RefCell::new(rx));
     let fd = rx.borrow().as_raw_fd();
     let first = rx.clone();
@@ -105,7 +105,7 @@ fn a_reader_can_replace_itself_from_inside() {
 #[test]
 fn a_writer_is_called_while_writable_until_removed() {
     let r = reactor();
-    let (mut rx, tx) = std::io::pipe().unwrap();
+    let (mut rx, tx) = tx0mq_test_support::pipe().unwrap();
     let fd = tx.as_raw_fd();
     let mut tx = Some(tx);
     let mut sent = 0;
@@ -163,7 +163,7 @@ fn reader_and_writer_on_one_fd_are_independent() {
 #[test]
 fn remove_all_removes_readers_and_writers_and_returns_them() {
     let r = reactor();
-    let (rx, tx) = std::io::pipe().unwrap();
+    let (rx, tx) = tx0mq_test_support::pipe().unwrap();
     r.add_reader(rx.as_raw_fd(), |_| ()).unwrap();
     r.add_writer(tx.as_raw_fd(), |_| ()).unwrap();
     let mut removed = r.remove_all();
@@ -195,7 +195,7 @@ fn a_regular_file_is_refused_with_an_error_naming_the_fd() {
 #[test]
 fn a_source_is_called_on_wake_and_can_rewake_itself() {
     let r = reactor();
-    let (rx, _tx) = std::io::pipe().unwrap();
+    let (rx, _tx) = tx0mq_test_support::pipe().unwrap();
     let mut calls = 0;
     let id = r
         .add_source(rx.as_raw_fd(), move |cx, me| {
@@ -223,7 +223,7 @@ fn a_source_is_called_on_wake_and_can_rewake_itself() {
 #[test]
 fn a_source_fd_cannot_also_get_a_reader() {
     let r = reactor();
-    let (rx, _tx) = std::io::pipe().unwrap();
+    let (rx, _tx) = tx0mq_test_support::pipe().unwrap();
     let id = r.add_source(rx.as_raw_fd(), |_, _| ()).unwrap();
     assert!(matches!(
         r.add_reader(rx.as_raw_fd(), |_| ()),
@@ -241,7 +241,7 @@ fn a_source_that_wakes_itself_keeps_the_poll_from_blocking() {
     // With nothing else to do, iterate(10 s) must return at once when the
     // source put itself back on the ready list.
     let r = reactor();
-    let (rx, _tx) = std::io::pipe().unwrap();
+    let (rx, _tx) = tx0mq_test_support::pipe().unwrap();
     let mut calls = 0;
     let id = r
         .add_source(rx.as_raw_fd(), move |cx, me| {
@@ -275,7 +275,7 @@ fn an_fd_closed_and_reused_behind_the_reactors_back_can_be_watched_again() {
     // elsewhere: try a few times.
     let r = reactor();
     for _ in 0..20 {
-        let (rx, _tx) = std::io::pipe().unwrap();
+        let (rx, _tx) = tx0mq_test_support::pipe().unwrap();
         let fd = rx.as_raw_fd();
         r.add_reader(fd, |_| ()).unwrap();
         drop(rx);
@@ -311,7 +311,7 @@ impl Drop for ReadsTheTableOnDrop {
 fn a_refused_reader_is_dropped_outside_the_tables_borrow() {
     // Its captures' destructors may call back into the reactor.
     let r = reactor();
-    let (rx, _tx) = std::io::pipe().unwrap();
+    let (rx, _tx) = tx0mq_test_support::pipe().unwrap();
     let id = r.add_source(rx.as_raw_fd(), |_, _| ()).unwrap();
     let guard = ReadsTheTableOnDrop(r.clone());
     let refused = r.add_reader(rx.as_raw_fd(), move |_| {

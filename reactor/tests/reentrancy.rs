@@ -90,7 +90,7 @@ fn cell(context: Context, action: Action) -> Vec<&'static str> {
                 Box::new(move |_| late.reset(Duration::ZERO).unwrap())
             }
             Action::AddReader => {
-                let (mut rx, mut tx) = std::io::pipe().unwrap();
+                let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
                 tx.write_all(b"!").unwrap();
                 keep.borrow_mut().push(Box::new(tx));
                 Box::new(move |r| {
@@ -105,7 +105,7 @@ fn cell(context: Context, action: Action) -> Vec<&'static str> {
                 })
             }
             Action::RemoveReader => {
-                let (rx, tx) = std::io::pipe().unwrap();
+                let (rx, tx) = tx0mq_test_support::pipe().unwrap();
                 let fd = rx.as_raw_fd();
                 let bad = log.clone();
                 r.add_reader(fd, move |_| bad.borrow_mut().push("removed reader ran"))
@@ -170,7 +170,7 @@ fn cell(context: Context, action: Action) -> Vec<&'static str> {
             r.call_later(Duration::from_millis(1), move |cx| fire(cx.reactor));
         }
         Context::Reader => {
-            let (mut rx, mut tx) = std::io::pipe().unwrap();
+            let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
             tx.write_all(b"x").unwrap();
             keep.borrow_mut().push(Box::new(tx));
             let fd = rx.as_raw_fd();
@@ -183,7 +183,7 @@ fn cell(context: Context, action: Action) -> Vec<&'static str> {
             .unwrap();
         }
         Context::Writer => {
-            let (rx, tx) = std::io::pipe().unwrap();
+            let (rx, tx) = tx0mq_test_support::pipe().unwrap();
             keep.borrow_mut().push(Box::new(rx));
             let fd = tx.as_raw_fd();
             keep.borrow_mut().push(Box::new(tx));
@@ -229,7 +229,7 @@ fn cell(context: Context, action: Action) -> Vec<&'static str> {
             keep.borrow_mut().push(Box::new(lc));
         }
         Context::Source => {
-            let (rx, _) = std::io::pipe().unwrap();
+            let (rx, _) = tx0mq_test_support::pipe().unwrap();
             let id = r
                 .add_source(rx.as_raw_fd(), move |cx, me| {
                     cx.reactor.remove_source(me);

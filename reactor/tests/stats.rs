@@ -133,7 +133,7 @@ fn a_sleeping_thread_call_is_the_longest_callback() {
 #[test]
 fn a_sleeping_reader_is_the_longest_callback() {
     let reactor = reactor(());
-    let (mut rx, mut tx) = std::io::pipe().unwrap();
+    let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let fd = rx.as_raw_fd();
     reactor
         .add_reader(fd, move |_| {
@@ -156,7 +156,7 @@ fn a_sleeping_reader_is_the_longest_callback() {
 fn the_poll_wait_is_not_callback_time() {
     let wait = Duration::from_millis(200);
     let reactor = reactor(());
-    let (mut rx, mut tx) = std::io::pipe().unwrap();
+    let (mut rx, mut tx) = tx0mq_test_support::pipe().unwrap();
     let fd = rx.as_raw_fd();
     reactor
         .add_reader(fd, move |_| {

@@ -25,3 +25,19 @@ pub mod net;
 pub mod process;
 pub mod python;
 pub mod reactor;
+
+/// An anonymous pipe, `(reader, writer)`, both blocking, as
+/// `std::io::pipe` gives on Rust 1.87 and later (the crates support older
+/// compilers).
+#[allow(unsafe_code)]
+pub fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((reader.into(), writer.into()))
+}

@@ -15,8 +15,9 @@ use super::keys::CurveKey;
 /// The only ZAP version there is.
 pub(crate) const VERSION: &[u8] = b"1.0";
 
-/// A security mechanism, as a ZAP request names it.
+/// A security mechanism, as a ZAP request names it (libzmq may add more).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Mechanism {
     /// No security; a ZAP request is sent only when the server set a ZAP
     /// domain.
