@@ -8,21 +8,11 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tx0mq::connections::{ZmqContext, ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
 use tx0mq::Reactor;
 
 mod common;
 use common::{alternate, rate, report, Options, Row};
-
-/// One context for all of a run's sockets, its limit raised past libzmq's
-/// default 1,023.
-fn context_for(sockets: usize) -> ZmqContext {
-    let max = i32::try_from(sockets + 16).expect("socket count");
-    ZmqContext::builder()
-        .max_sockets(max)
-        .build()
-        .expect("context")
-}
 
 /// Sends `n` messages; hands the socket back so that it closes only after
 /// the receiver is done (libzmq can lose in-flight messages otherwise).
@@ -45,7 +35,7 @@ fn reactor_stream(idle: usize, n: usize) -> f64 {
         .handle_signals(false)
         .build()
         .expect("reactor");
-    let factory = ZmqFactory::with_context(&reactor, context_for(idle + 1));
+    let factory = ZmqFactory::with_context(&reactor, common::context_for(idle + 1));
     let mut idle_connections = Vec::with_capacity(idle);
     for i in 0..idle {
         let pull =
@@ -76,7 +66,7 @@ fn reactor_stream(idle: usize, n: usize) -> f64 {
 
 /// The active stream in a `zmq::poll` loop over it and `idle` idle sockets.
 fn poll_stream(idle: usize, n: usize) -> f64 {
-    let context = context_for(idle + 1);
+    let context = common::context_for(idle + 1);
     let mut sockets = Vec::with_capacity(idle + 1);
     let active = context.socket(zmq::PULL).expect("socket");
     active.bind("tcp://127.0.0.1:*").expect("bind");

@@ -8,7 +8,7 @@
 //! measures again. "reactor" is bytes per connection, "raw" bytes per plain
 //! socket; their difference is what the reactor adds.
 
-use tx0mq::connections::{ZmqContext, ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
 use tx0mq::Reactor;
 
 mod common;
@@ -25,23 +25,13 @@ fn rss() -> usize {
     pages * 4096
 }
 
-/// One context for `sockets` sockets, its limit raised past libzmq's
-/// default 1,023.
-fn context_for(sockets: usize) -> ZmqContext {
-    let max = i32::try_from(sockets + 16).expect("socket count");
-    ZmqContext::builder()
-        .max_sockets(max)
-        .build()
-        .expect("context")
-}
-
 fn main() {
     let options = Options::from_args();
     // Two descriptors per libzmq socket, both sets open at once, under a
     // 20,000-descriptor limit.
     let n = options.pick(4_000, 2_000);
 
-    let context = context_for(n);
+    let context = common::context_for(n);
     let before = rss();
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
@@ -59,7 +49,7 @@ fn main() {
         .handle_signals(false)
         .build()
         .expect("reactor");
-    let factory = ZmqFactory::with_context(&reactor, context_for(n));
+    let factory = ZmqFactory::with_context(&reactor, common::context_for(n));
     let before = rss();
     let mut connections = Vec::with_capacity(n);
     for i in 0..n {

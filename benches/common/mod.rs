@@ -228,3 +228,13 @@ pub fn pin_to_cpu(cpu: usize) -> bool {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
+
+/// One ZeroMQ context for `sockets` sockets, its limit raised past
+/// libzmq's default of 1,023.
+pub fn context_for(sockets: usize) -> tx0mq::connections::ZmqContext {
+    let max = i32::try_from(sockets + 16).expect("socket count");
+    tx0mq::connections::ZmqContext::builder()
+        .max_sockets(max)
+        .build()
+        .expect("context")
+}
