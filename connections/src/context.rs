@@ -522,7 +522,19 @@ mod tests {
         assert!(err.to_string().contains("maximum of 1100 sockets"), "{err}");
         sockets.pop();
         assert_eq!(context.socket_count(), Some(1_099));
-        let again = context.socket(zmq::PAIR).unwrap();
+        // libzmq frees the closed socket's slot once its reaper has closed
+        // it: room comes back, soon.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let again = loop {
+            match context.create(zmq::PAIR) {
+                Ok(socket) => break socket,
+                Err(e) => {
+                    assert!(e.to_string().contains("still lingering"), "{e}");
+                    assert!(std::time::Instant::now() < deadline, "no room after a close: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        };
         drop(again);
         drop(sockets);
         assert_eq!(context.socket_count(), Some(0));
