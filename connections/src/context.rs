@@ -530,7 +530,10 @@ mod tests {
                 Ok(socket) => break socket,
                 Err(e) => {
                     assert!(e.to_string().contains("still lingering"), "{e}");
-                    assert!(std::time::Instant::now() < deadline, "no room after a close: {e}");
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no room after a close: {e}"
+                    );
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             }

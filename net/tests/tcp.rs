@@ -638,17 +638,33 @@ impl Protocol<Pressure> for Source {
     }
 }
 
-/// Reads nothing for the first 300 ms, then checks every byte.
+/// Reads nothing until the sender's producer has been paused (or 20 s have
+/// passed, which fails the test), then checks every byte. Waiting for the
+/// pause rather than for a fixed time keeps the test true on a loaded
+/// machine, where the sender may need longer to fill the buffers.
 struct SlowReader;
+
+/// Resumes `transport` once the producer was paused, checking every 10 ms.
+fn resume_after_pause(
+    reactor: &tx0mq_reactor::Reactor<Pressure>,
+    transport: tx0mq_net::Transport<Pressure>,
+    checks_left: u32,
+) {
+    let again = reactor.clone();
+    reactor.call_later(Duration::from_millis(10), move |cx| {
+        if cx.state.pauses >= 1 || checks_left == 0 {
+            transport.resume_producing();
+        } else {
+            resume_after_pause(&again, transport, checks_left - 1);
+        }
+    });
+}
 
 impl Protocol<Pressure> for SlowReader {
     fn connection_made(&mut self, cx: &mut NetCtx<'_, Pressure>) {
         cx.transport.pause_producing();
         assert!(cx.transport.is_reading_paused());
-        let transport = cx.transport.clone();
-        cx.reactor.call_later(Duration::from_millis(300), move |_| {
-            transport.resume_producing()
-        });
+        resume_after_pause(cx.reactor, cx.transport.clone(), 2_000);
     }
     fn data_received(&mut self, cx: &mut NetCtx<'_, Pressure>, data: &[u8]) {
         let start = cx.state.received;
