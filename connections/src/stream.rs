@@ -69,12 +69,48 @@
 //! its protocol is removed, so nothing more is read until another protocol
 //! is set (messages wait in libzmq, where the high-water mark applies), and
 //! the events it had buffered are dropped with it.
+//!
+//! # With the futures ecosystem
+//!
+//! A `MessageStream` is a [`futures_core::Stream`] (and a
+//! [`FusedStream`]: once it yielded `None`, it always does), so the
+//! combinators of `futures`' `StreamExt` (`next`, `take`, `filter`,
+//! `collect`, `for_each`, `select` over two streams...) work on it, in a
+//! task run by the reactor's [`spawn`](tx0mq_reactor::Reactor::spawn):
+//!
+//! ```
+//! use futures_util::StreamExt; // `futures::StreamExt` re-exports it
+//! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+//! use tx0mq_reactor::{Failure, Reactor};
+//!
+//! let reactor = Reactor::builder().handle_signals(false).build()?;
+//! let factory = ZmqFactory::new(&reactor)?;
+//! let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-stream-ext"))?;
+//! let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-stream-ext"))?;
+//! for word in ["a", "bb", "ccc", "dddd"] {
+//!     push.push(word)?;
+//! }
+//! let messages = pull.messages()?;
+//! let lengths = reactor.run_until_complete(async move {
+//!     let lengths: Vec<usize> = messages.map(|m| m[0].len()).take(3).collect().await;
+//!     Ok::<_, Failure>(lengths)
+//! })??;
+//! assert_eq!(lengths, [1, 2, 3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The inherent [`next`](MessageStream::next) and
+//! [`poll_next`](MessageStream::poll_next) are the same operations, for
+//! code that does not import the trait.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
+
+use futures_core::{FusedStream, Stream};
 
 use crate::connection::{Connection, Listener, ZmqCtx};
 use crate::core::{ConnectionLost, Core};
@@ -175,6 +211,32 @@ impl<S: 'static, K: Pattern> Drop for MessageStream<S, K> {
                 );
             }
         }
+    }
+}
+
+/// The stream is never pinned in place: nothing in it refers to itself.
+impl<S: 'static, K: Pattern> Unpin for MessageStream<S, K> {}
+
+/// The stream as a [`futures_core::Stream`]: the same events as
+/// [`MessageStream::next`] (see the [module docs](self)).
+impl<S: 'static, K: Pattern> Stream for MessageStream<S, K> {
+    type Item = K::Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<K::Event>> {
+        MessageStream::poll_next(self.get_mut(), cx)
+    }
+
+    /// The buffered events at least; exactly those once the stream ended.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.len();
+        (buffered, self.is_ended().then_some(buffered))
+    }
+}
+
+/// Once the stream yielded `None` it always does.
+impl<S: 'static, K: Pattern> FusedStream for MessageStream<S, K> {
+    fn is_terminated(&self) -> bool {
+        self.is_ended() && self.is_empty()
     }
 }
 

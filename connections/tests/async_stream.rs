@@ -320,3 +320,71 @@ fn a_router_echo_task_serves_clients_that_await() {
     }
     factory.shutdown();
 }
+
+// ---------------------------------------------- the futures ecosystem
+
+/// `futures`' `StreamExt` drives a `MessageStream` inside a reactor task:
+/// `take(n).collect()` gets the first messages in order, and the rest stay
+/// in the stream for the next consumer.
+#[test]
+fn stream_ext_take_and_collect_drive_a_message_stream() {
+    use futures_util::StreamExt;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("ext"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("ext"))).unwrap();
+    let mut messages = pull.messages().unwrap();
+    let d = r.spawn(async move {
+        let first: Vec<String> = (&mut messages)
+            .take(5)
+            .map(|m| text(&m[0]))
+            .collect()
+            .await;
+        let sixth = StreamExt::next(&mut messages).await.map(|m| text(&m[0]));
+        Ok::<_, Failure>((first, sixth))
+    });
+    for i in 0..10 {
+        push.push(i.to_string()).unwrap();
+    }
+    let (first, sixth) = wait_for(&r, &d, "six messages");
+    assert_eq!(first, ["0", "1", "2", "3", "4"]);
+    assert_eq!(sixth.as_deref(), Some("5"));
+    factory.shutdown();
+}
+
+/// A consumer written for any `futures_core::Stream` counts every message
+/// and sees the end of the stream when the connection shuts down; the
+/// stream then reports itself terminated.
+#[test]
+fn a_generic_stream_consumer_sees_every_message_and_the_end() {
+    use futures_core::stream::{FusedStream, Stream};
+    use futures_util::StreamExt;
+
+    async fn count<St: futures_core::Stream + Unpin>(mut stream: St) -> (usize, St) {
+        let mut n = 0;
+        while stream.next().await.is_some() {
+            n += 1;
+        }
+        (n, stream)
+    }
+
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("generic"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("generic"))).unwrap();
+    let messages = pull.messages().unwrap();
+    let d = r.spawn(async move {
+        let (n, stream) = count(messages).await;
+        Ok::<_, Failure>((n, stream.is_terminated(), Stream::size_hint(&stream)))
+    });
+    for i in 0..25 {
+        push.push(i.to_string()).unwrap();
+    }
+    run_until(&r, "25 messages in", || pull.stats().messages_in == 25);
+    pull.shutdown();
+    let (n, terminated, hint) = wait_for(&r, &d, "the end of the stream");
+    assert_eq!(n, 25);
+    assert!(terminated, "a stream that yielded None is terminated");
+    assert_eq!(hint, (0, Some(0)));
+    factory.shutdown();
+}
