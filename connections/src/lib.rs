@@ -118,5 +118,5 @@ pub use crate::pattern::{
     ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
 pub use crate::stats::{ConnectionStats, FactoryStats};
-pub use crate::stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
+pub use crate::stream::{Elapsed, MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;

@@ -388,3 +388,125 @@ fn a_generic_stream_consumer_sees_every_message_and_the_end() {
     assert_eq!(hint, (0, Some(0)));
     factory.shutdown();
 }
+
+// ------------------------------------------------------ next_timeout
+
+/// A fake-clock reactor: timeouts fire only when the test advances it.
+fn fake_clock() -> Reactor {
+    tx0mq_test_support::reactor::fake_clock_reactor(())
+}
+
+/// `next_timeout` returns a message that comes before the time is up, and
+/// cancels its timer: advancing past the deadline fires nothing.
+#[test]
+fn next_timeout_returns_a_message_that_comes_in_time_and_cancels_its_timer() {
+    let r = fake_clock();
+    let (pull, peer) = ZmqPullConnection::fake(&r).unwrap();
+    let mut messages = pull.messages().unwrap();
+    let d = r.spawn(async move {
+        let got = messages.next_timeout(Duration::from_secs(5)).await;
+        Ok::<_, Failure>(got.map(|m| m.map(|m| text(&m[0]))))
+    });
+    r.advance(Duration::from_secs(4)).unwrap();
+    assert!(!d.called(), "still waiting after 4 s of 5");
+    peer.deliver(b"in time").unwrap();
+    let got = wait_for(&r, &d, "the message");
+    assert_eq!(got, Ok(Some("in time".to_string())));
+    let fired = r.stats().timers_fired;
+    r.advance(Duration::from_secs(10)).unwrap();
+    assert_eq!(r.stats().timers_fired, fired, "the timer was cancelled");
+}
+
+/// With nothing coming, `next_timeout` gives `Elapsed` exactly when the
+/// time is up (not before), and the stream goes on: a message that comes
+/// later is the next one taken.
+#[test]
+fn next_timeout_elapses_when_nothing_comes_and_the_stream_goes_on() {
+    let r = fake_clock();
+    let (pull, peer) = ZmqPullConnection::fake(&r).unwrap();
+    let mut messages = pull.messages().unwrap();
+    let waited = Rc::new(Cell::new(None));
+    let seen = Rc::clone(&waited);
+    let d = r.spawn(async move {
+        let first = messages.next_timeout(Duration::from_secs(3)).await;
+        seen.set(Some(first.as_ref().map(|m| m.is_some()).map_err(|e| *e)));
+        let second = messages.next_timeout(Duration::from_secs(3)).await;
+        Ok::<_, Failure>((first.map(|_| ()), second.map(|m| m.map(|m| text(&m[0])))))
+    });
+    r.advance(Duration::from_millis(2999)).unwrap();
+    assert_eq!(waited.get(), None, "not timed out before 3 s");
+    r.advance(Duration::from_millis(1)).unwrap();
+    tx0mq_test_support::reactor::settle(&r);
+    assert_eq!(
+        waited.get(),
+        Some(Err(tx0mq_connections::Elapsed {
+            timeout: Duration::from_secs(3)
+        }))
+    );
+    peer.deliver(b"late").unwrap();
+    let (first, second) = wait_for(&r, &d, "the late message");
+    assert_eq!(
+        first.map_err(|e| e.to_string()),
+        Err("no message within 3s".to_string())
+    );
+    assert_eq!(second, Ok(Some("late".to_string())));
+}
+
+/// `next_timeout` returns buffered messages at once, then `Ok(None)` once
+/// the connection is shut down: the end is not a timeout.
+#[test]
+fn next_timeout_returns_none_at_the_end_of_the_stream() {
+    let r = fake_clock();
+    let (pull, peer) = ZmqPullConnection::fake(&r).unwrap();
+    let mut messages = pull.messages().unwrap();
+    peer.deliver(b"last").unwrap();
+    let d = r.spawn(async move {
+        let last = messages.next_timeout(Duration::from_secs(1)).await;
+        let end = messages.next_timeout(Duration::from_secs(60)).await;
+        Ok::<_, Failure>((last.map(|m| m.map(|m| text(&m[0]))), end.map(|m| m.is_none())))
+    });
+    pull.shutdown();
+    let (last, end) = wait_for(&r, &d, "the end");
+    assert_eq!(last, Ok(Some("last".to_string())));
+    assert_eq!(end, Ok(true));
+}
+
+/// A zguide-style poll loop over a real socket: `next_timeout` in a loop
+/// gets every message a sender sends in bursts with pauses longer than the
+/// timeout between them, and counts the timeouts in the pauses.
+#[test]
+fn a_poll_loop_with_next_timeout_gets_every_burst() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("poll"))).unwrap();
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("poll"))).unwrap();
+    let mut messages = pull.messages().unwrap();
+    let sender = r.clone();
+    let _bursts = r.spawn(async move {
+        for burst in 0..3 {
+            for i in 0..10 {
+                push.push(format!("{burst}-{i}"))?;
+            }
+            tx0mq_reactor::sleep(&sender, Duration::from_millis(60)).await?;
+        }
+        Ok::<_, Failure>(())
+    });
+    let d = r.spawn(async move {
+        let (mut got, mut timeouts) = (Vec::new(), 0);
+        while got.len() < 30 {
+            match messages.next_timeout(Duration::from_millis(20)).await {
+                Ok(Some(message)) => got.push(text(&message[0])),
+                Ok(None) => return Err(Failure::msg("the stream ended early")),
+                Err(_) => timeouts += 1,
+            }
+        }
+        Ok::<_, Failure>((got, timeouts))
+    });
+    let (got, timeouts) = wait_for(&r, &d, "three bursts");
+    let want: Vec<String> = (0..3)
+        .flat_map(|b| (0..10).map(move |i| format!("{b}-{i}")))
+        .collect();
+    assert_eq!(got, want);
+    assert!(timeouts >= 2, "the pauses between bursts timed out ({timeouts})");
+    factory.shutdown();
+}
