@@ -510,3 +510,181 @@ fn a_poll_loop_with_next_timeout_gets_every_burst() {
     assert!(timeouts >= 2, "the pauses between bursts timed out ({timeouts})");
     factory.shutdown();
 }
+
+// -------------------------------------------------------- send_ready
+
+/// A PUSH whose outbox holds 16 messages and whose libzmq pipes hold about
+/// 20, feeding a PULL whose consumer takes a pause every 100 messages.
+struct SlowPair {
+    r: Reactor,
+    factory: ZmqFactory,
+    push: ZmqPushConnection,
+    consumer: Deferred<Vec<usize>>,
+}
+
+const OUTBOX: usize = 16;
+
+fn slow_pair(name: &str, total: usize) -> SlowPair {
+    use tx0mq_connections::ZmqOptions;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull = ZmqPullConnection::with_options(
+        &factory,
+        ZmqEndpoint::bind(inproc(name)),
+        &ZmqOptions::default().rcvhwm(10),
+    )
+    .unwrap();
+    let push = ZmqPushConnection::with_options(
+        &factory,
+        ZmqEndpoint::connect(inproc(name)),
+        &ZmqOptions::default().sndhwm(10).outbox_limit(OUTBOX),
+    )
+    .unwrap();
+    let mut messages = pull.messages_with_capacity(8).unwrap();
+    let clock = r.clone();
+    let consumer = r.spawn(async move {
+        let mut seen = Vec::with_capacity(total);
+        while seen.len() < total {
+            match messages.next().await {
+                Some(m) => seen.push(text(&m[0]).parse::<usize>().map_err(Failure::from)?),
+                None => return Err(Failure::msg("the stream ended early")),
+            }
+            if seen.len() % 100 == 0 {
+                tx0mq_reactor::sleep(&clock, Duration::from_millis(2)).await?;
+            }
+        }
+        Ok::<_, Failure>(seen)
+    });
+    SlowPair {
+        r,
+        factory,
+        push,
+        consumer,
+    }
+}
+
+/// A producer task that awaits `send_ready` before each send pushes 5,000
+/// messages (hundreds of times the outbox limit) to a slow consumer: it
+/// never meets `OutboxFull`, nothing is lost or reordered, and at most one
+/// message ever waits in the outbox.
+#[test]
+fn send_ready_lets_a_producer_outrun_the_outbox_limit_without_loss() {
+    const TOTAL: usize = 5_000;
+    let pair = slow_pair("ready", TOTAL);
+    let push = pair.push.clone();
+    let producer = pair.r.spawn(async move {
+        for i in 0..TOTAL {
+            push.send_ready().await?;
+            push.push(i.to_string())?; // OutboxFull here fails the task
+        }
+        Ok::<_, Failure>(())
+    });
+    let seen = wait_for(&pair.r, &pair.consumer, "every message");
+    wait_for(&pair.r, &producer, "the producer");
+    assert!(seen.iter().copied().eq(0..TOTAL), "all, in order");
+    let stats = pair.push.stats();
+    assert_eq!(stats.dropped_outbox_full, 0);
+    assert!(stats.queued > 0, "the peer did push back (the test is real)");
+    assert!(stats.outbox_high_mark <= 1, "high mark {}", stats.outbox_high_mark);
+    pair.factory.shutdown();
+}
+
+/// The control for the test above: the same producer without `send_ready`
+/// fills the outbox and meets `OutboxFull`.
+#[test]
+fn without_send_ready_the_same_producer_meets_outbox_full() {
+    const TOTAL: usize = 5_000;
+    let pair = slow_pair("unready", TOTAL);
+    let push = pair.push.clone();
+    let producer = pair.r.spawn(async move {
+        for i in 0..TOTAL {
+            push.push(i.to_string())?;
+        }
+        Ok::<_, Failure>(())
+    });
+    let failure = tx0mq_test_support::deferred::failure(&producer);
+    assert!(
+        matches!(
+            failure.downcast_ref::<tx0mq_connections::Error>(),
+            Some(tx0mq_connections::Error::OutboxFull { limit: OUTBOX, .. })
+        ),
+        "{failure:#}"
+    );
+    pair.consumer.cancel();
+    pair.factory.shutdown();
+}
+
+/// `send_ready` waits while a message sits in the outbox and is woken by
+/// the flush that empties it; with nothing queued it is ready at once.
+#[test]
+fn send_ready_waits_for_the_outbox_to_drain() {
+    let r = fake_clock();
+    let (push, peer) = ZmqPushConnection::fake(&r).unwrap();
+    let at_once = r.spawn(push.send_ready());
+    assert!(at_once.called(), "ready at once with an empty outbox");
+    peer.refuse(true);
+    push.push(b"queued").unwrap();
+    assert_eq!(push.outbox_len(), 1);
+    let waiter = r.spawn(push.send_ready());
+    tx0mq_test_support::reactor::settle(&r);
+    assert!(!waiter.called(), "waits while the outbox holds a message");
+    peer.refuse(false);
+    peer.pump().unwrap();
+    assert_eq!(push.outbox_len(), 0);
+    wait_for(&r, &waiter, "the drained outbox");
+    assert_eq!(peer.take_sent().len(), 1);
+}
+
+/// Shutting the connection down wakes a task waiting in `send_ready` with
+/// `Error::Closed`, and a later `send_ready` fails the same way.
+#[test]
+fn send_ready_fails_with_closed_when_the_connection_shuts_down() {
+    let r = fake_clock();
+    let (push, peer) = ZmqPushConnection::fake(&r).unwrap();
+    peer.refuse(true);
+    push.push(b"stuck").unwrap();
+    let waiter = r.spawn(push.send_ready());
+    tx0mq_test_support::reactor::settle(&r);
+    assert!(!waiter.called());
+    push.shutdown();
+    let failure = {
+        tx0mq_test_support::reactor::settle(&r);
+        tx0mq_test_support::deferred::failure(&waiter)
+    };
+    assert!(
+        matches!(
+            failure.downcast_ref::<tx0mq_connections::Error>(),
+            Some(tx0mq_connections::Error::Closed { .. })
+        ),
+        "{failure:#}"
+    );
+    let later = r.spawn(push.send_ready());
+    assert!(tx0mq_test_support::deferred::failure(&later)
+        .downcast_ref::<tx0mq_connections::Error>()
+        .is_some_and(|e| matches!(e, tx0mq_connections::Error::Closed { .. })));
+}
+
+/// A task whose sends never wait yields for one reactor pass after
+/// `BATCH` ready answers in a row, so the reactor's other work runs.
+#[test]
+fn send_ready_yields_to_the_reactor_after_a_batch_of_ready_answers() {
+    use tx0mq_connections::BATCH;
+    let r = fake_clock();
+    let (push, peer) = ZmqPushConnection::fake(&r).unwrap();
+    let sent = Rc::new(Cell::new(0usize));
+    let count = Rc::clone(&sent);
+    let task = r.spawn(async move {
+        for _ in 0..3 * BATCH {
+            push.send_ready().await?;
+            push.push(b"x")?;
+            count.set(count.get() + 1);
+        }
+        Ok::<_, Failure>(())
+    });
+    assert_eq!(sent.get(), BATCH, "the first poll stops after a batch");
+    r.iterate(Duration::ZERO).unwrap();
+    assert_eq!(sent.get(), 2 * BATCH, "one more batch per pass");
+    wait_for(&r, &task, "the rest");
+    assert_eq!(sent.get(), 3 * BATCH);
+    assert_eq!(peer.take_sent().len(), 3 * BATCH);
+}
