@@ -797,7 +797,9 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
     ///
     /// On patterns that never queue (PUB drops, ROUTER, REP and STREAM
     /// fail with EAGAIN), the outbox stays empty and the future is always
-    /// ready: there, backpressure is the pattern's own.
+    /// ready: there, backpressure is the pattern's own. So it is with an
+    /// outbox limit of 0 ([`ZmqOptions::outbox_limit`](crate::ZmqOptions::outbox_limit)),
+    /// which asks for `OutboxFull` instead of any wait.
     ///
     /// # Why not a `Sink`
     ///

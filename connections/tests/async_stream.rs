@@ -389,6 +389,46 @@ fn a_generic_stream_consumer_sees_every_message_and_the_end() {
     factory.shutdown();
 }
 
+/// The zguide's poll over two sockets, the `futures` way: two streams
+/// merged with `futures`' `stream::select` are taken from in turn, so a
+/// flooded socket does not starve the other.
+#[test]
+fn two_streams_merged_with_futures_select_take_turns() {
+    use futures_util::future::Either;
+    use futures_util::StreamExt;
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let pull_a = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("poll-a"))).unwrap();
+    let pull_b = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(inproc("poll-b"))).unwrap();
+    let push_a = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("poll-a"))).unwrap();
+    let push_b = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("poll-b"))).unwrap();
+    let a = pull_a.messages().unwrap();
+    let b = pull_b.messages().unwrap();
+    for i in 0..100 {
+        push_a.push(format!("a{i}")).unwrap();
+        push_b.push(format!("b{i}")).unwrap();
+    }
+    run_until(&r, "both buffers full", || a.len() == 100 && b.len() == 100);
+    let d = r.spawn(async move {
+        let merged = futures_util::stream::select(a.map(Either::Left), b.map(Either::Right));
+        let first: Vec<String> = merged
+            .take(20)
+            .map(|either| match either {
+                Either::Left(m) | Either::Right(m) => text(&m[0]),
+            })
+            .collect()
+            .await;
+        Ok::<_, Failure>(first)
+    });
+    let first = wait_for(&r, &d, "twenty messages");
+    let from_a: Vec<&String> = first.iter().filter(|m| m.starts_with('a')).collect();
+    let from_b: Vec<&String> = first.iter().filter(|m| m.starts_with('b')).collect();
+    assert_eq!((from_a.len(), from_b.len()), (10, 10), "{first:?}");
+    assert_eq!(from_a.first().map(|s| s.as_str()), Some("a0"));
+    assert_eq!(from_b.last().map(|s| s.as_str()), Some("b9"));
+    factory.shutdown();
+}
+
 // ------------------------------------------------------ next_timeout
 
 /// A fake-clock reactor: timeouts fire only when the test advances it.

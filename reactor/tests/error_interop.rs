@@ -89,6 +89,30 @@ fn anyhow_takes_a_failure_through_into_send_error() {
     assert!(error.downcast_ref::<SendFailure>().is_some());
 }
 
+/// The whole way PORTING.md shows: a coroutine run by `run_until_complete`
+/// in a function returning `anyhow::Result`, the reactor's error with `?`
+/// and the coroutine's failure with `map_err(Failure::into_send_error)?`.
+#[test]
+fn anyhow_takes_run_until_complete_and_the_coroutine_failure() {
+    fn run(reactor: &Reactor) -> anyhow::Result<u32> {
+        let r = reactor.clone();
+        let n = reactor
+            .run_until_complete(async move {
+                defer_later(&r, Duration::from_millis(1), || {
+                    Err::<u32, _>(Failure::new(Config(parse_error())))
+                })
+                .await
+            })?
+            .map_err(Failure::into_send_error)?;
+        Ok(n)
+    }
+
+    let reactor = tx0mq_test_support::reactor::reactor(());
+    let _watchdog = tx0mq_test_support::reactor::watchdog(&reactor, Duration::from_secs(10));
+    let error = run(&reactor).expect_err("the coroutine failed");
+    assert_eq!(format!("{error:#}"), format!("bad config: {}", parse_error()));
+}
+
 /// A cancelled coroutine's failure still says it was a cancellation once
 /// it is `Send`.
 #[test]
