@@ -95,9 +95,7 @@ pub mod stream;
 pub mod testing;
 mod warn_limit;
 
-pub use crate::connection::{
-    Connection, IntoEndpoints, Protocol, SendReady, ZmqCtx, ZmqProducer,
-};
+pub use crate::connection::{Connection, IntoEndpoints, Protocol, SendReady, ZmqCtx, ZmqProducer};
 pub use crate::context::{
     socket_limit, ContextBuilder, ZmqContext, ZmqSocket, DEFAULT_MAX_SOCKETS,
 };

@@ -335,11 +335,7 @@ fn stream_ext_take_and_collect_drive_a_message_stream() {
     let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(inproc("ext"))).unwrap();
     let mut messages = pull.messages().unwrap();
     let d = r.spawn(async move {
-        let first: Vec<String> = (&mut messages)
-            .take(5)
-            .map(|m| text(&m[0]))
-            .collect()
-            .await;
+        let first: Vec<String> = (&mut messages).take(5).map(|m| text(&m[0])).collect().await;
         let sixth = StreamExt::next(&mut messages).await.map(|m| text(&m[0]));
         Ok::<_, Failure>((first, sixth))
     });
@@ -503,7 +499,10 @@ fn next_timeout_returns_none_at_the_end_of_the_stream() {
     let d = r.spawn(async move {
         let last = messages.next_timeout(Duration::from_secs(1)).await;
         let end = messages.next_timeout(Duration::from_secs(60)).await;
-        Ok::<_, Failure>((last.map(|m| m.map(|m| text(&m[0]))), end.map(|m| m.is_none())))
+        Ok::<_, Failure>((
+            last.map(|m| m.map(|m| text(&m[0]))),
+            end.map(|m| m.is_none()),
+        ))
     });
     pull.shutdown();
     let (last, end) = wait_for(&r, &d, "the end");
@@ -547,7 +546,10 @@ fn a_poll_loop_with_next_timeout_gets_every_burst() {
         .flat_map(|b| (0..10).map(move |i| format!("{b}-{i}")))
         .collect();
     assert_eq!(got, want);
-    assert!(timeouts >= 2, "the pauses between bursts timed out ({timeouts})");
+    assert!(
+        timeouts >= 2,
+        "the pauses between bursts timed out ({timeouts})"
+    );
     factory.shutdown();
 }
 
@@ -624,8 +626,15 @@ fn send_ready_lets_a_producer_outrun_the_outbox_limit_without_loss() {
     assert!(seen.iter().copied().eq(0..TOTAL), "all, in order");
     let stats = pair.push.stats();
     assert_eq!(stats.dropped_outbox_full, 0);
-    assert!(stats.queued > 0, "the peer did push back (the test is real)");
-    assert!(stats.outbox_high_mark <= 1, "high mark {}", stats.outbox_high_mark);
+    assert!(
+        stats.queued > 0,
+        "the peer did push back (the test is real)"
+    );
+    assert!(
+        stats.outbox_high_mark <= 1,
+        "high mark {}",
+        stats.outbox_high_mark
+    );
     pair.factory.shutdown();
 }
 

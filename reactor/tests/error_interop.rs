@@ -110,7 +110,10 @@ fn anyhow_takes_run_until_complete_and_the_coroutine_failure() {
     let reactor = tx0mq_test_support::reactor::reactor(());
     let _watchdog = tx0mq_test_support::reactor::watchdog(&reactor, Duration::from_secs(10));
     let error = run(&reactor).expect_err("the coroutine failed");
-    assert_eq!(format!("{error:#}"), format!("bad config: {}", parse_error()));
+    assert_eq!(
+        format!("{error:#}"),
+        format!("bad config: {}", parse_error())
+    );
 }
 
 /// A cancelled coroutine's failure still says it was a cancellation once
