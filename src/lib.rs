@@ -28,7 +28,8 @@ pub use tx0mq_reactor as reactor;
 
 pub use tx0mq_reactor::{
     defer_later, ensure_deferred, gather_futures, gather_results, sleep, Ctx, Deferred,
-    DelayedCall, Failure, LoopingCall, Phase, Reactor, ReactorThread, SystemEvent, ThreadHandle,
+    DelayedCall, Failure, LoopingCall, Phase, Reactor, ReactorThread, SendFailure, SystemEvent,
+    ThreadHandle,
 };
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -2,7 +2,10 @@
 //! context its protocol's callbacks get.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use tx0mq_reactor::{CallbackResult, Ctx, Reactor};
 
@@ -616,6 +619,10 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
 /// more with `resume_producing` on every pass while the outbox is empty: it
 /// sends a chunk each time. Either way the reactor never spins while the peer
 /// cannot take more.
+///
+/// A coroutine gets the same pacing without a producer: awaiting
+/// [`Connection::send_ready`] before each send waits exactly while a
+/// streaming producer would be paused.
 pub trait ZmqProducer<S: 'static = (), K: Pattern = Raw>: 'static {
     /// Stop sending for now: the outbox holds messages libzmq could not take.
     fn pause_producing(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>) {}
@@ -723,5 +730,118 @@ impl<K: Pattern, S: 'static> Connection<K, S> {
     /// Unregisters the producer (Twisted's `unregisterProducer`).
     pub fn unregister_producer(&self) {
         let _ = self.core.set_producer(None, true);
+    }
+
+    /// Waits, in a coroutine, until a send can go without piling up in the
+    /// outbox: the returned future is ready at once while the outbox is
+    /// empty, and otherwise once it has drained (asyncio's
+    /// `await writer.drain()`). A task that awaits it before each send
+    /// never meets [`Error::OutboxFull`](crate::Error::OutboxFull), however
+    /// far ahead of a slow peer it would run, and loses nothing.
+    ///
+    /// ```
+    /// use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+    /// use tx0mq_reactor::{Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let factory = ZmqFactory::new(&reactor)?;
+    /// let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-ready"))?;
+    /// let mut received = pull.messages()?;
+    /// let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-ready"))?;
+    /// let producer = reactor.spawn(async move {
+    ///     for i in 0..20_000 {
+    ///         push.send_ready().await?; // waits while the peer lags behind
+    ///         push.push(i.to_string())?;
+    ///     }
+    ///     Ok::<_, Failure>(())
+    /// });
+    /// let r = reactor.clone();
+    /// let consumer = reactor.spawn(async move {
+    ///     let mut count = 0;
+    ///     while received.next().await.is_some() {
+    ///         count += 1;
+    ///         if count == 20_000 {
+    ///             break;
+    ///         }
+    ///     }
+    ///     r.stop()?;
+    ///     Ok::<_, Failure>(count)
+    /// });
+    /// reactor.run()?;
+    /// assert!(producer.called() && consumer.called());
+    /// # consumer.add_callback(|n| { assert_eq!(n, 20_000); Ok(n) });
+    /// # producer.add_callback(|()| Ok(()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # How it waits
+    ///
+    /// A message goes into the outbox only when libzmq refused it (the
+    /// peer's high-water mark, or no peer yet); the connection then flushes
+    /// the outbox as libzmq takes messages again. `send_ready` waits for
+    /// the same moment a registered streaming [`ZmqProducer`] is told to
+    /// `resume_producing`: the outbox emptied. Until then the task sleeps;
+    /// the connection's source wakes it when its flush empties the outbox
+    /// (no polling, no timer), and shutdown wakes it with the error below.
+    /// Between the future's return and your next send no other code runs,
+    /// so that send finds the outbox empty: at most one message of the task
+    /// ever waits there, with up to the high-water mark more inside libzmq.
+    ///
+    /// It is cancel-safe (dropping the future loses nothing) and, unlike a
+    /// registered producer, any number of tasks can wait at once. A task
+    /// whose sends never have to wait (a fast peer, or a PUB connection,
+    /// which drops what libzmq refuses rather than queuing it) gets a ready
+    /// future at once, except that after [`BATCH`](crate::BATCH) of those
+    /// in a row the next one yields for one reactor pass, so such a loop
+    /// cannot starve the connection's other sources and timers.
+    ///
+    /// On patterns that never queue (PUB drops, ROUTER, REP and STREAM
+    /// fail with EAGAIN), the outbox stays empty and the future is always
+    /// ready: there, backpressure is the pattern's own. So it is with an
+    /// outbox limit of 0 ([`ZmqOptions::outbox_limit`](crate::ZmqOptions::outbox_limit)),
+    /// which asks for `OutboxFull` instead of any wait.
+    ///
+    /// # Why not a `Sink`
+    ///
+    /// Each pattern sends its own way: `push(msg)`, `publish(msg, tag)`,
+    /// `send_msg` (a REQ's returns a Deferred for the reply), a REP's
+    /// `reply(id, msg)`, a ROUTER's `send_msg(peer, msg)`. A
+    /// `futures::Sink` has one item type and would fix one of them (or go
+    /// around the pattern's framing); a readiness future composes with all
+    /// of them, keeps each send's own error, and buffers nothing of its
+    /// own: the outbox and libzmq's pipe stay the only queues.
+    ///
+    /// # Errors
+    ///
+    /// The future fails with `Error::Closed` once the connection is shut
+    /// down (before or while waiting).
+    pub fn send_ready(&self) -> SendReady<S> {
+        SendReady {
+            core: Rc::clone(&self.core),
+        }
+    }
+}
+
+/// The future of [`Connection::send_ready`]: ready when a send can go
+/// without piling up in the outbox.
+#[must_use = "futures do nothing unless awaited"]
+pub struct SendReady<S: 'static = ()> {
+    core: Rc<crate::core::Core<S>>,
+}
+
+impl<S: 'static> fmt::Debug for SendReady<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendReady")
+            .field("connection", &self.core.describe())
+            .field("outbox", &self.core.outbox_len())
+            .finish()
+    }
+}
+
+impl<S: 'static> Future for SendReady<S> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.core.poll_send_ready(cx)
     }
 }

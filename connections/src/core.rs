@@ -31,6 +31,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use tx0mq_reactor::{Ctx, Reactor, SourceId, WeakReactor};
 
@@ -201,6 +202,12 @@ pub(crate) struct Core<S: 'static> {
     pub(crate) monitor: MonitorSlot<S>,
     /// Messages and bytes in and out, queued, dropped; pauses.
     stats: Counters,
+    /// Tasks waiting in `send_ready` for the outbox to drain: woken when it
+    /// has, or at shutdown.
+    send_waiters: RefCell<Vec<Waker>>,
+    /// `send_ready`s in a row that found the outbox empty (see
+    /// [`Core::poll_send_ready`]).
+    ready_streak: Cell<usize>,
 }
 
 fn socket_type_name(kind: zmq::SocketType) -> &'static str {
@@ -329,6 +336,8 @@ impl<S: 'static> Core<S> {
             epoch: Cell::new(0),
             monitor: MonitorSlot::default(),
             stats: Counters::default(),
+            send_waiters: RefCell::new(Vec::new()),
+            ready_streak: Cell::new(0),
         })
     }
 
@@ -713,6 +722,14 @@ impl<S: 'static> Core<S> {
     /// Returns whether to look again on the next pass (invariants 3 and 4);
     /// the source's closure wakes the source for that.
     pub(crate) fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
+        let again = self.dispatch(cx);
+        // After the producer heard of it: the tasks in `send_ready`.
+        self.wake_senders();
+        again
+    }
+
+    /// What [`on_ready`](Self::on_ready) does before it wakes the senders.
+    fn dispatch(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
         let _dispatch = Dispatch::begin(self);
         if self.made_pending.get() {
             self.deliver(cx, |h, cx, core| h.made(cx, core));
@@ -815,6 +832,54 @@ impl<S: 'static> Core<S> {
             drop(slot);
             drop(producer);
             false
+        }
+    }
+
+    /// Whether a send may go now without waiting, for
+    /// [`Connection::send_ready`](crate::Connection::send_ready): ready once
+    /// the outbox is empty (the condition under which a streaming producer
+    /// is resumed), `Err(Closed)` after shutdown; otherwise the task's
+    /// waker is kept until the outbox drains or the connection shuts down.
+    ///
+    /// After [`BATCH`] ready answers in a row with no wait between them,
+    /// the next one yields once (wakes the task and returns `Pending`), so
+    /// a task that sends to a peer that always keeps up (or on a pattern
+    /// that never queues, as PUB) cannot keep the reactor from its other
+    /// sources.
+    pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.is_closed() {
+            return Poll::Ready(Err(self.closed("wait to send")));
+        }
+        if self.outbox.borrow().is_empty() {
+            let streak = self.ready_streak.get() + 1;
+            if streak > BATCH {
+                self.ready_streak.set(0);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.ready_streak.set(streak);
+            return Poll::Ready(Ok(()));
+        }
+        self.ready_streak.set(0);
+        let mut waiters = self.send_waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Wakes the tasks in `send_ready` once the outbox is empty or the
+    /// connection closed (their next poll says which).
+    fn wake_senders(&self) {
+        if self.send_waiters.borrow().is_empty()
+            || !(self.outbox.borrow().is_empty() || self.is_closed())
+        {
+            return;
+        }
+        let waiters = std::mem::take(&mut *self.send_waiters.borrow_mut());
+        // Outside the borrow: a waker is foreign code.
+        for waker in waiters {
+            waker.wake();
         }
     }
 
@@ -1083,6 +1148,7 @@ impl<S: 'static> Core<S> {
             events,
             lost: ConnectionLost { reason, dropped },
         };
+        self.wake_senders();
         let producer = {
             let mut slot = self.producer.borrow_mut();
             slot.serial += 1;

@@ -112,7 +112,7 @@ pub mod stream;
 pub mod testing;
 mod warn_limit;
 
-pub use crate::connection::{Connection, IntoEndpoints, Protocol, ZmqCtx, ZmqProducer};
+pub use crate::connection::{Connection, IntoEndpoints, Protocol, SendReady, ZmqCtx, ZmqProducer};
 pub use crate::context::{
     socket_limit, ContextBuilder, ZmqContext, ZmqSocket, DEFAULT_MAX_SOCKETS,
 };
@@ -135,5 +135,5 @@ pub use crate::pattern::{
     ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
 pub use crate::stats::{ConnectionStats, FactoryStats};
-pub use crate::stream::{MessageStream, DEFAULT_STREAM_CAPACITY};
+pub use crate::stream::{Elapsed, MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;

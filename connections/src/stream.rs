@@ -69,12 +69,79 @@
 //! its protocol is removed, so nothing more is read until another protocol
 //! is set (messages wait in libzmq, where the high-water mark applies), and
 //! the events it had buffered are dropped with it.
+//!
+//! # With the futures ecosystem
+//!
+//! A `MessageStream` is a [`futures_core::Stream`] (and a
+//! [`FusedStream`]: once it yielded `None`, it always does), so the
+//! combinators of `futures`' `StreamExt` (`next`, `take`, `filter`,
+//! `collect`, `for_each`, `select` over two streams...) work on it, in a
+//! task run by the reactor's [`spawn`](tx0mq_reactor::Reactor::spawn):
+//!
+//! ```
+//! use futures_util::StreamExt; // `futures::StreamExt` re-exports it
+//! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
+//! use tx0mq_reactor::{Failure, Reactor};
+//!
+//! let reactor = Reactor::builder().handle_signals(false).build()?;
+//! let factory = ZmqFactory::new(&reactor)?;
+//! let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-stream-ext"))?;
+//! let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect("inproc://doc-stream-ext"))?;
+//! for word in ["a", "bb", "ccc", "dddd"] {
+//!     push.push(word)?;
+//! }
+//! let messages = pull.messages()?;
+//! let lengths = reactor.run_until_complete(async move {
+//!     let lengths: Vec<usize> = messages.map(|m| m[0].len()).take(3).collect().await;
+//!     Ok::<_, Failure>(lengths)
+//! })??;
+//! assert_eq!(lengths, [1, 2, 3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The inherent [`next`](MessageStream::next) and
+//! [`poll_next`](MessageStream::poll_next) are the same operations, for
+//! code that does not import the trait.
+//!
+//! # Waiting with a timeout
+//!
+//! [`next_timeout`](MessageStream::next_timeout) is the zguide's
+//! `poller.poll(timeout)` for one socket (asyncio's
+//! `await asyncio.wait_for(sock.recv_multipart(), t)`): the next event,
+//! `None` at the end, or [`Elapsed`] when nothing came in time. The time is
+//! kept by a reactor timer, cancelled as soon as an event comes first.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+//! use tx0mq_reactor::{Failure, Reactor};
+//!
+//! let reactor = Reactor::builder().handle_signals(false).build()?;
+//! let factory = ZmqFactory::new(&reactor)?;
+//! let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-poll"))?;
+//! let mut messages = pull.messages()?;
+//! let heard = reactor.run_until_complete(async move {
+//!     match messages.next_timeout(Duration::from_millis(20)).await {
+//!         Ok(Some(_message)) => Ok("a message"),
+//!         Ok(None) => Ok("the end"),
+//!         Err(_elapsed) => Ok::<_, Failure>("nothing for 20 ms"),
+//!     }
+//! })??;
+//! assert_eq!(heard, "nothing for 20 ms");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_core::{FusedStream, Stream};
+use tx0mq_reactor::deferred::sleep;
 
 use crate::connection::{Connection, Listener, ZmqCtx};
 use crate::core::{ConnectionLost, Core};
@@ -178,6 +245,47 @@ impl<S: 'static, K: Pattern> Drop for MessageStream<S, K> {
     }
 }
 
+/// The stream is never pinned in place: nothing in it refers to itself.
+impl<S: 'static, K: Pattern> Unpin for MessageStream<S, K> {}
+
+/// The stream as a [`futures_core::Stream`]: the same events as
+/// [`MessageStream::next`] (see the [module docs](self)).
+impl<S: 'static, K: Pattern> Stream for MessageStream<S, K> {
+    type Item = K::Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<K::Event>> {
+        MessageStream::poll_next(self.get_mut(), cx)
+    }
+
+    /// The buffered events at least; exactly those once the stream ended.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.len();
+        (buffered, self.is_ended().then_some(buffered))
+    }
+}
+
+/// Once the stream yielded `None` it always does.
+impl<S: 'static, K: Pattern> FusedStream for MessageStream<S, K> {
+    fn is_terminated(&self) -> bool {
+        self.is_ended() && self.is_empty()
+    }
+}
+
+/// What [`MessageStream::next_timeout`] returns when no event came in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed {
+    /// How long it waited.
+    pub timeout: Duration,
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no message within {:?}", self.timeout)
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
 impl<S: 'static, K: Pattern> fmt::Debug for MessageStream<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageStream")
@@ -216,6 +324,72 @@ impl<S: 'static, K: Pattern> MessageStream<S, K> {
         };
         drop(old);
         Poll::Pending
+    }
+
+    /// The next event, waiting at most `timeout` for it: the zguide's
+    /// `poller.poll(timeout)` on one socket, asyncio's
+    /// `await asyncio.wait_for(sock.recv_multipart(), timeout)`.
+    ///
+    /// - `Ok(Some(event))`: an event, at once if one is buffered (no timer
+    ///   is set then);
+    /// - `Ok(None)`: the end of the stream, as [`next`](Self::next) says it
+    ///   (also when the reactor is gone: no event can come any more);
+    /// - `Err(Elapsed)`: nothing came within `timeout`. The stream is
+    ///   unchanged: call again, or `next()`, to go on waiting.
+    ///
+    /// The timeout is a reactor timer ([`sleep`]), so it follows the
+    /// reactor's clock (a fake clock in tests) and needs no thread; it is
+    /// cancelled when an event comes first or the future is dropped.
+    /// Cancel-safe, as `next()`: dropping the future loses no event. `?`
+    /// turns an `Elapsed` into a [`Failure`](tx0mq_reactor::Failure) (it is
+    /// a `std::error::Error`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tx0mq_connections::ZmqPullConnection;
+    /// use tx0mq_reactor::{Failure, Reactor};
+    ///
+    /// let reactor = Reactor::builder().fake_clock().handle_signals(false).build()?;
+    /// let (pull, peer) = ZmqPullConnection::fake(&reactor)?;
+    /// let mut messages = pull.messages()?;
+    /// let task = reactor.spawn(async move {
+    ///     let first = messages.next_timeout(Duration::from_secs(5)).await;
+    ///     let second = messages.next_timeout(Duration::from_secs(5)).await;
+    ///     Ok::<_, Failure>((first.map(|m| m.is_some()), second.is_err()))
+    /// });
+    /// reactor.advance(Duration::from_secs(4))?;
+    /// peer.deliver(b"in time")?; // the first wait ends with it...
+    /// reactor.iterate(Duration::ZERO)?; // ...when the task runs, and the second begins
+    /// reactor.advance(Duration::from_secs(5))?; // the second times out
+    /// assert!(task.called());
+    /// # task.add_callback(|r| { assert_eq!(r, (Ok(true), true)); Ok(r) });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<K::Event>, Elapsed> {
+        if let Some(event) = self.try_next() {
+            return Ok(Some(event));
+        }
+        if self.shared.ended.get() {
+            return Ok(None);
+        }
+        let Some(reactor) = self.conn.reactor() else {
+            return Ok(None);
+        };
+        let mut timer = sleep(&reactor, timeout);
+        drop(reactor);
+        // Dropping `timer` (an event came first, or this future was
+        // dropped) cancels it: an awaited Deferred is cancelled on drop.
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(event) = self.poll_next(cx) {
+                return Poll::Ready(Ok(event));
+            }
+            // Fired, or failed (cancelled at the reactor's teardown): either
+            // way no event came in time.
+            Pin::new(&mut timer)
+                .poll(cx)
+                .map(|_| Err(Elapsed { timeout }))
+        })
+        .await
     }
 
     /// Takes a buffered event without waiting (`None` if none is buffered).

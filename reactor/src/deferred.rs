@@ -128,7 +128,7 @@ mod future;
 mod list;
 mod time;
 
-pub use failure::Failure;
+pub use failure::{Failure, SendFailure};
 pub use future::sleep;
 pub use list::{gather_results, DeferredList, FirstError, ListResult};
 pub use time::defer_later;
