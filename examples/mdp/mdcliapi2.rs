@@ -92,6 +92,48 @@ impl<S: 'static> MajorDomoClient<S> {
         inner.client.send_msg(frames)
     }
 
+    /// Sends every request of `requests` to `service`, as fast as the
+    /// socket takes them, and fires with how many went out. The original's
+    /// `send` blocks at the socket's high-water mark; here a pull producer
+    /// on the DEALER sends a chunk whenever its outbox is empty, so the
+    /// reactor never waits.
+    pub fn send_all(
+        &self,
+        service: &[u8],
+        requests: impl Iterator<Item = Message> + 'static,
+    ) -> Deferred<u64> {
+        let done = Deferred::new();
+        let fire = done.clone();
+        let me = self.clone();
+        let service = service.to_vec();
+        let mut requests = requests.peekable();
+        let mut sent = 0u64;
+        let client = self.inner.borrow().client.clone();
+        let registered = client.produce_with(move |cx| {
+            for _ in 0..100 {
+                let Some(request) = requests.next() else {
+                    cx.conn.unregister_producer();
+                    let _ = fire.callback(sent);
+                    return;
+                };
+                if let Err(e) = me.send(&service, request) {
+                    cx.conn.unregister_producer();
+                    let _ = fire.errback(tx0mq::Failure::new(e));
+                    return;
+                }
+                sent += 1;
+            }
+            if requests.peek().is_none() {
+                cx.conn.unregister_producer();
+                let _ = fire.callback(sent);
+            }
+        });
+        match registered {
+            Ok(()) => done,
+            Err(e) => tx0mq::reactor::fail(tx0mq::Failure::new(e)),
+        }
+    }
+
     /// The next reply's body, or `None` after `timeout` without one. One
     /// `recv` at a time: a second, while the first waits, gets `None` at once.
     pub fn recv(&self) -> Deferred<Option<Message>> {
