@@ -106,6 +106,23 @@ fn every_request_is_answered_exactly_once_when_a_worker_is_killed_mid_stream() {
 }
 
 #[test]
+fn a_worker_registers_again_with_a_restarted_broker() {
+    let dir = scratch("md-restart");
+    let endpoint = dir.ipc("broker");
+    let mut first = broker(&endpoint);
+    let mut worker = Proc::spawn("mdworker", &["-v", "--broker", &endpoint]);
+    echo_once(&endpoint);
+    first.kill();
+    // The new broker does not know the worker: its next heartbeat is
+    // answered DISCONNECT, and the worker starts a new session (READY).
+    let _second = broker(&endpoint);
+    worker.expect_containing("I: sending HEARTBEAT to broker", STEP);
+    worker.expect_line("[001] 0x05", STEP);
+    worker.expect_containing("I: sending READY to broker", STEP);
+    echo_once(&endpoint);
+}
+
+#[test]
 fn mmiecho_answers_for_a_known_and_an_unknown_service() {
     let dir = scratch("md-mmi");
     let endpoint = dir.ipc("broker");
