@@ -37,7 +37,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, Frame, Multipart, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection};
+use tx0mq::connections::{
+    bytes_repr, Frame, Multipart, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection,
+};
 use tx0mq::{LoopingCall, Reactor};
 
 mod mdp;
@@ -249,7 +251,10 @@ impl Broker {
             if worker.expiry >= now {
                 break;
             }
-            log(format_args!("I: deleting expired worker: {}", worker.identity));
+            log(format_args!(
+                "I: deleting expired worker: {}",
+                worker.identity
+            ));
             self.delete_worker(socket, &address, false);
         }
     }

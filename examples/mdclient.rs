@@ -41,7 +41,10 @@ async fn requests(client: MajorDomoClient, args: Args) -> Result<u64, Failure> {
         } else {
             "Hello world".to_string()
         };
-        let Some(reply) = client.send(b"echo", vec![body.clone().into_bytes()]).await? else {
+        let Some(reply) = client
+            .send(b"echo", vec![body.clone().into_bytes()])
+            .await?
+        else {
             break; // also break on failure to reply
         };
         if args.numbered && reply != [body.as_bytes()] {

@@ -32,7 +32,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     // Echo is complex... :-)
-    let worker = MajorDomoWorker::new(&reactor, &factory, &args.broker, b"echo", args.verbose, |request| request)?;
+    let worker = MajorDomoWorker::new(
+        &reactor,
+        &factory,
+        &args.broker,
+        b"echo",
+        args.verbose,
+        |request| request,
+    )?;
     reactor.run()?;
     worker.destroy();
     Ok(())

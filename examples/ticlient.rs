@@ -72,7 +72,11 @@ async fn service_call(
     })
 }
 
-async fn ticlient(reactor: Reactor, session: MajorDomoClient, args: Args) -> Result<Result<(), Ending>, Failure> {
+async fn ticlient(
+    reactor: Reactor,
+    session: MajorDomoClient,
+    args: Args,
+) -> Result<Result<(), Ending>, Failure> {
     // 1. Send 'echo' request to Titanic
     let request = vec![b"echo".to_vec(), b"Hello world".to_vec()];
     let reply = match service_call(&session, b"titanic.request", request).await? {

@@ -126,7 +126,10 @@ fn load_message(path: &Path) -> Result<Message, FileError> {
     let data = fs::read(path).map_err(|e| FileError::Io(path.to_path_buf(), e))?;
     let Some(rest) = data.strip_prefix(&MAGIC[..]) else {
         return Err(if MAGIC.starts_with(&data) {
-            FileError::CutShort(path.to_path_buf(), format!("{} bytes, no header", data.len()))
+            FileError::CutShort(
+                path.to_path_buf(),
+                format!("{} bytes, no header", data.len()),
+            )
         } else {
             FileError::NotTitanic(path.to_path_buf())
         });
@@ -349,7 +352,10 @@ async fn service_success(
     let mut request = match load_message(&filename) {
         Ok(request) if !request.is_empty() => request,
         Ok(_) => {
-            log(format_args!("E: {}: a request with no service", filename.display()));
+            log(format_args!(
+                "E: {}: a request with no service",
+                filename.display()
+            ));
             return Ok(true);
         }
         Err(e) => {
@@ -438,11 +444,32 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut workers = Vec::new();
     let store = titanic.clone();
-    workers.push(MajorDomoWorker::new(&reactor, &factory, &args.broker, b"titanic.request", false, move |r| store.request(r))?);
+    workers.push(MajorDomoWorker::new(
+        &reactor,
+        &factory,
+        &args.broker,
+        b"titanic.request",
+        false,
+        move |r| store.request(r),
+    )?);
     let store = titanic.clone();
-    workers.push(MajorDomoWorker::new(&reactor, &factory, &args.broker, b"titanic.reply", false, move |r| store.reply(r))?);
+    workers.push(MajorDomoWorker::new(
+        &reactor,
+        &factory,
+        &args.broker,
+        b"titanic.reply",
+        false,
+        move |r| store.reply(r),
+    )?);
     let store = titanic.clone();
-    workers.push(MajorDomoWorker::new(&reactor, &factory, &args.broker, b"titanic.close", false, move |r| store.close(r))?);
+    workers.push(MajorDomoWorker::new(
+        &reactor,
+        &factory,
+        &args.broker,
+        b"titanic.close",
+        false,
+        move |r| store.close(r),
+    )?);
 
     let main_loop = reactor.spawn(dispatcher(reactor.clone(), titanic, client));
     main_loop.add_errback(|failure| {

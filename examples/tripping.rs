@@ -59,7 +59,10 @@ fn report(requests: u64, start: Instant) {
 }
 
 /// Starts the asynchronous test: every request at once, replies later.
-fn start_asynchronous(client: &ZmqDealerConnection<Trip>, trip: &mut Trip) -> Result<(), tx0mq::connections::Error> {
+fn start_asynchronous(
+    client: &ZmqDealerConnection<Trip>,
+    trip: &mut Trip,
+) -> Result<(), tx0mq::connections::Error> {
     println!("Asynchronous round-trip test...");
     trip.phase = Phase::Asynchronous;
     trip.replies = 0;
@@ -146,7 +149,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         trip.phase = Phase::Synchronous;
         trip.replies = 0;
         trip.start = Instant::now();
-        starter.send_msg(b"hello").map_err(Into::<Box<dyn std::error::Error>>::into)
+        starter
+            .send_msg(b"hello")
+            .map_err(Into::<Box<dyn std::error::Error>>::into)
     });
     reactor.run()?;
     Ok(())

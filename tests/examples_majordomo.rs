@@ -22,7 +22,14 @@ const STEP: Duration = Duration::from_secs(60);
 
 /// The examples these tests run.
 const EXAMPLES: [&str; 8] = [
-    "mdbroker", "mdclient", "mdworker", "mdclient2", "mmiecho", "tripping", "titanic", "ticlient",
+    "mdbroker",
+    "mdclient",
+    "mdworker",
+    "mdclient2",
+    "mmiecho",
+    "tripping",
+    "titanic",
+    "ticlient",
 ];
 
 /// A fresh directory for `test`'s endpoints and files, once the examples
@@ -66,7 +73,10 @@ fn finish(proc: &mut Proc) -> Vec<String> {
 /// Starts the broker on `endpoint` and waits until it says it is active.
 fn broker(endpoint: &str) -> Proc {
     let mut broker = Proc::spawn("mdbroker", &["--bind", endpoint]);
-    broker.expect_containing(&format!("I: MDP broker/0.1.1 is active at {endpoint}"), STEP);
+    broker.expect_containing(
+        &format!("I: MDP broker/0.1.1 is active at {endpoint}"),
+        STEP,
+    );
     broker
 }
 
@@ -75,7 +85,11 @@ fn broker(endpoint: &str) -> Proc {
 fn echo_once(endpoint: &str) {
     let mut client = Proc::spawn("mdclient", &["--broker", endpoint, "--requests", "1"]);
     let out = finish(&mut client);
-    assert_eq!(out.last().map(String::as_str), Some("1 requests/replies processed"), "{out:#?}");
+    assert_eq!(
+        out.last().map(String::as_str),
+        Some("1 requests/replies processed"),
+        "{out:#?}"
+    );
 }
 
 #[test]
@@ -91,11 +105,22 @@ fn every_request_is_answered_exactly_once_when_a_worker_is_killed_mid_stream() {
     // be a mismatch (exit 1).
     let mut client = Proc::spawn(
         "mdclient",
-        &["--broker", &endpoint, "--requests", "3000", "--numbered", "--timeout-ms", "500"],
+        &[
+            "--broker",
+            &endpoint,
+            "--requests",
+            "3000",
+            "--numbered",
+            "--timeout-ms",
+            "500",
+        ],
     );
     doomed.expect_containing("Hello world 20", STEP);
     let early = client.wait_timeout(Duration::ZERO);
-    assert!(early.is_none(), "the client was done before the kill: {early:?}");
+    assert!(
+        early.is_none(),
+        "the client was done before the kill: {early:?}"
+    );
     doomed.kill();
     let out = finish(&mut client);
     assert_eq!(
@@ -146,7 +171,11 @@ fn mmiecho_answers_for_a_known_and_an_unknown_service() {
         Some("E: no response from broker, make sure it's running"),
         "{out:#?}"
     );
-    assert!(out.iter().any(|l| l.ends_with("W: permanent error, abandoning")), "{out:#?}");
+    assert!(
+        out.iter()
+            .any(|l| l.ends_with("W: permanent error, abandoning")),
+        "{out:#?}"
+    );
 }
 
 #[test]
@@ -169,7 +198,14 @@ fn tripping_finishes_both_round_trip_tests() {
     let (frontend, backend) = (dir.ipc("frontend"), dir.ipc("backend"));
     let mut tripping = Proc::spawn(
         "tripping",
-        &["--requests", "3000", "--frontend", &frontend, "--backend", &backend],
+        &[
+            "--requests",
+            "3000",
+            "--frontend",
+            &frontend,
+            "--backend",
+            &backend,
+        ],
     );
     let out = finish(&mut tripping);
     assert_eq!(out.len(), 5, "{out:#?}");
@@ -177,7 +213,9 @@ fn tripping_finishes_both_round_trip_tests() {
     assert_eq!(out[1], "Synchronous round-trip test...");
     assert_eq!(out[3], "Asynchronous round-trip test...");
     for rate in [&out[2], &out[4]] {
-        let number = rate.strip_prefix(' ').and_then(|r| r.strip_suffix(" calls/second"));
+        let number = rate
+            .strip_prefix(' ')
+            .and_then(|r| r.strip_suffix(" calls/second"));
         assert!(
             number.is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0)),
             "not ' N calls/second': {rate:?}"
@@ -192,7 +230,10 @@ fn request_uuid(ticlient: &mut Proc) -> String {
         .trim_start_matches("I: request UUID  b'")
         .trim_end_matches('\'')
         .to_string();
-    assert!(uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()), "{line:?}");
+    assert!(
+        uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line:?}"
+    );
     uuid
 }
 
@@ -206,7 +247,14 @@ fn titanic_killed_and_restarted_between_request_and_reply_loses_nothing() {
     // No echo worker yet: the request waits in Titanic's store.
     let mut ticlient = Proc::spawn(
         "ticlient",
-        &["--broker", &endpoint, "--retry-ms", "200", "--timeout-ms", "1000"],
+        &[
+            "--broker",
+            &endpoint,
+            "--retry-ms",
+            "200",
+            "--timeout-ms",
+            "1000",
+        ],
     );
     let uuid = request_uuid(&mut ticlient);
     ticlient.expect_line("I: no reply yet, trying again...", STEP);
@@ -266,9 +314,16 @@ fn titanic_reports_bad_and_partial_files_clearly_and_carries_on() {
     ticlient.expect_line("Reply: b'Hello world'", STEP);
     finish(&mut ticlient);
     let queued = fs::read_to_string(store.join("queue")).unwrap_or_default();
-    assert!(queued.starts_with(&format!("+{bad}\n+{partial}\nbogus\n")), "queue: {queued:?}");
+    assert!(
+        queued.starts_with(&format!("+{bad}\n+{partial}\nbogus\n")),
+        "queue: {queued:?}"
+    );
     let status = titanic.wait_timeout(Duration::ZERO);
-    assert!(status.is_none(), "titanic exited: {status:?}\n{}", titanic.diagnostics());
+    assert!(
+        status.is_none(),
+        "titanic exited: {status:?}\n{}",
+        titanic.diagnostics()
+    );
 }
 
 #[test]
@@ -277,11 +332,17 @@ fn titanic_without_a_usable_store_directory_says_why() {
     let file = dir.path("file");
     fs::write(&file, b"").expect("write");
     let store = format!("{file}/store");
-    let mut titanic = Proc::spawn("titanic", &["--broker", &dir.ipc("broker"), "--dir", &store]);
+    let mut titanic = Proc::spawn(
+        "titanic",
+        &["--broker", &dir.ipc("broker"), "--dir", &store],
+    );
     let status = titanic.wait(STEP);
     assert_eq!(status.code(), Some(1), "{}", titanic.diagnostics());
     let stderr = titanic.stderr().join("\n");
-    assert!(stderr.contains(&format!("titanic: cannot create {store}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("titanic: cannot create {store}")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -291,8 +352,10 @@ fn interop_our_broker_serves_a_python_client_and_worker() {
     let endpoint = dir.ipc("broker");
     let _broker = broker(&endpoint);
     let _worker = python.run_peer("majordomo.py", &["worker", &endpoint, "echo"]);
-    let mut client =
-        python.run_peer("majordomo.py", &["client", &endpoint, "echo", "500", "--numbered"]);
+    let mut client = python.run_peer(
+        "majordomo.py",
+        &["client", &endpoint, "echo", "500", "--numbered"],
+    );
     assert_eq!(finish(&mut client), ["500 requests/replies processed"]);
     // Our MMI answers the Python worker's service too.
     let mut mmi = Proc::spawn("mmiecho", &["--broker", &endpoint]);
@@ -305,7 +368,10 @@ fn interop_a_python_broker_serves_our_client_and_worker() {
     let dir = scratch("md-py-2");
     let endpoint = dir.ipc("broker");
     let mut broker = python.run_peer("majordomo.py", &["broker", &endpoint]);
-    broker.expect_line(&format!("I: MDP broker/0.1.1 is active at {endpoint}"), STEP);
+    broker.expect_line(
+        &format!("I: MDP broker/0.1.1 is active at {endpoint}"),
+        STEP,
+    );
     let _worker = Proc::spawn("mdworker", &["--broker", &endpoint]);
     let mut client = Proc::spawn(
         "mdclient",

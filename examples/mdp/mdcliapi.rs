@@ -16,9 +16,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use tx0mq::connections::{
-    Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
-};
+use tx0mq::connections::{Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
 use tx0mq::{Deferred, DelayedCall, Failure, Reactor};
 
 use super::{dump, frames, log, Message, C_CLIENT, REQUEST_RETRIES, REQUEST_TIMEOUT};
@@ -189,7 +187,10 @@ fn reconnect_to_broker<S: 'static>(
     client.got_message(move |_, message| got_reply(&weak, message));
     inner.client = Some(client);
     if inner.verbose {
-        log(format_args!("I: connecting to broker at {}...", inner.broker));
+        log(format_args!(
+            "I: connecting to broker at {}...",
+            inner.broker
+        ));
     }
     Ok(())
 }
@@ -240,13 +241,15 @@ fn no_reply<S: 'static>(weak: &Weak<RefCell<Inner<S>>>) {
         return;
     }
     log("W: no reply, reconnecting...");
-    let resent = reconnect_to_broker(&cell).map_err(Failure::new).and_then(|()| {
-        let inner = cell.borrow();
-        match &inner.pending {
-            Some(pending) => send_frames(&inner, &pending.request),
-            None => Ok(()),
-        }
-    });
+    let resent = reconnect_to_broker(&cell)
+        .map_err(Failure::new)
+        .and_then(|()| {
+            let inner = cell.borrow();
+            match &inner.pending {
+                Some(pending) => send_frames(&inner, &pending.request),
+                None => Ok(()),
+            }
+        });
     let mut inner = cell.borrow_mut();
     match resent {
         Ok(()) => {

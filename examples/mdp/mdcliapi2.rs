@@ -13,9 +13,7 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use tx0mq::connections::{
-    Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
-};
+use tx0mq::connections::{Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
 use tx0mq::{Deferred, DelayedCall, Reactor};
 
 use super::{dump, frames, log, Message, C_CLIENT, REQUEST_TIMEOUT};

@@ -16,9 +16,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use tx0mq::connections::{
-    Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
-};
+use tx0mq::connections::{Multipart, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
 use tx0mq::{DelayedCall, LoopingCall, Reactor};
 
 use super::{
@@ -150,7 +148,10 @@ fn reconnect_to_broker<S: 'static>(
     worker.got_message(move |_, message| got_message(&weak, message));
     inner.worker = Some(worker);
     if inner.verbose {
-        log(format_args!("I: connecting to broker at {}...", inner.broker));
+        log(format_args!(
+            "I: connecting to broker at {}...",
+            inner.broker
+        ));
     }
     // Register service with broker
     let service = inner.service.clone();

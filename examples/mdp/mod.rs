@@ -65,8 +65,7 @@ pub const HEARTBEAT_LIVENESS: u32 = 3;
 /// anything before counting one missed heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(2500);
 /// How long the broker keeps a silent worker.
-pub const HEARTBEAT_EXPIRY: Duration =
-    Duration::from_millis(2500 * HEARTBEAT_LIVENESS as u64);
+pub const HEARTBEAT_EXPIRY: Duration = Duration::from_millis(2500 * HEARTBEAT_LIVENESS as u64);
 /// How long a worker waits before reconnecting to a silent broker.
 pub const RECONNECT_DELAY: Duration = Duration::from_millis(2500);
 /// How long the client waits for a reply, each try.
