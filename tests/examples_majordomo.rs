@@ -285,13 +285,17 @@ fn titanic_reports_bad_and_partial_files_clearly_and_carries_on() {
     let endpoint = dir.ipc("broker");
     let store = Path::new(&dir.path("store")).to_path_buf();
     fs::create_dir_all(&store).expect("the store directory");
-    let (bad, partial) = ("a".repeat(32), "b".repeat(32));
+    let (bad, partial, trailing) = ("a".repeat(32), "b".repeat(32), "c".repeat(32));
     fs::write(store.join(format!("{bad}.req")), b"not a titanic file").expect("write");
     // Two frames announced; the second needs 11 bytes, 5 are there.
     let mut cut = b"TITANIC1\0\0\0\x02\0\0\0\x04echo\0\0\0\x0b".to_vec();
     cut.extend(b"Hello");
     fs::write(store.join(format!("{partial}.req")), cut).expect("write");
-    fs::write(store.join("queue"), format!("-{bad}\n-{partial}\nbogus\n")).expect("write");
+    // One whole frame, then three bytes too many.
+    let extra = b"TITANIC1\0\0\0\x01\0\0\0\x04echoxyz".to_vec();
+    fs::write(store.join(format!("{trailing}.req")), extra).expect("write");
+    let queue = format!("-{bad}\n-{partial}\n-{trailing}\nbogus\n");
+    fs::write(store.join("queue"), &queue).expect("write");
 
     let _broker = broker(&endpoint);
     let store_arg = store.display().to_string();
@@ -307,7 +311,12 @@ fn titanic_reports_bad_and_partial_files_clearly_and_carries_on() {
         &format!("E: {partial_file}: cut short: frame 2 of 2 needs 11 bytes, 5 left"),
         STEP,
     );
-    titanic.expect_containing("line 3: not '-UUID' or '+UUID', skipped", STEP);
+    let trailing_file = store.join(format!("{trailing}.req")).display().to_string();
+    titanic.expect_containing(
+        &format!("E: {trailing_file}: 3 unexpected bytes after the last frame"),
+        STEP,
+    );
+    titanic.expect_containing("line 4: not '-UUID' or '+UUID', skipped", STEP);
 
     // Still serving: a fresh request goes through.
     let mut ticlient = Proc::spawn("ticlient", &["--broker", &endpoint, "--retry-ms", "200"]);
@@ -315,7 +324,7 @@ fn titanic_reports_bad_and_partial_files_clearly_and_carries_on() {
     finish(&mut ticlient);
     let queued = fs::read_to_string(store.join("queue")).unwrap_or_default();
     assert!(
-        queued.starts_with(&format!("+{bad}\n+{partial}\nbogus\n")),
+        queued.starts_with(&format!("+{bad}\n+{partial}\n+{trailing}\nbogus\n")),
         "queue: {queued:?}"
     );
     let status = titanic.wait_timeout(Duration::ZERO);
