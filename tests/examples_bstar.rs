@@ -21,7 +21,17 @@ use tx0mq_test_support::python_or_skip;
 const STEP: Duration = Duration::from_secs(30);
 
 /// The examples these tests run.
-const EXAMPLES: [&str; 3] = ["bstarsrv", "bstarcli", "bstarsrv2"];
+const EXAMPLES: [&str; 9] = [
+    "bstarsrv",
+    "bstarcli",
+    "bstarsrv2",
+    "flserver1",
+    "flclient1",
+    "flserver2",
+    "flclient2",
+    "flserver3",
+    "flclient3",
+];
 
 /// Fails unless the examples are fresh, including the shared modules that
 /// `examples_are_fresh` does not know about (`examples/bstar/`,
@@ -292,6 +302,10 @@ fn bad_arguments_are_refused_without_a_panic() {
     fresh();
     for (name, args) in [
         ("bstarsrv", &[][..]),
+        ("flclient1", &["--retries", "0"]),
+        ("flclient2", &["--requests", "x"]),
+        ("flserver3", &["--bind"]),
+        ("flclient3", &["--requests", "-1"]),
         ("bstarsrv", &["-p", "-b"]),
         ("bstarsrv", &["-p", "--frontend"]),
         ("bstarsrv2", &["-p", "-b"]),
@@ -305,8 +319,172 @@ fn bad_arguments_are_refused_without_a_panic() {
     // A bad endpoint is an error message and exit 1, not a panic.
     let mut proc = Proc::spawn("bstarsrv", &["-p", "--frontend", "nonsense://here"]);
     assert_eq!(proc.wait(STEP).code(), Some(1));
-    // bstarsrv2 without a role prints the original's usage and returns.
-    let mut proc = Proc::spawn("bstarsrv2", &[]);
-    assert!(proc.wait(STEP).success());
-    assert_eq!(proc.seen, ["Usage: bstarsrv2 { -p | -b }", ""]);
+    let mut proc = Proc::spawn("flserver3", &["--bind", "nonsense://here"]);
+    assert_eq!(proc.wait(STEP).code(), Some(1));
+    // Without their arguments, they print the original's usage and return.
+    for (name, usage) in [
+        ("bstarsrv2", &["Usage: bstarsrv2 { -p | -b }", ""][..]),
+        ("flserver1", &["I: Syntax: flserver1 <endpoint>"]),
+        ("flserver2", &["I: Syntax: flserver2 <endpoint>"]),
+        ("flclient1", &["I: syntax: flclient1 <endpoint> ..."]),
+        ("flclient2", &["I: Usage: flclient2 <endpoint> ..."]),
+    ] {
+        let mut proc = Proc::spawn(name, &[]);
+        assert!(proc.wait(STEP).success(), "{name}");
+        assert_eq!(proc.seen, usage, "{name}");
+    }
+}
+
+/// Three endpoints on free ports; servers run on those whose `up` is true.
+fn three_servers(name: &str, ready: &str, up: [bool; 3]) -> (Vec<String>, Vec<Proc>) {
+    let endpoints: Vec<String> = (0..3).map(|_| local(free_port())).collect();
+    let mut servers = Vec::new();
+    for (endpoint, up) in endpoints.iter().zip(up) {
+        if !up {
+            continue;
+        }
+        let mut server = if name == "flserver3" {
+            Proc::spawn(name, &["--bind", endpoint, "--connect", endpoint])
+        } else {
+            Proc::spawn(name, &[endpoint])
+        };
+        server.expect_line(&format!("{ready}{endpoint}"), STEP);
+        servers.push(server);
+    }
+    (endpoints, servers)
+}
+
+/// Runs `name` with `args` to its successful end and returns what it printed.
+fn run_to_end(name: &str, args: &[&str]) -> Vec<String> {
+    let mut proc = Proc::spawn(name, args);
+    let status = proc.wait(STEP);
+    assert!(status.success(), "{name}: {status:?}: {:#?}", proc.seen);
+    proc.seen.clone()
+}
+
+#[test]
+fn flclient1_fails_over_to_the_next_echo_server() {
+    fresh();
+    for up in [[false, true, true], [true, false, true], [true, true, false]] {
+        let (endpoints, _servers) = three_servers("flserver1", "I: Echo service is ready at ", up);
+        let args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        let out = run_to_end("flclient1", &args);
+        // Each endpoint is tried in order until one answers.
+        let mut expected = Vec::new();
+        for (endpoint, up) in endpoints.iter().zip(up) {
+            expected.push(format!("I: Trying echo service at {endpoint}..."));
+            if up {
+                break;
+            }
+            expected.push(format!("W: No response from {endpoint}"));
+        }
+        expected.push("Service is running OK".to_string());
+        assert_eq!(out, expected, "servers up: {up:?}");
+    }
+}
+
+#[test]
+fn flclient1_retries_a_single_silent_server_three_times() {
+    fresh();
+    let endpoint = local(free_port());
+    let out = run_to_end("flclient1", &[&endpoint, "--timeout-ms", "200"]);
+    let tried = format!("I: Trying echo service at {endpoint}...");
+    let silent = format!("W: No response from {endpoint}, retrying");
+    let (tried, silent) = (tried.as_str(), silent.as_str());
+    assert_eq!(out, [tried, silent, tried, silent, tried, silent]);
+}
+
+#[test]
+fn flclient2_gets_every_answer_with_one_of_three_servers_down() {
+    fresh();
+    for up in [[false, true, true], [true, false, true]] {
+        let (endpoints, _servers) = three_servers("flserver2", "I: Service is ready at ", up);
+        let mut args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        args.extend(["--requests", "2000"]);
+        let out = run_to_end("flclient2", &args);
+        assert_eq!(out.len(), 4, "{out:#?}");
+        for (line, endpoint) in out.iter().zip(&endpoints) {
+            assert_eq!(*line, format!("I: Connected to {endpoint}"));
+        }
+        assert!(
+            out[3].starts_with("Average round trip cost: ") && out[3].ends_with(" usec"),
+            "{out:#?}"
+        );
+    }
+}
+
+#[test]
+fn flclient2_gives_up_when_no_server_answers() {
+    fresh();
+    let endpoint = local(free_port());
+    let out = run_to_end("flclient2", &[&endpoint, "--timeout-ms", "300"]);
+    assert_eq!(out[..2], [format!("I: Connected to {endpoint}"), "E: Name service not available, aborting".to_string()]);
+}
+
+#[test]
+fn flclient3_gets_every_answer_with_a_later_server_down() {
+    fresh();
+    for up in [[true, false, true], [true, true, false]] {
+        let (endpoints, mut servers) = three_servers("flserver3", "I: service is ready at ", up);
+        let mut args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        args.extend(["--requests", "1000"]);
+        let out = run_to_end("flclient3", &args);
+        assert_eq!(out.len(), 4, "{out:#?}");
+        for (line, endpoint) in out.iter().zip(&endpoints) {
+            assert_eq!(*line, format!("I: connecting to {endpoint}..."));
+        }
+        assert!(
+            out[3].starts_with("Average round trip cost: ") && out[3].ends_with(" usec"),
+            "{out:#?}"
+        );
+        for server in &mut servers {
+            server.signal("-INT");
+            assert!(server.wait(STEP).success());
+            assert_eq!(server.seen.last().map(String::as_str), Some("W: interrupted"));
+        }
+    }
+}
+
+#[test]
+fn flclient3_fails_like_the_original_when_the_first_server_is_down() {
+    // The original sends to the first server it believes alive, and believes
+    // a server dead only after 6 s of silence; a request fails after 3 s.
+    fresh();
+    let (endpoints, _servers) = three_servers("flserver3", "I: service is ready at ", [false, true, true]);
+    let args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+    let out = run_to_end("flclient3", &args);
+    assert_eq!(out.last().map(String::as_str), Some("E: name service not available, aborting"));
+}
+
+#[test]
+fn flserver3_answers_pings_and_requests_and_dumps_them() {
+    fresh();
+    let endpoint = local(free_port());
+    let mut server = Proc::spawn("flserver3", &["-v", "--bind", &endpoint, "--connect", &endpoint]);
+    server.expect_line(&format!("I: service is ready at {endpoint}"), STEP);
+    let context = zmq::Context::new();
+    let client = context.socket(zmq::ROUTER).expect("a ROUTER socket");
+    client.set_identity(b"C").expect("an identity");
+    client.set_rcvtimeo(30_000).expect("a receive timeout");
+    client.connect(&endpoint).expect("connect");
+    // The server's identity is its endpoint: retry until the connection is up.
+    let deadline = Instant::now() + STEP;
+    loop {
+        client.send_multipart([endpoint.as_bytes(), b"PING"], 0).expect("send");
+        if client.poll(zmq::POLLIN, 100).expect("poll") > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no PONG");
+    }
+    let pong = client.recv_multipart(0).expect("a PONG");
+    assert_eq!(pong, [endpoint.as_bytes(), b"PONG"]);
+    client.send_multipart([endpoint.as_bytes(), b"7", b"", b"name"], 0).expect("send");
+    let reply = client.recv_multipart(0).expect("a reply");
+    assert_eq!(reply, [endpoint.as_bytes(), b"7", b"OK"]);
+    for line in ["----------------------------------------", "[001] C", "[004] PONG"] {
+        server.expect_line(line, STEP);
+    }
+    for line in ["----------------------------------------", "[001] C", "[001] 7", "[002] OK"] {
+        server.expect_line(line, STEP);
+    }
 }
