@@ -128,14 +128,14 @@ fn run(settings: Args) -> Result<(), Box<dyn std::error::Error>> {
     let servers = [settings.primary.clone(), settings.backup.clone()];
     let done = settings.requests == Some(0);
     let reactor = Reactor::with_state(Client {
-            factory: None,
-            settings,
-            servers,
-            server_nbr: 0,
-            socket: None,
-            sequence: 0,
-            timeout: None,
-        })?;
+        factory: None,
+        settings,
+        servers,
+        server_nbr: 0,
+        socket: None,
+        sequence: 0,
+        timeout: None,
+    })?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     reactor.access_state(|client| client.factory = Some(factory.clone()))?;

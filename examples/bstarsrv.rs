@@ -155,10 +155,16 @@ struct Endpoints {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (state, defaults) = if args.primary {
         println!("I: Primary master, waiting for backup (slave)");
-        (State::Primary, ("tcp://*:5001", "tcp://*:5003", "tcp://localhost:5004"))
+        (
+            State::Primary,
+            ("tcp://*:5001", "tcp://*:5003", "tcp://localhost:5004"),
+        )
     } else {
         println!("I: Backup slave, waiting for primary (master)");
-        (State::Backup, ("tcp://*:5002", "tcp://*:5004", "tcp://localhost:5003"))
+        (
+            State::Backup,
+            ("tcp://*:5002", "tcp://*:5004", "tcp://localhost:5003"),
+        )
     };
     let endpoints = Endpoints {
         frontend: args.frontend.unwrap_or_else(|| defaults.0.to_string()),
@@ -172,11 +178,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
-    let statepub = ZmqConnection::new(
-        &factory,
-        zmq::PUB,
-        ZmqEndpoint::bind(&endpoints.state_pub),
-    )?;
+    let statepub = ZmqConnection::new(&factory, zmq::PUB, ZmqEndpoint::bind(&endpoints.state_pub))?;
     let statesub = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(&endpoints.state_sub))?;
     statesub.subscribe(b"")?;
     let frontend = ZmqConnection::new(
@@ -200,7 +202,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     statesub.message_received(move |cx, message| {
         let frame = pyport::first(&message);
         let Some(peer) = State::parse(frame) else {
-            log::warn!("dropped a peer state that is not 1-4: {}", bytes_repr(frame));
+            log::warn!(
+                "dropped a peer state that is not 1-4: {}",
+                bytes_repr(frame)
+            );
             return Ok::<(), Error>(());
         };
         let now = cx.reactor.seconds();

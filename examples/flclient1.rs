@@ -54,12 +54,8 @@ fn try_next(cx: &mut Ctx<'_, Tries>) -> Result<(), Box<dyn std::error::Error>> {
     println!("I: Trying echo service at {endpoint}...");
     let factory = cx.state.factory.as_ref().ok_or("no factory")?;
     let options = ZmqOptions::new().linger(Duration::ZERO); // Terminate early
-    let client = ZmqConnection::with_options(
-        factory,
-        zmq::REQ,
-        ZmqEndpoint::connect(&endpoint),
-        &options,
-    )?;
+    let client =
+        ZmqConnection::with_options(factory, zmq::REQ, ZmqEndpoint::connect(&endpoint), &options)?;
     client.send(REQUEST)?;
     let late = client.clone();
     let timer = cx.reactor.call_later(cx.state.timeout, move |cx| {

@@ -90,7 +90,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             log::warn!("dropped a reply of {} frame(s), not 3", reply.len());
             return Ok(());
         };
-        let ours = std::str::from_utf8(sequence).ok().and_then(|s| s.parse().ok());
+        let ours = std::str::from_utf8(sequence)
+            .ok()
+            .and_then(|s| s.parse().ok());
         if ours != Some(cx.state.sequence) || cx.state.deadline.is_none() {
             return Ok(());
         }

@@ -41,7 +41,13 @@ use flcliapi::FreelanceClient;
 const REQUEST: &[u8] = b"random name";
 
 /// Makes the next request; `left` more are to come after it.
-fn request(cx: &mut Ctx<'_, ()>, client: FreelanceClient<()>, left: u64, start: Instant, total: u64) {
+fn request(
+    cx: &mut Ctx<'_, ()>,
+    client: FreelanceClient<()>,
+    left: u64,
+    start: Instant,
+    total: u64,
+) {
     let stopper = cx.reactor.clone();
     let again = client.clone();
     let reply = match client.request(vec![REQUEST.to_vec()]) {

@@ -157,11 +157,7 @@ fn expect_replies(client: &mut Proc, n: usize) -> u64 {
 /// Every request was answered once, in order: the client's replies are
 /// 0, 1, 2, ... with nothing lost or repeated across the failovers.
 fn assert_replies_in_order(client: &mut Proc) {
-    let numbers: Vec<u64> = client
-        .drain()
-        .iter()
-        .filter_map(|l| replied(l))
-        .collect();
+    let numbers: Vec<u64> = client.drain().iter().filter_map(|l| replied(l)).collect();
     let expected: Vec<u64> = (0..numbers.len() as u64).collect();
     assert_eq!(numbers, expected, "{:#?}", client.seen);
 }
@@ -365,7 +361,11 @@ fn run_to_end(name: &str, args: &[&str]) -> Vec<String> {
 #[test]
 fn flclient1_fails_over_to_the_next_echo_server() {
     fresh();
-    for up in [[false, true, true], [true, false, true], [true, true, false]] {
+    for up in [
+        [false, true, true],
+        [true, false, true],
+        [true, true, false],
+    ] {
         let (endpoints, _servers) = three_servers("flserver1", "I: Echo service is ready at ", up);
         let args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
         let out = run_to_end("flclient1", &args);
@@ -418,7 +418,13 @@ fn flclient2_gives_up_when_no_server_answers() {
     fresh();
     let endpoint = local(free_port());
     let out = run_to_end("flclient2", &[&endpoint, "--timeout-ms", "300"]);
-    assert_eq!(out[..2], [format!("I: Connected to {endpoint}"), "E: Name service not available, aborting".to_string()]);
+    assert_eq!(
+        out[..2],
+        [
+            format!("I: Connected to {endpoint}"),
+            "E: Name service not available, aborting".to_string()
+        ]
+    );
 }
 
 #[test]
@@ -440,7 +446,10 @@ fn flclient3_gets_every_answer_with_a_later_server_down() {
         for server in &mut servers {
             server.signal("-INT");
             assert!(server.wait(STEP).success());
-            assert_eq!(server.seen.last().map(String::as_str), Some("W: interrupted"));
+            assert_eq!(
+                server.seen.last().map(String::as_str),
+                Some("W: interrupted")
+            );
         }
     }
 }
@@ -450,17 +459,24 @@ fn flclient3_fails_like_the_original_when_the_first_server_is_down() {
     // The original sends to the first server it believes alive, and believes
     // a server dead only after 6 s of silence; a request fails after 3 s.
     fresh();
-    let (endpoints, _servers) = three_servers("flserver3", "I: service is ready at ", [false, true, true]);
+    let (endpoints, _servers) =
+        three_servers("flserver3", "I: service is ready at ", [false, true, true]);
     let args: Vec<&str> = endpoints.iter().map(String::as_str).collect();
     let out = run_to_end("flclient3", &args);
-    assert_eq!(out.last().map(String::as_str), Some("E: name service not available, aborting"));
+    assert_eq!(
+        out.last().map(String::as_str),
+        Some("E: name service not available, aborting")
+    );
 }
 
 #[test]
 fn flserver3_answers_pings_and_requests_and_dumps_them() {
     fresh();
     let endpoint = local(free_port());
-    let mut server = Proc::spawn("flserver3", &["-v", "--bind", &endpoint, "--connect", &endpoint]);
+    let mut server = Proc::spawn(
+        "flserver3",
+        &["-v", "--bind", &endpoint, "--connect", &endpoint],
+    );
     server.expect_line(&format!("I: service is ready at {endpoint}"), STEP);
     let context = zmq::Context::new();
     let client = context.socket(zmq::ROUTER).expect("a ROUTER socket");
@@ -470,7 +486,9 @@ fn flserver3_answers_pings_and_requests_and_dumps_them() {
     // The server's identity is its endpoint: retry until the connection is up.
     let deadline = Instant::now() + STEP;
     loop {
-        client.send_multipart([endpoint.as_bytes(), b"PING"], 0).expect("send");
+        client
+            .send_multipart([endpoint.as_bytes(), b"PING"], 0)
+            .expect("send");
         if client.poll(zmq::POLLIN, 100).expect("poll") > 0 {
             break;
         }
@@ -478,13 +496,24 @@ fn flserver3_answers_pings_and_requests_and_dumps_them() {
     }
     let pong = client.recv_multipart(0).expect("a PONG");
     assert_eq!(pong, [endpoint.as_bytes(), b"PONG"]);
-    client.send_multipart([endpoint.as_bytes(), b"7", b"", b"name"], 0).expect("send");
+    client
+        .send_multipart([endpoint.as_bytes(), b"7", b"", b"name"], 0)
+        .expect("send");
     let reply = client.recv_multipart(0).expect("a reply");
     assert_eq!(reply, [endpoint.as_bytes(), b"7", b"OK"]);
-    for line in ["----------------------------------------", "[001] C", "[004] PONG"] {
+    for line in [
+        "----------------------------------------",
+        "[001] C",
+        "[004] PONG",
+    ] {
         server.expect_line(line, STEP);
     }
-    for line in ["----------------------------------------", "[001] C", "[001] 7", "[002] OK"] {
+    for line in [
+        "----------------------------------------",
+        "[001] C",
+        "[001] 7",
+        "[002] OK",
+    ] {
         server.expect_line(line, STEP);
     }
 }

@@ -41,8 +41,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq::connections::{
-    bytes_repr, zmq, Multipart, ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory,
-    ZmqSubConnection,
+    bytes_repr, zmq, Multipart, ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqSubConnection,
 };
 use tx0mq::reactor::CallbackResult;
 use tx0mq::{Ctx, LoopingCall, Reactor};
@@ -135,7 +134,9 @@ impl Machine {
             (Primary, Peer(Active)) => ("I: connected to backup (master), ready as slave", Passive),
             // The backup may have taken over while we were away: wait for
             // its word, or for its silence.
-            (Primary, ClientRequest) if peer_dead => ("I: request from client, ready as master", Active),
+            (Primary, ClientRequest) if peer_dead => {
+                ("I: request from client, ready as master", Active)
+            }
             (Primary, ClientRequest) => return Err(Refusal::Ignore),
             (Backup, Peer(Active)) => ("I: connected to primary (master), ready as slave", Passive),
             (Backup, ClientRequest) => return Err(Refusal::Ignore),
@@ -150,7 +151,9 @@ impl Machine {
                 return Err(Refusal::Fatal("E: fatal error - dual slaves, aborting"))
             }
             // The request decides a failover, if the peer has gone quiet.
-            (Passive, ClientRequest) if peer_dead => ("I: failover successful, ready as master", Active),
+            (Passive, ClientRequest) if peer_dead => {
+                ("I: failover successful, ready as master", Active)
+            }
             (Passive, ClientRequest) => return Err(Refusal::Ignore),
             _ => return Ok(()),
         };
@@ -235,7 +238,10 @@ impl<S: 'static> BinaryStar<S> {
         self.statesub.message_received(move |cx, message| {
             let frame = message.first().map_or(&[][..], |f| &f[..]);
             let Some(peer) = State::parse(frame) else {
-                log::warn!("dropped a peer state that is not 1-4: {}", bytes_repr(frame));
+                log::warn!(
+                    "dropped a peer state that is not 1-4: {}",
+                    bytes_repr(frame)
+                );
                 return Ok(());
             };
             let now = cx.reactor.seconds();
@@ -243,7 +249,9 @@ impl<S: 'static> BinaryStar<S> {
                 let mut machine = machine.borrow_mut();
                 machine.peer_expiry = now + 2 * HEARTBEAT;
                 let before = machine.state;
-                machine.execute(Event::Peer(peer), now).map(|()| (before, machine.state))
+                machine
+                    .execute(Event::Peer(peer), now)
+                    .map(|()| (before, machine.state))
             };
             match outcome {
                 Ok((before, after)) if before != after => {

@@ -203,7 +203,10 @@ impl<S: 'static> FreelanceClient<S> {
         let agent = &mut *agent;
         // Frame 0 is server that replied
         let Some(server) = agent.servers.get_mut(&endpoint) else {
-            log::warn!("dropped a reply from an unknown server {}", bytes_repr(&endpoint));
+            log::warn!(
+                "dropped a reply from an unknown server {}",
+                bytes_repr(&endpoint)
+            );
             return work;
         };
         if !server.alive {
@@ -212,7 +215,9 @@ impl<S: 'static> FreelanceClient<S> {
         }
         server.heard(now);
         // Frame 1 may be sequence number for reply
-        let ours = std::str::from_utf8(&sequence).ok().and_then(|s| s.parse::<u64>().ok());
+        let ours = std::str::from_utf8(&sequence)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok());
         if ours == Some(agent.sequence) {
             if let Some(pending) = agent.request.take() {
                 work.settle = Some((pending.reply, Some(rest)));
