@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{
-    bytes_repr, zmq, Frame, Multipart, RouterProtocol, ZmqContext, ZmqCtx, ZmqEndpoint,
-    ZmqFactory, ZmqRouterConnection,
+    bytes_repr, zmq, Frame, Multipart, RouterProtocol, ZmqContext, ZmqCtx, ZmqEndpoint, ZmqFactory,
+    ZmqRouterConnection,
 };
 use tx0mq::Reactor;
 

@@ -91,7 +91,10 @@ fn send_next(cx: &mut Ctx<'_, Client>) -> Outcome {
     if cx.state.settings.requests == Some(cx.state.sequence) {
         return Ok(cx.reactor.stop()?);
     }
-    println!("INFO: Sending ({})", bytes_repr(cx.state.request().as_bytes()));
+    println!(
+        "INFO: Sending ({})",
+        bytes_repr(cx.state.request().as_bytes())
+    );
     cx.state.retries_left = cx.state.settings.retries;
     send_request(cx)
 }
@@ -134,7 +137,10 @@ fn no_reply(cx: &mut Ctx<'_, Client>) -> Outcome {
     }
     println!("INFO: Reconnecting to server…");
     connect(cx)?;
-    println!("INFO: Resending ({})", bytes_repr(cx.state.request().as_bytes()));
+    println!(
+        "INFO: Resending ({})",
+        bytes_repr(cx.state.request().as_bytes())
+    );
     send_request(cx)
 }
 
@@ -154,7 +160,7 @@ fn run(settings: Args) -> Result<(), Box<dyn std::error::Error>> {
     reactor.access_state(move |client| client.factory = Some(for_state))?;
 
     println!("INFO: Connecting to server…");
-    reactor.with_ctx(|cx| connect(cx))??;
+    reactor.with_ctx(connect)??;
     reactor.call_when_running(send_next);
     reactor.run()?;
     // The factory's handle in the state would keep it (and the reactor) alive.

@@ -347,9 +347,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .cloudfe
         .got_message(move |cx, peer, parts| route_request(&mut cx.ctx(), &s, peer, parts, true));
     let s = sockets.clone();
-    sockets
-        .localfe
-        .got_message(move |cx, client, parts| route_request(&mut cx.ctx(), &s, client, parts, false));
+    sockets.localfe.got_message(move |cx, client, parts| {
+        route_request(&mut cx.ctx(), &s, client, parts, false)
+    });
 
     // create workers and clients threads
     for i in 0..args.workers {

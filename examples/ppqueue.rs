@@ -34,12 +34,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, Error, Frame, Multipart, ZmqEndpoint, ZmqFactory};
 use tx0mq::connections::ZmqRouterConnection;
+use tx0mq::connections::{bytes_repr, Error, Frame, Multipart, ZmqEndpoint, ZmqFactory};
 use tx0mq::{Ctx, LoopingCall, Reactor};
 
-mod pyport;
 mod pirates;
+mod pyport;
 use pirates::{HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS, PPP_HEARTBEAT, PPP_READY};
 
 /// A ready worker: its address, and when it expires unless heard from.
@@ -124,7 +124,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             [client, reply @ ..] if !reply.is_empty() => {
                 to_clients.send_msg(client, reply.iter().collect::<Multipart>())?;
             }
-            _ => log::warn!("dropped an empty message from worker {}", bytes_repr(&address)),
+            _ => log::warn!(
+                "dropped an empty message from worker {}",
+                bytes_repr(&address)
+            ),
         }
         Ok::<(), Error>(())
     });
@@ -135,7 +138,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let conn = cx.conn.clone();
         purge(&mut cx.ctx(), &conn);
         let Some(worker) = cx.state.next() else {
-            log::warn!("dropped a request from {}: no worker is ready", bytes_repr(&client));
+            log::warn!(
+                "dropped a request from {}: no worker is ready",
+                bytes_repr(&client)
+            );
             return Ok(());
         };
         let mut frames = Multipart::with_capacity(msg.len() + 1);

@@ -81,9 +81,7 @@ fn worker_socket(cx: &mut Ctx<'_, Worker>) -> Outcome {
     let factory = cx.state.factory.clone().ok_or("the factory is gone")?;
     let identity = pirates::worker_identity(&mut cx.state.random);
     // The original sets LINGER 0 just before it closes the socket.
-    let options = ZmqOptions::new()
-        .identity(identity)
-        .linger(Duration::ZERO);
+    let options = ZmqOptions::new().identity(identity).linger(Duration::ZERO);
     let endpoint = ZmqEndpoint::connect(&cx.state.args.connect);
     let worker = ZmqConnection::with_options(&factory, zmq::DEALER, endpoint, &options)?;
     worker.message_received(|cx, frames| message_received(&mut cx.ctx(), frames));

@@ -24,12 +24,12 @@ use std::collections::VecDeque;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, Error, Frame, Multipart, ZmqEndpoint, ZmqFactory};
 use tx0mq::connections::ZmqRouterConnection;
+use tx0mq::connections::{bytes_repr, Error, Frame, Multipart, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
-mod pyport;
 mod pirates;
+mod pyport;
 use pirates::LRU_READY;
 
 /// The queue's state: the workers ready for a request, the one ready

@@ -227,10 +227,10 @@ fn sp_identity(line: &str) -> String {
         .and_then(|rest| rest.strip_suffix(") worker ready"))
         .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
     assert!(
-        identity
-            .split('-')
-            .all(|half| (4..=5).contains(&half.len())
-                && half.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())),
+        identity.split('-').all(|half| (4..=5).contains(&half.len())
+            && half
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())),
         "{identity:?} is not %04X-%04X"
     );
     identity.to_string()
@@ -421,7 +421,11 @@ fn load_balanced(out: &[String], clients: usize, workers: usize) {
         );
     }
     let handled: Vec<&String> = out.iter().filter(|l| l.starts_with("Worker-")).collect();
-    assert_eq!(handled.len(), clients, "a worker line per request: {out:#?}");
+    assert_eq!(
+        handled.len(),
+        clients,
+        "a worker line per request: {out:#?}"
+    );
     for line in handled {
         let n: usize = line
             .strip_prefix("Worker-")
@@ -443,9 +447,15 @@ fn lbbroker2_serves_its_inproc_clients_and_exits_a_second_later() {
         "the original waits a second before it closes"
     );
     // Other shapes: the frontend is paused and resumed as workers come and go.
-    let out = finish(&mut spawn("lbbroker2", &["--clients", "6", "--workers", "1"]));
+    let out = finish(&mut spawn(
+        "lbbroker2",
+        &["--clients", "6", "--workers", "1"],
+    ));
     load_balanced(&out, 6, 1);
-    let out = finish(&mut spawn("lbbroker2", &["--clients", "2", "--workers", "5"]));
+    let out = finish(&mut spawn(
+        "lbbroker2",
+        &["--clients", "2", "--workers", "5"],
+    ));
     load_balanced(&out, 2, 5);
 }
 
@@ -453,7 +463,12 @@ fn lbbroker2_serves_its_inproc_clients_and_exits_a_second_later() {
 fn lbbroker3_serves_its_clients_through_its_two_protocols() {
     let dir = TempDir::new("lbbroker3");
     let (frontend, backend) = (dir.ipc("frontend.ipc"), dir.ipc("backend.ipc"));
-    let endpoints = ["--frontend", frontend.as_str(), "--backend", backend.as_str()];
+    let endpoints = [
+        "--frontend",
+        frontend.as_str(),
+        "--backend",
+        backend.as_str(),
+    ];
     let out = finish(&mut spawn("lbbroker3", &endpoints));
     load_balanced(&out, 10, 3);
     let mut args = endpoints.to_vec();
@@ -467,7 +482,10 @@ fn broker_in(dir: &TempDir, name: &str, args: &[&str]) -> Proc {
     examples_are_fresh("examples_pirates", &EXAMPLES);
     let mut command = std::process::Command::new(example(name));
     command.args(args).current_dir(dir.dir());
-    Proc::start(format!("{name} {}", args.first().copied().unwrap_or("")), command)
+    Proc::start(
+        format!("{name} {}", args.first().copied().unwrap_or("")),
+        command,
+    )
 }
 
 #[test]
@@ -522,7 +540,10 @@ fn peering2_and_peering3_without_arguments_print_the_usage() {
 
 /// Whether `line` is a task id a peering3 client got back (`%04X`).
 fn task_id(line: &str) -> bool {
-    line.len() == 4 && line.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+    line.len() == 4
+        && line
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
 }
 
 #[test]
@@ -530,7 +551,11 @@ fn peering3_routes_to_the_peer_that_says_it_has_capacity() {
     let dir = TempDir::new("peering3");
     // DC1 has no workers: its clients are served by DC2, which it hears has
     // capacity; DC2 serves its own clients too.
-    let mut dc1 = broker_in(&dir, "peering3", &["DC1", "DC2", "--workers", "0", "--seed", "1"]);
+    let mut dc1 = broker_in(
+        &dir,
+        "peering3",
+        &["DC1", "DC2", "--workers", "0", "--seed", "1"],
+    );
     let mut dc2 = broker_in(&dir, "peering3", &["DC2", "DC1", "--seed", "2"]);
     for (broker, (me, peer)) in [(&mut dc1, ("DC1", "DC2")), (&mut dc2, ("DC2", "DC1"))] {
         broker.expect_line(&format!("I: preparing broker at {me}..."), STEP);
@@ -551,7 +576,9 @@ fn peering3_routes_to_the_peer_that_says_it_has_capacity() {
     }
     for line in dc1.drain() {
         assert!(
-            task_id(line) || line.starts_with("I: ") || line.starts_with("E: CLIENT EXIT - lost task "),
+            task_id(line)
+                || line.starts_with("I: ")
+                || line.starts_with("E: CLIENT EXIT - lost task "),
             "unexpected {line:?} in DC1's output"
         );
     }
@@ -578,7 +605,11 @@ fn bad_arguments_are_refused_without_a_panic() {
     }
     // A bad endpoint is an error message and exit 1, not a panic.
     for name in ["lpserver", "spqueue", "ppqueue"] {
-        let flag = if name == "lpserver" { "--bind" } else { "--frontend" };
+        let flag = if name == "lpserver" {
+            "--bind"
+        } else {
+            "--frontend"
+        };
         let mut proc = spawn(name, &[flag, "nonsense://here"]);
         assert_eq!(proc.wait(STEP).code(), Some(1), "{name}");
     }
@@ -610,7 +641,15 @@ fn interop_python_ppworker_behind_ppqueue() {
     let mut queue = ppqueue(&frontend, &backend);
     let mut worker = python.run_peer(
         "pirates.py",
-        &["ppworker", "--connect", &backend, "--seed", "1", "--work-ms", "20"],
+        &[
+            "ppworker",
+            "--connect",
+            &backend,
+            "--seed",
+            "1",
+            "--work-ms",
+            "20",
+        ],
     );
     worker.expect_line("I: Queue heartbeat", STEP);
     served_at_once(&frontend, 3);
