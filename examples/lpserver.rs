@@ -7,9 +7,9 @@
 //! working). Its other half is `lpclient`, which retries on silence.
 //!
 //! The port: the REP socket is a raw `ZmqConnection` of type REP, and the
-//! sleeps are `call_later`s. While a request is being worked
-//! on, the connection is paused (the original reads nothing while it
-//! sleeps); the reply resumes it. A crash stops the reactor. The random
+//! sleeps are `call_later`s. While a request is being worked on, the
+//! connection is paused (the original reads nothing while it sleeps); the
+//! reply resumes it. A crash stops the reactor. The random
 //! numbers come from a generator that `--seed N` makes repeatable, so a
 //! test knows at which request the server will crash.
 //!

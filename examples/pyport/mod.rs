@@ -12,7 +12,7 @@
 //!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
 //!   the library's `bytes_repr`.
 //! - What the originals take from Python's standard library: `time.time()`
-//!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
+//!   ([`time_time`]), `random` ([`Random`], repeatable with a seed), `socket.gethostname()`
 //!   ([`hostname`]), and `logging` as pyzmq's security examples set it up
 //!   ([`Logging`]).
 //! - What pyzmq's security examples share: [`house`] (their flags, the
@@ -202,7 +202,10 @@ pub fn hostname() -> String {
 }
 
 /// A small pseudo-random generator (xorshift64*), seeded from the clock and
-/// the process id, for what the originals take from Python's `random`.
+/// the process id ([`new`](Self::new)) or from a number
+/// ([`seeded`](Self::seeded), the `--seed` flags), for what the originals
+/// take from Python's `random`. It does not draw Python's numbers: a seed
+/// repeats a port's run, not the original's.
 #[derive(Debug, Clone)]
 pub struct Random(u64);
 
