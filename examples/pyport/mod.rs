@@ -12,7 +12,7 @@
 //!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
 //!   the library's `bytes_repr`.
 //! - What the originals take from Python's standard library: `time.time()`
-//!   ([`time_time`]), `random` ([`Random`]), `socket.gethostname()`
+//!   ([`time_time`]), `random` ([`Random`], repeatable with a seed), `socket.gethostname()`
 //!   ([`hostname`]), and `logging` as pyzmq's security examples set it up
 //!   ([`Logging`]).
 //! - What pyzmq's security examples share: [`house`] (their flags, the
@@ -202,7 +202,10 @@ pub fn hostname() -> String {
 }
 
 /// A small pseudo-random generator (xorshift64*), seeded from the clock and
-/// the process id, for what the originals take from Python's `random`.
+/// the process id ([`new`](Self::new)) or from a number
+/// ([`seeded`](Self::seeded), the `--seed` flags), for what the originals
+/// take from Python's `random`. It does not draw Python's numbers: a seed
+/// repeats a port's run, not the original's.
 #[derive(Debug, Clone)]
 pub struct Random(u64);
 
@@ -214,6 +217,23 @@ impl Random {
             .map_or(0, |d| d.as_nanos() as u64);
         let seed = nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
         Random(seed.max(1))
+    }
+
+    /// A generator that always draws the same numbers for the same `seed`
+    /// (`random.seed(n)`): the ports' `--seed` flag, so a test can repeat a
+    /// run's simulated crashes. The seed is spread by splitmix64 first, so
+    /// that nearby seeds (1, 2, 3) give unrelated sequences.
+    pub fn seeded(seed: u64) -> Self {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Random((z ^ (z >> 31)).max(1))
+    }
+
+    /// [`seeded`](Self::seeded) with the seed given, else [`new`](Self::new):
+    /// what an optional `--seed` flag asks for.
+    pub fn from_seed(seed: Option<u64>) -> Self {
+        seed.map_or_else(Self::new, Self::seeded)
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -229,6 +249,15 @@ impl Random {
     pub fn randrange(&mut self, start: i64, stop: i64) -> i64 {
         let span = stop.saturating_sub(start).max(1) as u64;
         start + (self.next_u64() % span) as i64
+    }
+
+    /// Python's `random.choice(items)`: one of them, `None` if there is none.
+    pub fn choice<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            return None;
+        }
+        let last = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        items.get(usize::try_from(self.randrange(0, last)).unwrap_or(0))
     }
 
     /// Python's `randint(a, b)`: `a <= n <= b`.
