@@ -10,11 +10,10 @@
 //! Every test gives the examples their own free TCP ports on 127.0.0.1 (the
 //! originals' fixed ports become flags), so tests run in parallel.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tx0mq_test_support::net::free_port;
-use tx0mq_test_support::process::{example, examples_are_fresh, Proc};
+use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
 /// How long any one step may take on a loaded machine.
@@ -33,30 +32,10 @@ const EXAMPLES: [&str; 9] = [
     "flclient3",
 ];
 
-/// Fails unless the examples are fresh, including the shared modules that
-/// `examples_are_fresh` does not know about (`examples/bstar/`,
-/// `examples/flcliapi/`).
+/// Fails unless the examples are newer than their sources (the shared
+/// modules `examples/bstar/` and `examples/flcliapi/` included).
 fn fresh() {
     examples_are_fresh("examples_bstar", &EXAMPLES);
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    for (module, users) in [
-        ("bstar/mod.rs", &["bstarsrv2"][..]),
-        ("flcliapi/mod.rs", &["flclient3"][..]),
-    ] {
-        let Some(changed) = modified(&sources.join(module)) else {
-            continue;
-        };
-        for user in users {
-            let path = example(user);
-            let built = modified(&path).expect("the example's binary");
-            assert!(
-                changed <= built,
-                "examples/{module} changed after example {user} was built: run `cargo build \
-                 --examples` first"
-            );
-        }
-    }
 }
 
 /// `tcp://127.0.0.1:PORT` on a free port.

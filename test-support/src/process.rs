@@ -51,7 +51,7 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 /// Fails the test unless each of `examples` was built after its source
-/// (`examples/NAME.rs`) and the examples' shared helpers (`examples/pyport/`)
+/// (`examples/NAME.rs`) and the examples' shared helpers (every folder under `examples/`: `pyport/`, `mdp/`, ...)
 /// last changed. `cargo test --test TEST` runs the examples as they were last
 /// built but does not build them (a whole `cargo test` does): this fails
 /// clearly rather than test a stale binary. `test` is the test binary's
@@ -64,12 +64,18 @@ pub fn examples_are_fresh(test: &str, examples: &[&str]) {
     CHECKED.call_once(|| {
         let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
-        // The newest of the shared helpers, and which one it is.
-        let shared = fs::read_dir(sources.join("pyport"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.path())
+        // The newest file of the modules the examples share (every folder
+        // under examples/: pyport/, mdp/, bstar/, ...), and which one it is.
+        let files_in = |dir: PathBuf| {
+            fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.path())
+        };
+        let shared = files_in(sources.clone())
+            .filter(|path| path.is_dir())
+            .flat_map(files_in)
             .filter_map(|path| Some((modified(&path)?, path)))
             .max();
         for name in examples {
