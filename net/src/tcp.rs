@@ -45,6 +45,10 @@ impl Channel for TcpChannel {
         self.0.write_vectored(bufs)
     }
 
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.0.shutdown(Shutdown::Write)
     }
