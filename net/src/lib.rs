@@ -94,7 +94,9 @@
 //! They hear [`Reason::ReactorShutdown`] (not clean, as Twisted's
 //! `ConnectionLost`), except a connection whose own close was under way
 //! (`lose_connection` with everything flushed, `abort_connection`), which
-//! keeps that close's reason. Every socket is closed when `run` returns.
+//! keeps that close's reason. Every socket is closed when `run` returns;
+//! a callback that panics meanwhile does not keep the rest open (its panic
+//! is raised again once they are closed).
 //!
 //! ```
 //! use tx0mq_net::{NetCtx, Protocol, ReactorNet, Reason};

@@ -15,6 +15,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 
 use tx0mq_reactor::{Ctx, Phase, Reactor, SystemEvent, WeakReactor};
@@ -84,8 +85,26 @@ impl<S: 'static> Registry<S> {
     }
 
     /// Closes every member, by rank then age, and those made meanwhile.
+    ///
+    /// A member whose user code panics (a `connection_lost` that panics)
+    /// does not keep the others open: each is closed, and the first panic
+    /// is raised again at the end, for the reactor to log or let unwind as
+    /// it is configured.
     fn shut_down(&self, cx: &mut Ctx<'_, S>) {
         let mut done: BTreeSet<u64> = BTreeSet::new();
+        let mut panicked = None;
+        self.sweep(cx, &mut done, &mut panicked);
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload);
+        }
+    }
+
+    fn sweep(
+        &self,
+        cx: &mut Ctx<'_, S>,
+        done: &mut BTreeSet<u64>,
+        panicked: &mut Option<Box<dyn Any + Send>>,
+    ) {
         for _ in 0..SWEEPS {
             let mut due: Vec<(Rank, u64, Weak<dyn Closable<S>>)> = self
                 .members
@@ -100,8 +119,15 @@ impl<S: 'static> Registry<S> {
             due.sort_by_key(|&(rank, key, _)| (rank, key));
             for (_, key, item) in due {
                 done.insert(key);
-                if let Some(item) = item.upgrade() {
-                    item.reactor_shutdown(cx);
+                let Some(item) = item.upgrade() else {
+                    continue;
+                };
+                let closed = panic::catch_unwind(AssertUnwindSafe(|| item.reactor_shutdown(cx)));
+                if let Err(payload) = closed {
+                    log::error!(
+                        "reactor shutdown: a callback panicked while closing; closing the rest"
+                    );
+                    panicked.get_or_insert(payload);
                 }
             }
         }

@@ -584,3 +584,81 @@ fn shutdown_closes_standard_io_and_its_protocol_hears_reactor_shutdown() {
         .expect("end-of-file: the transport closed its standard output");
     assert!(rest.is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// A panic while closing
+
+/// Panics when it hears of the loss.
+struct PanicsWhenLost;
+
+impl Protocol<Seen> for PanicsWhenLost {
+    fn connection_made(&mut self, cx: &mut NetCtx<'_, Seen>) {
+        cx.state.events.push("panicky made".to_string());
+    }
+    fn data_received(&mut self, _cx: &mut NetCtx<'_, Seen>, _data: &[u8]) {}
+    fn connection_lost(&mut self, _cx: &mut NetCtx<'_, Seen>, _reason: &Reason) {
+        panic!("connection_lost panics on purpose");
+    }
+}
+
+/// A port whose first connection panics in `connection_lost` and whose
+/// second records; both connected. Returns the clients (kept open).
+fn one_panicky_one_recorder(reactor: &Reactor<Seen>) -> Vec<TcpStream> {
+    let accepted = Cell::new(0);
+    let port = reactor
+        .listen_tcp(ANY, move |_| -> Box<dyn Protocol<Seen>> {
+            accepted.set(accepted.get() + 1);
+            if accepted.get() == 1 {
+                Box::new(PanicsWhenLost)
+            } else {
+                Box::new(Recorder { side: "server" })
+            }
+        })
+        .expect("listen");
+    let first = TcpStream::connect(port.get_host()).expect("connect");
+    iterate_until(reactor, "the first connection", |s| {
+        s.count("panicky made") == 1
+    });
+    let second = TcpStream::connect(port.get_host()).expect("connect");
+    iterate_until(reactor, "the second connection", |s| {
+        s.count("server made") == 1
+    });
+    vec![first, second]
+}
+
+#[test]
+fn shutdown_closes_the_rest_when_a_protocol_panics_in_connection_lost() {
+    // A reactor that logs a callback's panic and carries on.
+    let reactor = tx0mq_test_support::reactor::catching_reactor(Seen::default());
+    let _clients = one_panicky_one_recorder(&reactor);
+
+    shut_down_now(&reactor);
+
+    let events = reactor.access_state(|s| s.events.clone()).expect("state");
+    assert!(
+        events.contains(&"server lost: ReactorShutdown".to_string()),
+        "the connection after the panicking one was closed: {events:?}"
+    );
+    assert!(reactor.get_readers().is_empty());
+}
+
+#[test]
+fn shutdown_raises_the_panic_again_after_closing_the_rest() {
+    // A reactor that lets a callback's panic unwind out of run.
+    let reactor = reactor(Seen::default());
+    let _clients = one_panicky_one_recorder(&reactor);
+
+    reactor.call_when_running(|cx| cx.reactor.stop());
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.run()));
+    let payload = ran.expect_err("the panic unwinds out of run");
+    assert_eq!(
+        tx0mq_test_support::reactor::panic_text(payload),
+        "connection_lost panics on purpose"
+    );
+    let events = reactor.access_state(|s| s.events.clone()).expect("state");
+    assert!(
+        events.contains(&"server lost: ReactorShutdown".to_string()),
+        "{events:?}"
+    );
+    assert!(reactor.get_readers().is_empty());
+}
