@@ -568,8 +568,8 @@ fn shutdown_finishes_a_udp_stop_listening_whose_next_pass_never_comes() {
 #[test]
 fn shutdown_closes_standard_io_and_its_protocol_hears_reactor_shutdown() {
     let reactor = reactor(Seen::default());
-    let (stdin, _stdin_writer) = std::io::pipe().expect("a pipe for stdin");
-    let (mut stdout_reader, stdout) = std::io::pipe().expect("a pipe for stdout");
+    let (_stdin_writer, stdin) = mio::unix::pipe::new().expect("a pipe for stdin");
+    let (stdout, mut stdout_reader) = mio::unix::pipe::new().expect("a pipe for stdout");
     let stdio = StandardIO::with_fds(&reactor, Recorder { side: "stdio" }, stdin, stdout)
         .expect("standard I/O on pipes");
 
@@ -578,6 +578,8 @@ fn shutdown_closes_standard_io_and_its_protocol_hears_reactor_shutdown() {
     let events = reactor.access_state(|s| s.events.clone()).expect("state");
     assert_eq!(events, ["stdio made", "stdio lost: ReactorShutdown"]);
     assert!(!stdio.transport().is_connected());
+    // Non-blocking: end-of-file at once, or WouldBlock had the transport
+    // kept its end open.
     let mut rest = Vec::new();
     stdout_reader
         .read_to_end(&mut rest)
