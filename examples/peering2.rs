@@ -212,8 +212,10 @@ impl LineProtocol<Broker> for Prompt {
         self.sockets.cloudbe.resume_reading();
     }
 
-    fn connection_lost(&mut self, cx: &mut LineCtx<'_, Broker>, _reason: &Reason) {
-        if !self.started {
+    fn connection_lost(&mut self, cx: &mut LineCtx<'_, Broker>, reason: &Reason) {
+        // The reactor's own shutdown (SIGINT before Enter) closes standard
+        // I/O too: that is not stdin closing.
+        if !self.started && !matches!(reason, Reason::ReactorShutdown) {
             // Python's `input()` raises `EOFError`.
             eprintln!("peering2: stdin closed before Enter was pressed");
             cx.state.no_enter = true;

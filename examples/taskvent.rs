@@ -69,8 +69,10 @@ impl LineProtocol<Failed> for Prompt {
         }
     }
 
-    fn connection_lost(&mut self, cx: &mut LineCtx<'_, Failed>, _reason: &Reason) {
-        if !self.sent {
+    fn connection_lost(&mut self, cx: &mut LineCtx<'_, Failed>, reason: &Reason) {
+        // The reactor's own shutdown (SIGINT before Enter) closes standard
+        // I/O too: that is not stdin closing.
+        if !self.sent && !matches!(reason, Reason::ReactorShutdown) {
             // Stdin closed before Enter (Python's `input()` raises `EOFError`).
             eprintln!("taskvent: stdin closed before Enter was pressed");
             cx.state.0 = true;

@@ -275,6 +275,27 @@ fn taskvent_without_enter_fails_cleanly() {
     assert_eq!(status.code(), Some(1), "{:#?}", vent.seen);
 }
 
+#[test]
+fn taskvent_stopped_by_sigint_before_enter_exits_cleanly() {
+    // SIGINT stops the reactor cleanly, and its shutdown closes standard
+    // I/O: the prompt must not take that for stdin closing.
+    let ep = endpoints("vent-int");
+    let args = ["--bind", &ep.ipc("vent"), "--sink", &ep.ipc("s")];
+    let mut vent = Proc::spawn("taskvent", &args);
+    assert_eq!(
+        vent.line(PATIENCE),
+        "Press Enter when the workers are ready: "
+    );
+    vent.signal("-INT");
+    let status = vent.wait(PATIENCE);
+    assert!(status.success(), "{status:?}: {}", vent.diagnostics());
+    let stderr = vent.stderr();
+    assert!(
+        stderr.iter().all(|line| !line.contains("stdin closed")),
+        "{stderr:?}"
+    );
+}
+
 // ---------------------------------------------------------------- chapter 2
 
 #[test]

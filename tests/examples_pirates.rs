@@ -533,6 +533,27 @@ fn peering2_brokers_serve_their_clients_and_each_others() {
 }
 
 #[test]
+fn peering2_stopped_by_sigint_before_enter_exits_cleanly() {
+    // SIGINT stops the reactor cleanly, and its shutdown closes standard
+    // I/O: the prompt must not take that for stdin closing.
+    let dir = TempDir::new("peering2-int");
+    let mut broker = broker_in(&dir, "peering2", &["DC1", "DC2", "--seed", "1"]);
+    broker.expect_line("Press Enter when all brokers are started: ", STEP);
+    broker.signal("-INT");
+    let status = broker.wait(STEP);
+    assert!(
+        status.success(),
+        "peering2 exited with {status:?}: {}",
+        broker.diagnostics()
+    );
+    let stderr = broker.stderr();
+    assert!(
+        stderr.iter().all(|line| !line.contains("stdin closed")),
+        "{stderr:?}"
+    );
+}
+
+#[test]
 fn peering2_and_peering3_without_arguments_print_the_usage() {
     for (name, usage) in [
         ("peering2", "Usage: peering2 <me> [<peer_1> [... <peer_N>]]"),

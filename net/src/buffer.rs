@@ -70,6 +70,15 @@ impl WriteBuffer {
         slices
     }
 
+    /// What waits, when it is one chunk: written with a plain `write`, no
+    /// slice list needed.
+    pub(crate) fn single(&self) -> Option<&[u8]> {
+        match (self.chunks.len(), self.chunks.front()) {
+            (1, Some(chunk)) => chunk.get(self.head..),
+            _ => None,
+        }
+    }
+
     /// Forgets the first `n` bytes: the kernel took them.
     pub(crate) fn consume(&mut self, mut n: usize) {
         n = n.min(self.len);
@@ -133,13 +142,16 @@ mod tests {
         assert_eq!(contents(&buffer), b"llo world");
         buffer.consume(4);
         assert_eq!(contents(&buffer), b"world");
+        assert_eq!(buffer.single(), Some(&b"world"[..]));
         buffer.push_parts(&[b"!"], 0);
         assert_eq!(buffer.slices().len(), 1, "small writes share a chunk");
         assert_eq!(contents(&buffer), b"world!");
         let big = vec![7u8; COALESCE];
         buffer.push_parts(&[&big], 0);
         assert_eq!(buffer.slices().len(), 2);
+        assert_eq!(buffer.single(), None, "two chunks");
         buffer.consume(6);
+        assert_eq!(buffer.single(), Some(&big[..]));
         assert_eq!(buffer.len(), COALESCE);
         assert_eq!(contents(&buffer), big);
         buffer.consume(COALESCE);

@@ -170,6 +170,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// assert!(Reason::PeerClosed.is_clean());
 /// assert!(!Reason::Reset.is_clean());
+/// assert!(!Reason::ReactorShutdown.is_clean());
 /// assert_eq!(Reason::Closed.to_string(), "Connection was closed cleanly.");
 /// ```
 #[derive(Clone, Debug)]
@@ -201,6 +202,12 @@ pub enum Reason {
     /// aborted the connection: the protocol's idea of the stream can no
     /// longer be trusted (Twisted drops a connection whose protocol raises).
     Panicked,
+    /// The reactor shut down (its `run` is returning after `stop`, or a
+    /// signal), which closes every port, connector and connection: a
+    /// connection's buffered data was written as far as the kernel took it
+    /// at once, and the rest dropped; an attempt was cancelled. Twisted's
+    /// reactor disconnects everything with `ConnectionLost` then.
+    ReactorShutdown,
     /// Any other failure of the connection or of the attempt (a name that
     /// does not resolve, an unreachable network, ...), with the OS's error.
     Failed(Arc<io::Error>),
@@ -242,6 +249,10 @@ impl fmt::Display for Reason {
             Reason::TimedOut => f.write_str("User timeout caused connection failure."),
             Reason::Cancelled => f.write_str("User aborted connection."),
             Reason::Panicked => f.write_str("The protocol panicked; the connection was aborted."),
+            Reason::ReactorShutdown => f.write_str(
+                "Connection to the other side was lost in a non-clean fashion: \
+                 the reactor shut down.",
+            ),
             Reason::Failed(e) => write!(f, "Connection failed: {e}."),
         }
     }

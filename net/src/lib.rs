@@ -22,6 +22,7 @@
 //! | `stdio.StandardIO(proto)`                      | [`StandardIO::new(&reactor, proto)`](StandardIO::new)  |
 //! | `twisted.internet.testing.StringTransport`     | [`testing::StringTransport`]                            |
 //! | `ConnectionDone`, `ConnectionLost`, ...        | [`Reason`]                                              |
+//! | the reactor's `disconnectAll` at shutdown      | the same, before `run` returns ([below](#when-the-reactor-shuts-down)) |
 //!
 //! Every callback gets a context with the reactor, the application state
 //! (`cx.state`, as every callback of the project does) and its transport,
@@ -72,6 +73,61 @@
 //!
 //! Unix only (Linux, the BSDs, macOS): the reactor polls Unix file
 //! descriptors, and other targets fail to compile with a message saying so.
+//!
+//! # When the reactor shuts down
+//!
+//! When `run` returns (after `stop`, or SIGINT/SIGTERM), the reactor's
+//! shutdown has closed everything of this crate on that reactor, as
+//! Twisted's reactor disconnects every reader and writer during its
+//! shutdown. In a "during shutdown" system event trigger, in this order:
+//!
+//! - listening TCP ports stop listening (their factory's `stop_factory`
+//!   runs), and UDP ports close (their protocol's `stop_protocol` runs);
+//! - connectors stop: an attempt under way is cancelled (the factory hears
+//!   `client_connection_failed`), a [`ReconnectingClientFactory`] stops
+//!   retrying;
+//! - connections (TCP, [`StandardIO`]) close: what waits in a write buffer
+//!   goes to the kernel as far as it takes it at once, without blocking,
+//!   and the rest is dropped; the protocol's `connection_lost`, then a
+//!   client factory's `client_connection_lost`, run before `run` returns.
+//!
+//! They hear [`Reason::ReactorShutdown`] (not clean, as Twisted's
+//! `ConnectionLost`), except a connection whose own close was under way
+//! (`lose_connection` with everything flushed, `abort_connection`), which
+//! keeps that close's reason. Every socket is closed when `run` returns;
+//! a callback that panics meanwhile does not keep the rest open (its panic
+//! is raised again once they are closed).
+//!
+//! ```
+//! use tx0mq_net::{NetCtx, Protocol, ReactorNet, Reason};
+//! use tx0mq_reactor::Reactor;
+//!
+//! /// Stops the reactor as soon as a client connects.
+//! struct StopOnConnect;
+//!
+//! impl Protocol<Vec<String>> for StopOnConnect {
+//!     fn connection_made(&mut self, cx: &mut NetCtx<'_, Vec<String>>) {
+//!         let _ = cx.reactor.stop();
+//!     }
+//!     fn data_received(&mut self, _cx: &mut NetCtx<'_, Vec<String>>, _data: &[u8]) {}
+//!     fn connection_lost(&mut self, cx: &mut NetCtx<'_, Vec<String>>, reason: &Reason) {
+//!         cx.state.push(reason.to_string());
+//!     }
+//! }
+//!
+//! let reactor = Reactor::builder()
+//!     .state(Vec::new())
+//!     .handle_signals(false)
+//!     .build()?;
+//! let port = reactor.listen_tcp("127.0.0.1:0", |_| StopOnConnect)?;
+//! let _client = std::net::TcpStream::connect(port.get_host())?;
+//! reactor.run()?;
+//! // The shutdown closed the connection and the port.
+//! assert!(!port.is_listening());
+//! let lost = reactor.access_state(|lost| lost.clone())?;
+//! assert_eq!(lost, [Reason::ReactorShutdown.to_string()]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -87,6 +143,7 @@ mod error;
 mod protocol;
 mod reconnect;
 mod rng;
+mod shutdown;
 pub mod stdio;
 pub mod tcp;
 pub mod testing;

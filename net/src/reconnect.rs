@@ -169,6 +169,35 @@ impl<S: 'static> Backoff<S> {
 
     fn remember(&self, connector: &Connector<S>) {
         self.state.borrow_mut().connector = Some(connector.downgrade());
+        connector.set_backoff(WeakBackoff(Rc::downgrade(&self.state)));
+    }
+}
+
+/// A [`Backoff`] that does not keep it alive: what a connector holds of the
+/// reconnecting factory that uses it.
+pub(crate) struct WeakBackoff<S: 'static>(Weak<RefCell<BackoffState<S>>>);
+
+impl<S: 'static> Clone for WeakBackoff<S> {
+    fn clone(&self) -> Self {
+        WeakBackoff(self.0.clone())
+    }
+}
+
+impl<S: 'static> WeakBackoff<S> {
+    /// The reactor shuts down: no more retries (as `stop_trying`, but the
+    /// connector is left to the shutdown, which cancels its attempt now).
+    pub(crate) fn reactor_shutdown(&self) {
+        let Some(state) = self.0.upgrade() else {
+            return;
+        };
+        let call = {
+            let mut st = state.borrow_mut();
+            st.continue_trying = false;
+            st.call.take()
+        };
+        if let Some(call) = call {
+            let _ = call.cancel();
+        }
     }
 }
 
@@ -197,6 +226,11 @@ fn secs(seconds: f64) -> Duration {
 /// `buildProtocol`, by convention); here the delay is reset when a
 /// connection is made, unless [`reset_on_connect(false)`](Self::reset_on_connect)
 /// (then call [`Backoff::reset_delay`] yourself).
+///
+/// The reactor's shutdown stops it as [`Backoff::stop_trying`] does: a retry
+/// waiting is cancelled, and the loss of the connection the shutdown closes
+/// is not retried. [`Backoff::reset_delay`] makes it try again after the
+/// next failure, on a later `run`.
 ///
 /// ```no_run
 /// use tx0mq_net::{NetCtx, Protocol, ReactorNet, ReconnectingClientFactory};

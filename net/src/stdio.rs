@@ -37,6 +37,13 @@ impl Channel for StdioChannel {
         }
     }
 
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.output.as_mut() {
+            Some(output) => output.write(buf),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         // Closes this copy of the descriptor: the reader sees end-of-file
         // once every other copy is closed too (the process's own fd 1

@@ -19,6 +19,8 @@ use tx0mq_reactor::{Ctx, Deferred, DelayedCall, Reactor, WeakReactor};
 use crate::address::Address;
 use crate::error::{Error, Reason, Result};
 use crate::protocol::{ClientFactory, Protocol, ServerFactory};
+use crate::reconnect::WeakBackoff;
+use crate::shutdown::{self, Closable, Membership, Rank};
 use crate::transport::{reactor_failure, Channel, Core, Parts, ReadSide, Transport, WriteSide};
 
 /// Connections a port accepts per reactor pass at most; with more waiting
@@ -43,6 +45,10 @@ impl Channel for TcpChannel {
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.0.write_vectored(bufs)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -116,6 +122,11 @@ struct PortInner<S: 'static> {
     accepting: Cell<bool>,
     /// The call that resumes accepting after [`ACCEPT_PAUSE`].
     retry: RefCell<Option<DelayedCall>>,
+    /// What `stop_listening` returned, until `stop_factory` has run.
+    stopping: RefCell<Option<Deferred<()>>>,
+    /// Its place among what the reactor's shutdown closes, until the
+    /// factory is stopped.
+    membership: RefCell<Option<Membership<S>>>,
 }
 
 /// A listening TCP port (Twisted's `IListeningPort`), made by
@@ -123,7 +134,11 @@ struct PortInner<S: 'static> {
 ///
 /// The reactor keeps the port listening until
 /// [`stop_listening`](Self::stop_listening), whether or not the program
-/// keeps this handle (as Twisted's reactor keeps a port).
+/// keeps this handle (as Twisted's reactor keeps a port), or until the
+/// reactor shuts down: that stops it as `stop_listening` does, the
+/// factory's `stop_factory` included, before `run` returns. Connections it
+/// accepted are closed by the shutdown too (see
+/// [`Reason::ReactorShutdown`]).
 pub struct Port<S: 'static = ()> {
     inner: Rc<PortInner<S>>,
 }
@@ -163,6 +178,8 @@ pub(crate) fn listen_tcp<S: 'static, F: ServerFactory<S>>(
         listening: Cell::new(true),
         accepting: Cell::new(false),
         retry: RefCell::new(None),
+        stopping: RefCell::new(None),
+        membership: RefCell::new(None),
     });
     if let Err(e) = inner.start_accepting(reactor) {
         inner.listening.set(false);
@@ -170,6 +187,8 @@ pub(crate) fn listen_tcp<S: 'static, F: ServerFactory<S>>(
         drop(listener);
         return Err(e.into());
     }
+    let me: Weak<dyn Closable<S>> = Rc::downgrade(&inner) as Weak<PortInner<S>>;
+    *inner.membership.borrow_mut() = shutdown::join(reactor, Rank::Listening, me);
     log::debug!("listening on TCP port {host}");
     Ok(Port { inner })
 }
@@ -267,6 +286,44 @@ impl<S: 'static> PortInner<S> {
             factory.stop();
         }
     }
+
+    /// Stops listening: the socket is closed at once. `false` if it had
+    /// stopped already.
+    fn close_socket(&self) -> bool {
+        if !self.listening.replace(false) {
+            return false;
+        }
+        self.stop_accepting();
+        let retry = self.retry.borrow_mut().take();
+        if let Some(retry) = retry {
+            let _ = retry.cancel();
+        }
+        let listener = self.listener.borrow_mut().take();
+        drop(listener);
+        log::debug!("stopped listening on TCP port {}", self.host);
+        true
+    }
+
+    /// The end of `stop_listening`: the factory's `stop_factory`, then the
+    /// Deferred fires; the port leaves the shutdown's list.
+    fn finish_stop(&self) {
+        self.stop_factory();
+        let stopping = self.stopping.borrow_mut().take();
+        if let Some(done) = stopping {
+            let _ = done.callback(());
+        }
+        let membership = self.membership.borrow_mut().take();
+        drop(membership);
+    }
+}
+
+impl<S: 'static> Closable<S> for PortInner<S> {
+    /// Stops listening, and finishes a `stop_listening` still waiting for
+    /// its next pass.
+    fn reactor_shutdown(self: Rc<Self>, _cx: &mut Ctx<'_, S>) {
+        self.close_socket();
+        self.finish_stop();
+    }
 }
 
 /// A server factory taken out of its port to build a protocol; put back
@@ -309,31 +366,17 @@ impl<S: 'static> Port<S> {
     /// that has stopped returns a Deferred that has fired.
     pub fn stop_listening(&self) -> Deferred<()> {
         let done = Deferred::new();
-        if !self.inner.listening.replace(false) {
+        if !self.inner.close_socket() {
             let _ = done.callback(());
             return done;
         }
-        self.inner.stop_accepting();
-        let retry = self.inner.retry.borrow_mut().take();
-        if let Some(retry) = retry {
-            let _ = retry.cancel();
-        }
-        let listener = self.inner.listener.borrow_mut().take();
-        drop(listener);
-        log::debug!("stopped listening on TCP port {}", self.inner.host);
+        *self.inner.stopping.borrow_mut() = Some(done.clone());
         match self.inner.reactor.upgrade() {
             Some(reactor) => {
                 let inner = self.inner.clone();
-                let fire = done.clone();
-                reactor.call_later(Duration::ZERO, move |_| {
-                    inner.stop_factory();
-                    let _ = fire.callback(());
-                });
+                reactor.call_later(Duration::ZERO, move |_| inner.finish_stop());
             }
-            None => {
-                self.inner.stop_factory();
-                let _ = done.callback(());
-            }
+            None => self.inner.finish_stop(),
         }
         done
     }
@@ -418,6 +461,12 @@ struct ConnectorInner<S: 'static> {
     pending: RefCell<Option<Attempt>>,
     timer: RefCell<Option<DelayedCall>>,
     transport: RefCell<Option<Transport<S>>>,
+    /// The backoff of a reconnecting factory that uses it: stopped when the
+    /// reactor shuts down.
+    backoff: RefCell<Option<WeakBackoff<S>>>,
+    /// Its place among what the reactor's shutdown closes (for as long as
+    /// the connector exists).
+    membership: RefCell<Option<Membership<S>>>,
 }
 
 /// An outgoing TCP connection, made and remade (Twisted's `IConnector`),
@@ -426,6 +475,12 @@ struct ConnectorInner<S: 'static> {
 /// It connects once at creation; its factory hears how that went, and may
 /// call [`connect`](Self::connect) to try again (which is what
 /// [`ReconnectingClientFactory`](crate::ReconnectingClientFactory) does).
+///
+/// When the reactor shuts down, an attempt under way is cancelled (the
+/// factory hears `client_connection_failed` with
+/// [`Reason::ReactorShutdown`]), a connection made is closed (its protocol,
+/// then the factory's `client_connection_lost`, hear the same reason), and a
+/// reconnecting factory stops retrying, all before `run` returns.
 pub struct Connector<S: 'static = ()> {
     inner: Rc<ConnectorInner<S>>,
 }
@@ -483,8 +538,12 @@ pub(crate) fn connect_tcp<S: 'static, F: ClientFactory<S>>(
             pending: RefCell::new(None),
             timer: RefCell::new(None),
             transport: RefCell::new(None),
+            backoff: RefCell::new(None),
+            membership: RefCell::new(None),
         }),
     };
+    let me: Weak<dyn Closable<S>> = Rc::downgrade(&connector.inner) as Weak<ConnectorInner<S>>;
+    *connector.inner.membership.borrow_mut() = shutdown::join(reactor, Rank::Connecting, me);
     // A new connector is disconnected: connect cannot refuse.
     if let Err(e) = connector.connect() {
         log::error!("{connector:?}: {e}");
@@ -495,6 +554,35 @@ pub(crate) fn connect_tcp<S: 'static, F: ClientFactory<S>>(
 impl<S: 'static> Connector<S> {
     pub(crate) fn downgrade(&self) -> WeakConnector<S> {
         WeakConnector(Rc::downgrade(&self.inner))
+    }
+
+    /// Notes the backoff of the reconnecting factory that uses it, to stop
+    /// it when the reactor shuts down.
+    pub(crate) fn set_backoff(&self, backoff: WeakBackoff<S>) {
+        *self.inner.backoff.borrow_mut() = Some(backoff);
+    }
+
+    /// For the reactor's shutdown: a reconnecting factory stops retrying,
+    /// an attempt under way fails with [`Reason::ReactorShutdown`] (the
+    /// factory hears `client_connection_failed` now), a connection made is
+    /// closed (its protocol, then the factory, hear the loss now).
+    fn shut_down(&self, cx: &mut Ctx<'_, S>) {
+        let backoff = self.inner.backoff.borrow().clone();
+        if let Some(backoff) = backoff {
+            backoff.reactor_shutdown();
+        }
+        match self.inner.state.get() {
+            ConnectorState::Connecting => {
+                let id = self.inner.attempt.get();
+                self.fail_attempt(cx, id, Reason::ReactorShutdown);
+            }
+            ConnectorState::Connected => {
+                if let Some(transport) = self.transport() {
+                    transport.core.shut_down(cx);
+                }
+            }
+            ConnectorState::Disconnected => {}
+        }
     }
 
     /// Starts a connection attempt (Twisted's `connect`): the factory's
@@ -821,6 +909,12 @@ impl<S: 'static> Connector<S> {
         drop(transport);
         self.with_factory(cx, |f, cx, me| f.lost(cx, me, reason));
         self.maybe_stop_factory();
+    }
+}
+
+impl<S: 'static> Closable<S> for ConnectorInner<S> {
+    fn reactor_shutdown(self: Rc<Self>, cx: &mut Ctx<'_, S>) {
+        Connector { inner: self }.shut_down(cx);
     }
 }
 

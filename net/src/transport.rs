@@ -19,7 +19,8 @@
 //!    reader; resuming adds it again, which registers the descriptor
 //!    afresh, so data that arrived while paused is reported at once.
 //! 2. **Writes** go to the kernel at once when nothing is buffered, until
-//!    the kernel takes all or says `WouldBlock`. The rest waits, in order,
+//!    the kernel takes all or says `WouldBlock` (one piece with a plain
+//!    `write`, several with one `writev`; neither allocates). The rest waits, in order,
 //!    in the write buffer, and only then is a writer registered; the
 //!    writer writes until `WouldBlock` or the buffer is empty, and removes
 //!    itself when it is. A writer is never registered with nothing to
@@ -39,7 +40,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ use crate::address::Address;
 use crate::buffer::{slices_after, WriteBuffer};
 use crate::error::{Error, Reason, Result};
 use crate::protocol::{AfterEof, NetCtx, Producer, Protocol};
+use crate::shutdown::{self, Closable, Membership, Rank};
 
 /// Bytes read per `read` call: the size of a transport's read buffer.
 pub const READ_CHUNK: usize = 64 * 1024;
@@ -75,6 +77,11 @@ thread_local! {
 pub(crate) trait Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// One piece: `send` on a socket, cheaper in the kernel than a
+    /// one-piece `writev`.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
     /// Shuts the write direction (the peer reads end-of-file).
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// For a write side the reactor cannot watch: whether a write may be
@@ -196,11 +203,13 @@ pub(crate) struct Core<S: 'static> {
     high_water: Cell<usize>,
     producer: RefCell<ProducerSlot<S>>,
     on_lost: RefCell<Option<LostHook<S>>>,
+    /// Its place among what the reactor's shutdown closes, until closed.
+    membership: RefCell<Option<Membership<S>>>,
 }
 
 impl<S: 'static> Core<S> {
     pub(crate) fn new(parts: Parts<'_, S>) -> Rc<Self> {
-        Rc::new(Core {
+        let core = Rc::new(Core {
             reactor: parts.reactor.downgrade(),
             kind: parts.kind,
             peer: parts.peer,
@@ -238,7 +247,15 @@ impl<S: 'static> Core<S> {
                 serial: 0,
             }),
             on_lost: RefCell::new(parts.on_lost),
-        })
+            membership: RefCell::new(None),
+        });
+        // The reactor's shutdown closes the connections it watches; a
+        // string transport (read by hand) belongs to its test.
+        if parts.read_side != ReadSide::Manual {
+            let me: Weak<dyn Closable<S>> = Rc::downgrade(&core) as Weak<Core<S>>;
+            *core.membership.borrow_mut() = shutdown::join(parts.reactor, Rank::Connection, me);
+        }
+        core
     }
 
     /// `TCP connection with 127.0.0.1:8000`, `standard I/O`: for logs and errors.
@@ -545,9 +562,8 @@ impl<S: 'static> Core<S> {
         let mut written = 0;
         if buffered == 0 {
             while written < len {
-                let slices = slices_after(parts, written);
                 let outcome = match self.channel.borrow_mut().as_mut() {
-                    Some(channel) => channel.write_vectored(&slices),
+                    Some(channel) => write_after(channel.as_mut(), parts, written),
                     None => break,
                 };
                 match outcome {
@@ -584,11 +600,11 @@ impl<S: 'static> Core<S> {
                 if out.is_empty() {
                     return Ok(());
                 }
-                let slices = out.slices();
                 let mut channel = self.channel.borrow_mut();
-                match channel.as_mut() {
-                    Some(channel) => channel.write_vectored(&slices),
-                    None => return Ok(()),
+                match (channel.as_mut(), out.single()) {
+                    (Some(channel), Some(one)) => channel.write(one),
+                    (Some(channel), None) => channel.write_vectored(&out.slices()),
+                    (None, _) => return Ok(()),
                 }
             };
             match outcome {
@@ -979,6 +995,8 @@ impl<S: 'static> Core<S> {
         }
         *self.closed_with.borrow_mut() = Some(reason.clone());
         self.reason.borrow_mut().take();
+        let membership = self.membership.borrow_mut().take();
+        drop(membership);
         let producer = {
             let mut slot = self.producer.borrow_mut();
             slot.registered = false;
@@ -1004,12 +1022,59 @@ impl<S: 'static> Core<S> {
         farewell.run(cx);
     }
 
+    /// Closes it for the reactor's shutdown, now: what is buffered goes to
+    /// the kernel as far as it takes it at once (one non-blocking flush),
+    /// the rest is dropped. The protocol hears [`Reason::ReactorShutdown`];
+    /// but a close already under way keeps its own reason: an abort's, or
+    /// `lose_connection`'s when the flush wrote everything.
+    pub(crate) fn shut_down(self: &Rc<Self>, cx: &mut Ctx<'_, S>) {
+        let reason = match self.status.get() {
+            Status::Closed => return,
+            Status::Aborting => self.reason.borrow_mut().take(),
+            Status::Open | Status::Closing => {
+                if let Err(e) = self.flush() {
+                    log::debug!("{}: write failed at shutdown: {e}", self.describe());
+                }
+                let flushed = self.out.borrow().is_empty();
+                match self.status.get() {
+                    Status::Closing if flushed => self.reason.borrow_mut().take(),
+                    _ => None,
+                }
+            }
+        };
+        let left = self.out.borrow().len();
+        if left > 0 {
+            log::info!(
+                "{}: the reactor shut down with {left} bytes the kernel did not take; \
+                 they are dropped",
+                self.describe()
+            );
+        }
+        self.close(cx, reason.unwrap_or(Reason::ReactorShutdown));
+    }
+
     pub(crate) fn set_nodelay(&self, on: bool) -> Result<()> {
         let outcome = match self.channel.borrow().as_ref() {
             Some(channel) => channel.set_nodelay(on),
             None => return self.refuse("set TCP_NODELAY"),
         };
         outcome.map_err(|e| Error::io(format!("set TCP_NODELAY on {}", self.describe()), e))
+    }
+}
+
+impl<S: 'static> Closable<S> for Core<S> {
+    fn reactor_shutdown(self: Rc<Self>, cx: &mut Ctx<'_, S>) {
+        self.shut_down(cx);
+    }
+}
+
+/// Writes `parts` after their first `skip` bytes with one call: a plain
+/// `write` for one part (no slice list to build), `write_vectored` for
+/// several.
+fn write_after(channel: &mut dyn Channel, parts: &[&[u8]], skip: usize) -> io::Result<usize> {
+    match parts {
+        [one] => channel.write(one.get(skip..).unwrap_or_default()),
+        _ => channel.write_vectored(&slices_after(parts, skip)),
     }
 }
 

@@ -7,13 +7,14 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use mio::net::UdpSocket;
 use tx0mq_reactor::{Ctx, Deferred, Reactor, WeakReactor};
 
 use crate::error::{Error, Result};
+use crate::shutdown::{self, Closable, Membership, Rank};
 
 /// Datagrams a port reads per reactor pass at most; with more waiting it is
 /// called again on the next pass.
@@ -94,12 +95,19 @@ struct UdpInner<S: 'static> {
     reading: Cell<bool>,
     paused: Cell<bool>,
     buf: RefCell<Vec<u8>>,
+    /// What `stop_listening` returned, until `stop_protocol` has run.
+    stopping: RefCell<Option<Deferred<()>>>,
+    /// Its place among what the reactor's shutdown closes, until the
+    /// protocol is stopped.
+    membership: RefCell<Option<Membership<S>>>,
 }
 
 /// A bound UDP socket and its protocol (Twisted's UDP `Port`, and its
 /// `MulticastPort` methods), from
 /// [`ReactorNet::listen_udp`](crate::ReactorNet::listen_udp). The reactor
-/// keeps it until [`stop_listening`](Self::stop_listening).
+/// keeps it until [`stop_listening`](Self::stop_listening), or until it
+/// shuts down, which closes the socket and calls the protocol's
+/// `stop_protocol` before `run` returns.
 pub struct UdpPort<S: 'static = ()> {
     inner: Rc<UdpInner<S>>,
 }
@@ -141,9 +149,13 @@ pub(crate) fn listen_udp<S: 'static, P: DatagramProtocol<S>>(
         reading: Cell::new(false),
         paused: Cell::new(false),
         buf: RefCell::new(Vec::new()),
+        stopping: RefCell::new(None),
+        membership: RefCell::new(None),
     });
     let port = UdpPort { inner };
     port.start_reading(reactor)?;
+    let me: Weak<dyn Closable<S>> = Rc::downgrade(&port.inner) as Weak<UdpInner<S>>;
+    *port.inner.membership.borrow_mut() = shutdown::join(reactor, Rank::Listening, me);
     // start_protocol at once outside the reactor's callbacks, else first
     // thing on the next pass (before any datagram, either way).
     let started = reactor.with_ctx(|cx| port.ensure_started(cx));
@@ -310,31 +322,47 @@ impl<S: 'static> UdpPort<S> {
     /// `stop_protocol` runs on the next pass, and then the Deferred fires.
     pub fn stop_listening(&self) -> Deferred<()> {
         let done = Deferred::new();
-        self.stop_reading();
-        let socket = self.inner.socket.borrow_mut().take();
-        if socket.is_none() {
+        if !self.close_socket() {
             let _ = done.callback(());
             return done;
         }
-        drop(socket);
         match self.inner.reactor.upgrade() {
             Some(reactor) => {
+                *self.inner.stopping.borrow_mut() = Some(done.clone());
                 let port = self.clone();
-                let fire = done.clone();
-                reactor.call_later(Duration::ZERO, move |cx| {
-                    if port.inner.started.get() {
-                        port.call_protocol(cx, |p, ucx| p.stop_protocol(ucx));
-                    }
-                    let protocol = port.inner.protocol.borrow_mut().take();
-                    drop(protocol);
-                    let _ = fire.callback(());
-                });
+                reactor.call_later(Duration::ZERO, move |cx| port.finish_stop(cx));
             }
             None => {
+                let membership = self.inner.membership.borrow_mut().take();
+                drop(membership);
                 let _ = done.callback(());
             }
         }
         done
+    }
+
+    /// Stops reading and closes the socket; `false` if it was closed.
+    fn close_socket(&self) -> bool {
+        self.stop_reading();
+        let socket = self.inner.socket.borrow_mut().take();
+        socket.is_some()
+    }
+
+    /// The end of `stop_listening`: `stop_protocol` (if the protocol had
+    /// started), then the Deferred fires; the port leaves the shutdown's
+    /// list.
+    fn finish_stop(&self, cx: &mut Ctx<'_, S>) {
+        if self.inner.started.get() {
+            self.call_protocol(cx, |p, ucx| p.stop_protocol(ucx));
+        }
+        let protocol = self.inner.protocol.borrow_mut().take();
+        drop(protocol);
+        let stopping = self.inner.stopping.borrow_mut().take();
+        if let Some(done) = stopping {
+            let _ = done.callback(());
+        }
+        let membership = self.inner.membership.borrow_mut().take();
+        drop(membership);
     }
 
     /// Joins the multicast group `group` on the interface with address
@@ -461,6 +489,16 @@ impl<S: 'static> UdpPort<S> {
     /// [`Error::Io`] if the kernel refuses.
     pub fn get_broadcast_allowed(&self) -> Result<bool> {
         self.with_socket("read SO_BROADCAST", |s| s.broadcast())
+    }
+}
+
+impl<S: 'static> Closable<S> for UdpInner<S> {
+    /// Closes the socket and stops the protocol now (also one whose
+    /// `stop_listening` still waited for its next pass).
+    fn reactor_shutdown(self: Rc<Self>, cx: &mut Ctx<'_, S>) {
+        let port = UdpPort { inner: self };
+        port.close_socket();
+        port.finish_stop(cx);
     }
 }
 

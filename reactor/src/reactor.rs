@@ -494,6 +494,22 @@ impl<S: 'static> Reactor<S> {
         ReactorBuilder::new().state(state).build()
     }
 
+    /// Whether two handles are the same reactor (`Rc::ptr_eq` for
+    /// reactors): for a layer that keeps one thing per reactor.
+    ///
+    /// ```
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let other = Reactor::builder().handle_signals(false).build()?;
+    /// assert!(reactor.ptr_eq(&reactor.clone()));
+    /// assert!(!reactor.ptr_eq(&other));
+    /// # Ok::<(), tx0mq_reactor::Error>(())
+    /// ```
+    pub fn ptr_eq(&self, other: &Reactor<S>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// A weak handle, for structures the reactor itself keeps alive.
     pub fn downgrade(&self) -> WeakReactor<S> {
         WeakReactor {
