@@ -30,48 +30,11 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{
-    bytes_repr, zmq, Error, Frame, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqRouterConnection,
-};
+use tx0mq::connections::{bytes_repr, Error, Frame, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
 use tx0mq::Reactor;
 
+mod lbthreads;
 mod pyport;
-
-/// Worker using a REQ socket to do load balancing.
-fn worker_thread(worker_url: &str, context: &ZmqContext, i: usize) -> zmq::Result<()> {
-    let socket = context.socket(zmq::REQ)?;
-    // set worker identity
-    let identity = format!("Worker-{i}");
-    socket.set_identity(identity.as_bytes())?;
-    socket.connect(worker_url)?;
-
-    // Tell the broker we are ready for work
-    socket.send("READY", 0)?;
-    loop {
-        let [address, _empty, request] = &socket.recv_multipart(0)?[..] else {
-            log::warn!("{identity}: dropped a request that is not [address, \"\", request]");
-            socket.send("", 0)?; // a REQ socket must answer before it can receive again
-            continue;
-        };
-        println!("{identity}: {}", String::from_utf8_lossy(request));
-        socket.send_multipart([&address[..], b"", b"OK"], 0)?;
-    }
-}
-
-/// Basic request-reply client using a REQ socket.
-fn client_thread(client_url: &str, context: &ZmqContext, i: usize) -> zmq::Result<()> {
-    let socket = context.socket(zmq::REQ)?;
-    // Set client identity. Makes tracing easier
-    let identity = format!("Client-{i}");
-    socket.set_identity(identity.as_bytes())?;
-    socket.connect(client_url)?;
-
-    // Send request, get reply
-    socket.send("HELLO", 0)?;
-    let reply = socket.recv_bytes(0)?;
-    println!("{identity}: {}", String::from_utf8_lossy(&reply));
-    Ok(())
-}
 
 /// The broker's state.
 struct Broker {
@@ -95,7 +58,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..args.workers {
         let (context, url) = (factory.context()?, args.backend.clone());
         thread::spawn(move || {
-            if let Err(e) = worker_thread(&url, &context, i) {
+            if let Err(e) = lbthreads::worker_thread(&url, &context, i) {
                 log::debug!("Worker-{i}: {e}");
             }
         });
@@ -104,7 +67,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..args.clients {
         let (context, url) = (factory.context()?, args.frontend.clone());
         clients.push(thread::spawn(move || {
-            if let Err(e) = client_thread(&url, &context, i) {
+            if let Err(e) = lbthreads::client_thread(&url, &context, i) {
                 log::error!("Client-{i}: {e}");
             }
         }));
