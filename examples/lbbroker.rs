@@ -27,46 +27,11 @@ use std::process::ExitCode;
 use std::thread;
 
 use clap::Parser;
-use tx0mq::connections::{
-    zmq, Error, Frame, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqRouterConnection,
-};
+use tx0mq::connections::{Error, Frame, ZmqEndpoint, ZmqFactory, ZmqRouterConnection};
 use tx0mq::Reactor;
 
+mod lbthreads;
 mod pyport;
-
-/// Basic request-reply client using a REQ socket.
-fn client_task(context: &ZmqContext, ident: usize, endpoint: &str) -> zmq::Result<()> {
-    let socket = context.socket(zmq::REQ)?;
-    let identity = format!("Client-{ident}");
-    socket.set_identity(identity.as_bytes())?;
-    socket.connect(endpoint)?;
-
-    // Send request, get reply
-    socket.send("HELLO", 0)?;
-    let reply = socket.recv_bytes(0)?;
-    println!("{identity}: {}", String::from_utf8_lossy(&reply));
-    Ok(())
-}
-
-/// Worker task, using a REQ socket to do load-balancing.
-fn worker_task(context: &ZmqContext, ident: usize, endpoint: &str) -> zmq::Result<()> {
-    let socket = context.socket(zmq::REQ)?;
-    let identity = format!("Worker-{ident}");
-    socket.set_identity(identity.as_bytes())?;
-    socket.connect(endpoint)?;
-
-    // Tell broker we're ready for work
-    socket.send("READY", 0)?;
-    loop {
-        let [address, _empty, request] = &socket.recv_multipart(0)?[..] else {
-            log::warn!("{identity}: dropped a request that is not [address, \"\", request]");
-            socket.send("", 0)?; // a REQ socket must answer before it can receive again
-            continue;
-        };
-        println!("{identity}: {}", String::from_utf8_lossy(request));
-        socket.send_multipart([&address[..], b"", b"OK"], 0)?;
-    }
-}
 
 /// The broker's state, shared by the frontend's and the backend's callbacks.
 struct Broker {
@@ -91,7 +56,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..args.clients {
         let (context, endpoint) = (factory.context()?, args.frontend.clone());
         clients.push(thread::spawn(move || {
-            if let Err(e) = client_task(&context, i, &endpoint) {
+            if let Err(e) = lbthreads::client_thread(&endpoint, &context, i) {
                 log::error!("Client-{i}: {e}");
             }
         }));
@@ -99,7 +64,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..args.workers {
         let (context, endpoint) = (factory.context()?, args.backend.clone());
         thread::spawn(move || {
-            if let Err(e) = worker_task(&context, i, &endpoint) {
+            if let Err(e) = lbthreads::worker_thread(&endpoint, &context, i) {
                 log::error!("Worker-{i}: {e}");
             }
         });

@@ -1,7 +1,7 @@
-//! The worker and client threads of `lbbroker2` and `lbbroker3` (the
-//! zguide's `lbbroker2.py` and `lbbroker3.py` share them too): plain
-//! blocking REQ sockets on the broker's context, each on a thread of its
-//! own.
+//! The worker and client threads of the load-balancing brokers `lbbroker`,
+//! `lbbroker2` and `lbbroker3` (the zguide's three Python versions repeat
+//! them): plain blocking REQ sockets on the broker's context, each on a
+//! thread of its own.
 
 use tx0mq::connections::{zmq, ZmqContext};
 

@@ -51,7 +51,8 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 /// Fails the test unless each of `examples` was built after its source
-/// (`examples/NAME.rs`) and the examples' shared helpers (every folder under `examples/`: `pyport/`, `mdp/`, ...)
+/// (`examples/NAME.rs`) and the shared modules it includes (`mod pyport;`
+/// is `examples/pyport/`; `mdp/`, `bstar/`, ... alike)
 /// last changed. `cargo test --test TEST` runs the examples as they were last
 /// built but does not build them (a whole `cargo test` does): this fails
 /// clearly rather than test a stale binary. `test` is the test binary's
@@ -64,8 +65,6 @@ pub fn examples_are_fresh(test: &str, examples: &[&str]) {
     CHECKED.call_once(|| {
         let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
-        // The newest file of the modules the examples share (every folder
-        // under examples/: pyport/, mdp/, bstar/, ...), and which one it is.
         let files_in = |dir: PathBuf| {
             fs::read_dir(dir)
                 .into_iter()
@@ -73,16 +72,22 @@ pub fn examples_are_fresh(test: &str, examples: &[&str]) {
                 .flatten()
                 .map(|entry| entry.path())
         };
-        let shared = files_in(sources.clone())
-            .filter(|path| path.is_dir())
-            .flat_map(files_in)
-            .filter_map(|path| Some((modified(&path)?, path)))
-            .max();
         for name in examples {
             let built = modified(&example(name)).expect("the example's binary");
             let source = sources.join(format!("{name}.rs"));
-            let own = modified(&source).map(|time| (time, source));
-            let Some((newest, path)) = own.max(shared.clone()) else {
+            // The example's own file and the shared module folders it
+            // includes (`mod pyport;` is examples/pyport/), newest first.
+            let text = fs::read_to_string(&source).unwrap_or_default();
+            let folders = text.lines().filter_map(|line| {
+                let module = line.trim().strip_prefix("mod ")?.strip_suffix(';')?;
+                Some(sources.join(module)).filter(|dir| dir.is_dir())
+            });
+            let newest = folders
+                .flat_map(files_in)
+                .chain(std::iter::once(source))
+                .filter_map(|path| Some((modified(&path)?, path)))
+                .max();
+            let Some((newest, path)) = newest else {
                 continue;
             };
             let path = path.strip_prefix(&sources).unwrap_or(&path);
