@@ -6,10 +6,14 @@
 //! snapshot=N`); then it applies each update newer than that and discards
 //! the older ones, until interrupted. Its server is `clonesrv2`.
 //!
-//! The port: two connections. The SUB connection is paused until the
-//! snapshot is in (the original does not read it before), so the updates
-//! published meanwhile wait in its queue and are then filtered by sequence
-//! number. A malformed message is reported and ignored.
+//! The port: two connections. The request for the snapshot goes out once
+//! the SUB connection's handshake is done, so its subscription is on its
+//! way and no update published after the snapshot can be missed (the
+//! original asks at once, and loses what is published before its
+//! subscription reaches the server). The SUB connection is paused until
+//! the snapshot is in (the original does not read it before), so the
+//! updates published meanwhile wait in its queue and are then filtered by
+//! sequence number. A malformed message is reported and ignored.
 //!
 //! ```sh
 //! cargo run --example clonesrv2 &
@@ -26,7 +30,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection};
+use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::Reactor;
 
 mod kvsimple;
@@ -57,8 +61,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     let snapshot = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&args.snapshot))?;
-    let subscriber = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(&args.subscriber))?;
-    subscriber.subscribe(b"")?;
+    // Subscribe, and ask for the snapshot once the subscription is on its
+    // way.
+    let asker = snapshot.clone();
+    let subscriber = kvsimple::subscriber(&factory, &args.subscriber, b"", move |_| {
+        asker.send(b"ICANHAZ?")
+    })?;
     // Nothing is read from the updates before the snapshot is in.
     subscriber.pause_reading();
 
@@ -88,7 +96,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         entry.store(&mut cx.state.map);
         Ok::<(), Error>(())
     });
-    snapshot.send(b"ICANHAZ?")?;
 
     subscriber.message_received(move |cx, message| {
         let update = match KvMsg::parse(&message) {

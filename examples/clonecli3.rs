@@ -9,11 +9,16 @@
 //! the server's PULL socket (`tcp://localhost:5558`) through a PUSH, storing
 //! it in its map at once. Its server is `clonesrv3`.
 //!
-//! The port: three connections and a timer. The SUB connection is paused
-//! until the snapshot is in (the original does not read it before), so the
-//! updates published meanwhile wait in its queue and are then filtered by
-//! sequence number; the once-a-second update is a `LoopingCall` started
-//! after the snapshot. A malformed message is reported and ignored.
+//! The port: three connections and a timer. The request for the snapshot
+//! goes out once the SUB connection's handshake is done, so its
+//! subscription is on its way and no update published after the snapshot
+//! can be missed (the original asks at once, and loses what is published
+//! before its subscription reaches the server). The SUB connection is
+//! paused until the snapshot is in (the original does not read it before),
+//! so the updates published meanwhile wait in its queue and are then
+//! filtered by sequence number; the once-a-second update is a
+//! `LoopingCall` started after the snapshot. A malformed message is
+//! reported and ignored.
 //!
 //! ```sh
 //! cargo run --example clonesrv3 &
@@ -29,11 +34,13 @@
 //! `--interval-ms` (between its own updates, 1000), `--updates N` (make
 //! only N), `--seed N`, `--until N`.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection};
+use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::{LoopingCall, Reactor};
 
 mod kvsimple;
@@ -69,17 +76,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     let snapshot = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&args.snapshot))?;
-    let subscriber = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(&args.subscriber))?;
-    subscriber.subscribe(b"")?;
+    // Subscribe, and ask for the snapshot once the subscription is on its
+    // way.
+    let asker = snapshot.clone();
+    let subscriber = kvsimple::subscriber(&factory, &args.subscriber, b"", move |_| {
+        asker.send(b"ICANHAZ?")
+    })?;
     let publisher = ZmqConnection::new(&factory, zmq::PUSH, ZmqEndpoint::connect(&args.publisher))?;
     // Nothing is read from the updates before the snapshot is in.
     subscriber.pause_reading();
 
     // The client's own updates, once the snapshot is in.
     let limit = args.updates;
+    // It stops itself after --updates (through `me`, filled in below).
+    let me = Rc::new(RefCell::new(None::<LoopingCall<Client>>));
+    let this = me.clone();
     let generator = LoopingCall::new(&reactor, move |cx| {
         let client = &mut *cx.state;
         if limit.is_some_and(|limit| client.sent >= limit) {
+            if let Some(generator) = this.borrow().as_ref() {
+                generator.stop()?;
+            }
             return Ok(());
         }
         let key = client.random.randint(1, 10_000).to_string();
@@ -90,6 +107,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         client.sent += 1;
         Ok::<(), Error>(())
     });
+
+    *me.borrow_mut() = Some(generator.clone());
 
     // Get state snapshot
     let until = args.until;
@@ -119,7 +138,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         entry.store(&mut cx.state.map);
         Ok::<(), Error>(())
     });
-    snapshot.send(b"ICANHAZ?")?;
 
     subscriber.message_received(move |cx, message| {
         let update = match KvMsg::parse(&message) {

@@ -9,10 +9,16 @@
 //! random number (1..1000000), to `tcp://localhost:5558`. Its server is
 //! `clonesrv4`.
 //!
-//! The port: as `clonecli3`, three connections and a timer; the SUB
-//! connection is paused until the snapshot is in, so the updates published
-//! meanwhile wait in its queue and are then filtered by sequence number. A
-//! malformed message is reported and ignored.
+//! The port: three connections and a timer. The request for the snapshot
+//! goes out once the SUB connection's handshake is done, so its
+//! subscription is on its way and no update published after the snapshot
+//! can be missed (the original asks at once, and loses what is published
+//! before its subscription reaches the server). The SUB connection is
+//! paused until the snapshot is in (the original does not read it before),
+//! so the updates published meanwhile wait in its queue and are then
+//! filtered by sequence number; the once-a-second update is a
+//! `LoopingCall` started after the snapshot. A malformed message is
+//! reported and ignored.
 //!
 //! ```sh
 //! cargo run --example clonesrv4 &
@@ -28,11 +34,13 @@
 //! (`/client/`), `--interval-ms` (between its own updates, 1000),
 //! `--updates N` (make only N), `--seed N`, `--until N`.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection};
+use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory};
 use tx0mq::{LoopingCall, Reactor};
 
 mod kvsimple;
@@ -68,8 +76,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     let snapshot = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&args.snapshot))?;
-    let subscriber = ZmqSubConnection::new(&factory, ZmqEndpoint::connect(&args.subscriber))?;
-    subscriber.subscribe(&args.subtree)?;
+    // Subscribe, and ask for the snapshot once the subscription is on its
+    // way.
+    let request = vec![b"ICANHAZ?".to_vec(), args.subtree.as_bytes().to_vec()];
+    let asker = snapshot.clone();
+    let subscriber = kvsimple::subscriber(
+        &factory,
+        &args.subscriber,
+        args.subtree.as_bytes(),
+        move |_| asker.send(request),
+    )?;
     let publisher = ZmqConnection::new(&factory, zmq::PUSH, ZmqEndpoint::connect(&args.publisher))?;
     // Nothing is read from the updates before the snapshot is in.
     subscriber.pause_reading();
@@ -77,9 +93,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The client's own updates, once the snapshot is in.
     let limit = args.updates;
     let subtree = args.subtree.clone();
+    // It stops itself after --updates (through `me`, filled in below).
+    let me = Rc::new(RefCell::new(None::<LoopingCall<Client>>));
+    let this = me.clone();
     let generator = LoopingCall::new(&reactor, move |cx| {
         let client = &mut *cx.state;
         if limit.is_some_and(|limit| client.sent >= limit) {
+            if let Some(generator) = this.borrow().as_ref() {
+                generator.stop()?;
+            }
             return Ok(());
         }
         let key = format!("{subtree}{}", client.random.randint(1, 10_000));
@@ -90,6 +112,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         client.sent += 1;
         Ok::<(), Error>(())
     });
+
+    *me.borrow_mut() = Some(generator.clone());
 
     // Get state snapshot
     let until = args.until;
@@ -119,7 +143,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         entry.store(&mut cx.state.map);
         Ok::<(), Error>(())
     });
-    snapshot.send(vec![&b"ICANHAZ?"[..], args.subtree.as_bytes()])?;
 
     subscriber.message_received(move |cx, message| {
         let update = match KvMsg::parse(&message) {

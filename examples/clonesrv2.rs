@@ -31,12 +31,16 @@
 //! Flags: `--snapshot`, `--publisher` (bound), `--interval-ms` (between
 //! updates, 0: one on every pass of the reactor), `--updates N`, `--seed N`.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, zmq, Error, Frame, ZmqConnection, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqOptions};
+use tx0mq::connections::{
+    bytes_repr, zmq, Error, Frame, ZmqConnection, ZmqContext, ZmqEndpoint, ZmqFactory, ZmqOptions,
+};
 use tx0mq::{LoopingCall, Reactor};
 
 mod kvsimple;
@@ -73,16 +77,25 @@ fn state_manager(
     let mut map = KvMap::new();
     let mut sequence = 0; // Current snapshot version number
     loop {
-        let mut items = [pipe.as_poll_item(zmq::POLLIN), snapshot.as_poll_item(zmq::POLLIN)];
+        let mut items = [
+            pipe.as_poll_item(zmq::POLLIN),
+            snapshot.as_poll_item(zmq::POLLIN),
+        ];
         zmq::poll(&mut items, -1)?;
         // Apply state update from main thread
         if items[0].is_readable() {
-            let frames: Vec<Frame> = pipe.recv_multipart(0)?.into_iter().map(Frame::from).collect();
+            let frames: Vec<Frame> = pipe
+                .recv_multipart(0)?
+                .into_iter()
+                .map(Frame::from)
+                .collect();
             match KvMsg::parse(&frames) {
                 Ok(update) => {
                     sequence = update.sequence;
                     update.store(&mut map);
-                    if updates.is_some_and(|n| i64::from(sequence) == i64::try_from(n).unwrap_or(-1)) {
+                    if updates
+                        .is_some_and(|n| i64::from(sequence) == i64::try_from(n).unwrap_or(-1))
+                    {
                         kvsimple::print_digest(&map);
                     }
                 }
@@ -155,9 +168,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Distribute as key-value message, to the subscribers and the state
     // manager
     let pipe = updates.clone();
+    // It stops itself after --updates (through `me`, filled in below).
+    let me = Rc::new(RefCell::new(None::<LoopingCall<Server>>));
+    let this = me.clone();
     let ticker = LoopingCall::new(&reactor, move |cx| {
         let server = &mut *cx.state;
         if limit.is_some_and(|limit| u64::try_from(server.sequence).unwrap_or(0) >= limit) {
+            if let Some(ticker) = this.borrow().as_ref() {
+                ticker.stop()?;
+            }
             return Ok(());
         }
         server.sequence += 1;
@@ -168,6 +187,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         update.send(&pipe)?;
         Ok::<(), Error>(())
     });
+    *me.borrow_mut() = Some(ticker.clone());
     // The state manager is ready: start publishing.
     let interval = args.interval;
     updates.message_received(move |_, message| {

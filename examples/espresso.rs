@@ -33,7 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, Error, Multipart, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection};
+use tx0mq::connections::{
+    zmq, Error, Multipart, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection,
+};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;

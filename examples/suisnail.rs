@@ -32,7 +32,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{bytes_repr, zmq, Error, ZmqConnection, ZmqContext, ZmqEndpoint, ZmqFactory};
+use tx0mq::connections::{
+    bytes_repr, zmq, Error, ZmqConnection, ZmqContext, ZmqEndpoint, ZmqFactory,
+};
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
@@ -110,7 +112,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let pipe = ZmqConnection::new(&factory, zmq::PAIR, ZmqEndpoint::bind(&pipe_name))?;
 
     // The publisher: the current clock (secs) to subscribers, every interval.
-    let ticker = LoopingCall::new(&reactor, move |_| publisher.send(pickle_float(pyport::time_time())));
+    let ticker = LoopingCall::new(&reactor, move |_| {
+        publisher.send(pickle_float(pyport::time_time()))
+    });
     ticker.start(args.interval, true)?;
 
     let context = factory.context()?;

@@ -13,11 +13,19 @@
 //! test can compare a client's map with its server's exactly. The digest is
 //! FNV-1a (64 bits) over the entries in key order, each `key \0 body \n`;
 //! `tests/peers/clone_simple.py` computes the same.
+//!
+//! And [`subscriber`], the clients' SUB connection, which says when its
+//! subscription is on its way to the server: a client asks for its snapshot
+//! then, so that no update published after the snapshot can miss it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
-use tx0mq::connections::{bytes_repr, Error, Frame, ZmqConnection};
+use tx0mq::connections::{
+    bytes_repr, Error, Frame, MonitorEvent, MonitorEvents, ZmqConnection, ZmqEndpoint, ZmqFactory,
+    ZmqSubConnection,
+};
+use tx0mq::Ctx;
 
 /// What a process knows of the shared state: each key's latest message.
 pub type KvMap = BTreeMap<Vec<u8>, KvMsg>;
@@ -143,6 +151,36 @@ pub fn print_digest(map: &KvMap) {
     println!("I: map holds {keys} keys, digest {hash:016x}");
 }
 
+/// A SUB connection to `endpoint`, subscribed to `prefix`, that calls
+/// `ready` once, when its first ZMTP handshake is done. A SUB socket sends
+/// its subscriptions as soon as its handshake is, so by then they are on
+/// their way: what the server publishes after answering a later request
+/// (the snapshot's) reaches this subscriber. (The originals subscribe and
+/// ask at once, and an update published before the subscription reached
+/// the server is lost to the client.)
+pub fn subscriber<S: 'static>(
+    factory: &ZmqFactory<S>,
+    endpoint: &str,
+    prefix: &[u8],
+    ready: impl FnOnce(&mut Ctx<'_, S>) -> Result<(), Error> + 'static,
+) -> Result<ZmqSubConnection<S>, Error> {
+    let subscriber = ZmqSubConnection::new(factory, Vec::new())?;
+    subscriber.subscribe(prefix)?;
+    subscriber.monitor_events(MonitorEvents::HANDSHAKE_SUCCEEDED)?;
+    let mut ready = Some(ready);
+    subscriber.on_monitor(move |cx, event| {
+        if let MonitorEvent::HandshakeSucceeded { .. } = event {
+            cx.conn.stop_monitor();
+            if let Some(ready) = ready.take() {
+                return ready(&mut cx.ctx());
+            }
+        }
+        Ok(())
+    });
+    subscriber.add_endpoints(ZmqEndpoint::connect(endpoint))?;
+    Ok(subscriber)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +210,11 @@ mod tests {
     /// Empty frames read back as none, and such a message is not stored.
     #[test]
     fn empty_frames_are_none_and_not_stored() {
-        let frames = [Frame::from(""), Frame::from(&[0u8, 0, 0, 7][..]), Frame::from("")];
+        let frames = [
+            Frame::from(""),
+            Frame::from(&[0u8, 0, 0, 7][..]),
+            Frame::from(""),
+        ];
         let message = KvMsg::parse(&frames).expect("three frames");
         assert_eq!(message, KvMsg::new(7));
         let mut map = KvMap::new();
