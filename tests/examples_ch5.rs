@@ -355,7 +355,7 @@ impl CloneServer {
         }
     }
 
-    fn start(&self, side: Side, until: u32) -> Proc {
+    fn start(&self, side: Side, model: u8, until: u32) -> Proc {
         let args = [
             "--snapshot".to_string(),
             local(self.snapshot),
@@ -366,10 +366,10 @@ impl CloneServer {
             "--until".into(),
             until.to_string(),
         ];
-        spawn(side, "clonesrv3", "server", &args)
+        spawn(side, &format!("clonesrv{model}"), "server", &args)
     }
 
-    fn client(&self, side: Side, extra: &[&str]) -> Proc {
+    fn client(&self, side: Side, model: u8, extra: &[&str]) -> Proc {
         let mut args = vec![
             "--snapshot".to_string(),
             local(self.snapshot),
@@ -378,8 +378,12 @@ impl CloneServer {
             "--publisher".into(),
             local(self.collector),
         ];
+        if model == 4 {
+            // The Python peer keeps to a subtree only when told to.
+            args.extend(["--subtree".to_string(), "/client/".to_string()]);
+        }
         args.extend(extra.iter().map(|a| a.to_string()));
-        spawn(side, "clonecli3", "client", &args)
+        spawn(side, &format!("clonecli{model}"), "client", &args)
     }
 }
 
@@ -397,17 +401,25 @@ fn spawn(side: Side, name: &str, mode: &str, args: &[String]) -> Proc {
     }
 }
 
-/// The Clone model three scene: a client makes `initial` updates as fast
+/// The Clone scene of model three or four: a client makes `initial` updates as fast
 /// as it can; a second client joins after them, and must print
 /// `I: Received snapshot=initial`; a third makes `more` updates, which the
 /// second gets from the stream. The second client's map must then be the
-/// server's, key for key.
-fn late_client_gets_the_servers_map(server_side: Side, client_side: Side, initial: u32, more: u32) {
+/// server's, key for key. (In model four every client writes under
+/// `/client/`, the subtree they keep, so that too is the whole map.)
+fn late_client_gets_the_servers_map(
+    model: u8,
+    server_side: Side,
+    client_side: Side,
+    initial: u32,
+    more: u32,
+) {
     let total = initial + more;
     let ports = CloneServer::new();
-    let mut server = ports.start(server_side, total);
+    let mut server = ports.start(server_side, model, total);
     let mut first = ports.client(
         client_side,
+        model,
         &[
             "--interval-ms",
             "0",
@@ -420,10 +432,11 @@ fn late_client_gets_the_servers_map(server_side: Side, client_side: Side, initia
     server.expect_line(&format!("I: publishing update {initial:5}"), STEP);
 
     let until = total.to_string();
-    let mut late = ports.client(client_side, &["--updates", "0", "--until", &until]);
+    let mut late = ports.client(client_side, model, &["--updates", "0", "--until", &until]);
     late.expect_line(&format!("I: Received snapshot={initial}"), STEP);
     let mut third = ports.client(
         client_side,
+        model,
         &[
             "--interval-ms",
             "5",
@@ -455,21 +468,31 @@ fn late_client_gets_the_servers_map(server_side: Side, client_side: Side, initia
 #[test]
 fn clonecli3_joining_after_10000_updates_ends_with_the_servers_exact_map() {
     fresh();
-    late_client_gets_the_servers_map(Side::Ours, Side::Ours, 10_000, 200);
+    late_client_gets_the_servers_map(3, Side::Ours, Side::Ours, 10_000, 200);
 }
 
 #[test]
-fn interop_python_clone_clients_against_our_clonesrv3() {
-    let _python = python_or_skip!("interop_python_clone_clients_against_our_clonesrv3");
+fn clonecli4_joining_after_10000_updates_ends_with_the_servers_exact_map() {
     fresh();
-    late_client_gets_the_servers_map(Side::Ours, Side::Python, 10_000, 200);
+    late_client_gets_the_servers_map(4, Side::Ours, Side::Ours, 10_000, 200);
 }
 
 #[test]
-fn interop_our_clonecli3_against_a_python_clone_server() {
-    let _python = python_or_skip!("interop_our_clonecli3_against_a_python_clone_server");
+fn interop_python_clone_clients_against_our_clonesrv3_and_clonesrv4() {
+    let _python =
+        python_or_skip!("interop_python_clone_clients_against_our_clonesrv3_and_clonesrv4");
     fresh();
-    late_client_gets_the_servers_map(Side::Python, Side::Ours, 10_000, 200);
+    late_client_gets_the_servers_map(3, Side::Ours, Side::Python, 10_000, 200);
+    late_client_gets_the_servers_map(4, Side::Ours, Side::Python, 10_000, 200);
+}
+
+#[test]
+fn interop_our_clonecli3_and_clonecli4_against_a_python_clone_server() {
+    let _python =
+        python_or_skip!("interop_our_clonecli3_and_clonecli4_against_a_python_clone_server");
+    fresh();
+    late_client_gets_the_servers_map(3, Side::Python, Side::Ours, 10_000, 200);
+    late_client_gets_the_servers_map(4, Side::Python, Side::Ours, 10_000, 200);
 }
 
 /// A key-value update as a test-side PUSH sends it to a Clone server.
