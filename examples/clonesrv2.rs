@@ -179,7 +179,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             return Ok(());
         }
-        server.sequence += 1;
+        server.sequence = server.sequence.wrapping_add(1);
         let key = server.random.randint(1, 10_000).to_string();
         let body = server.random.randint(1, 1_000_000).to_string();
         let update = KvMsg::with(server.sequence, key, body);

@@ -74,7 +74,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         let server = &mut *cx.state;
-        server.sequence += 1;
+        server.sequence = server.sequence.wrapping_add(1);
         update.sequence = server.sequence;
         update.send(&publisher)?;
         update.store(&mut server.map);

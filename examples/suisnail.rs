@@ -92,8 +92,8 @@ fn subscriber(
             break;
         }
         // Work for 1 msec plus some random additional time
-        let extra = random.randrange(0, 2_000_000) as u64;
-        std::thread::sleep(Duration::from_micros(1000) + Duration::from_nanos(extra * 1000));
+        let extra = random.randrange(0, 2_000_000).unsigned_abs();
+        std::thread::sleep(Duration::from_millis(1) + Duration::from_nanos(extra));
     }
     pipe.send("gone and died", 0)?;
     Ok(())
