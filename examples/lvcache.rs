@@ -12,7 +12,8 @@
 //! The port: the poll loop is two connections, the SUB's callback caching
 //! and forwarding, the XPUB's answering subscriptions. A message from the
 //! publisher that is not two frames is reported and ignored (the original
-//! stops).
+//! stops). The publisher's endpoint defaults to `tcp://localhost:5557`: the
+//! original connects to `tcp://*:5557`, which libzmq refuses.
 //!
 //! ```sh
 //! cargo run --example pathopub -- tcp://*:5557 &
