@@ -4,9 +4,9 @@
 //! subscriber at once; the Suicidal Snail detecting its own slowness; and
 //! the Clone models, whose servers and clients print a digest of their
 //! key-value maps (`I: map holds N keys, digest HEX`) so that a client's
-//! map is compared with its server's exactly. The main Clone test uses
-//! model three: a client that joins after 10,000 updates gets the snapshot,
-//! then the stream, and ends with the server's map. Interop: the same with
+//! map is compared with its server's exactly. The main Clone test runs
+//! models three and four: a client that joins after 10,000 updates gets
+//! the snapshot, then the stream, and ends with the server's map. Interop: the same with
 //! Python clients against our server and with our clients against a Python
 //! server (`tests/peers/clone_simple.py`, same protocol).
 //!
