@@ -1,0 +1,208 @@
+//! `clonecli4.py`, the zguide's Clone client, model four (chapter 5,
+//! "Working with Subtrees"): model three (`clonecli3`) kept to one subtree
+//! of the map, `/client/`. It subscribes to the subtree's updates
+//! (`tcp://localhost:5557`), asks for the subtree's snapshot (`ICANHAZ?`,
+//! `/client/` through a DEALER to `tcp://localhost:5556`) and stores it
+//! until `KTHXBAI` (printing `I: Received snapshot=N`); then it applies each
+//! newer update (printing `I: received update=N`) and once a second sends
+//! one of its own, key `/client/` and a random number (1..10000), body a
+//! random number (1..1000000), to `tcp://localhost:5558`. Its server is
+//! `clonesrv4`.
+//!
+//! The port: three connections and a timer. The request for the snapshot
+//! goes out once the SUB connection's handshake is done, so its
+//! subscription is on its way and no update published after the snapshot
+//! can be missed (the original asks at once, and loses what is published
+//! before its subscription reaches the server). The SUB connection is
+//! paused until the snapshot is in (the original does not read it before),
+//! so the updates published meanwhile wait in its queue and are then
+//! filtered by sequence number; the once-a-second update is a
+//! `LoopingCall` started after the snapshot. A malformed message is
+//! reported and ignored.
+//!
+//! ```sh
+//! cargo run --example clonesrv4 &
+//! cargo run --example clonecli4
+//! ```
+//!
+//! On Ctrl-C prints ` Interrupted` and `N messages in` (N the last sequence
+//! number), as the original does. Beyond it: `--until N` stops once its
+//! sequence number reaches N (printing `N messages in` alone), and either
+//! way the last line is `I: map holds K keys, digest HEX` (see
+//! `examples/kvsimple/mod.rs`). Flags: `--snapshot`, `--subscriber`,
+//! `--publisher` (the server's three endpoints, connected), `--subtree`
+//! (`/client/`), `--interval-ms` (between its own updates, 1000),
+//! `--updates N` (make only N), `--seed N`, `--until N`.
+
+use std::cell::RefCell;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::Parser;
+use tx0mq::connections::{zmq, Error, ZmqConnection, ZmqEndpoint, ZmqFactory};
+use tx0mq::{LoopingCall, Reactor};
+
+mod kvsimple;
+mod pyport;
+
+use kvsimple::{KvMap, KvMsg};
+
+/// The client's state.
+struct Client {
+    /// The sequence number of the newest update applied.
+    sequence: i32,
+    map: KvMap,
+    random: pyport::Random,
+    /// How many updates of its own it sent.
+    sent: u64,
+}
+
+/// Stops the reactor if `until` is reached.
+fn check_until(cx: &mut tx0mq::Ctx<'_, Client>, until: Option<i64>) -> Result<(), Error> {
+    if until.is_some_and(|until| i64::from(cx.state.sequence) >= until) {
+        cx.reactor.stop()?;
+    }
+    Ok(())
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let reactor = Reactor::with_state(Client {
+        sequence: 0,
+        map: KvMap::new(),
+        random: pyport::Random::from_seed(args.seed),
+        sent: 0,
+    })?;
+    let factory = ZmqFactory::new(&reactor)?;
+    factory.register_for_shutdown();
+    let snapshot = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&args.snapshot))?;
+    // Subscribe, and ask for the snapshot once the subscription is on its
+    // way.
+    let request = vec![b"ICANHAZ?".to_vec(), args.subtree.as_bytes().to_vec()];
+    let asker = snapshot.clone();
+    let subscriber = kvsimple::subscriber(
+        &factory,
+        &args.subscriber,
+        args.subtree.as_bytes(),
+        move |_| asker.send(request),
+    )?;
+    let publisher = ZmqConnection::new(&factory, zmq::PUSH, ZmqEndpoint::connect(&args.publisher))?;
+    // Nothing is read from the updates before the snapshot is in.
+    subscriber.pause_reading();
+
+    // The client's own updates, once the snapshot is in.
+    let limit = args.updates;
+    let subtree = args.subtree.clone();
+    // It stops itself after --updates (through `me`, filled in below).
+    let me = Rc::new(RefCell::new(None::<LoopingCall<Client>>));
+    let this = me.clone();
+    let generator = LoopingCall::new(&reactor, move |cx| {
+        let client = &mut *cx.state;
+        if limit.is_some_and(|limit| client.sent >= limit) {
+            if let Some(generator) = this.borrow().as_ref() {
+                generator.stop()?;
+            }
+            return Ok(());
+        }
+        let key = format!("{subtree}{}", client.random.randint(1, 10_000));
+        let body = client.random.randint(1, 1_000_000).to_string();
+        let update = KvMsg::with(0, key, body);
+        update.send(&publisher)?;
+        update.store(&mut client.map);
+        client.sent += 1;
+        Ok::<(), Error>(())
+    });
+
+    *me.borrow_mut() = Some(generator.clone());
+
+    // Get state snapshot
+    let until = args.until;
+    let interval = args.interval;
+    let updates = subscriber.clone();
+    let mut synced = false;
+    snapshot.message_received(move |cx, message| {
+        if synced {
+            println!("E: a message from the snapshot socket after KTHXBAI, ignored");
+            return Ok(());
+        }
+        let entry = match KvMsg::parse(&message) {
+            Ok(entry) => entry,
+            Err(why) => {
+                println!("E: bad snapshot entry from the server ({why}), ignored");
+                return Ok(());
+            }
+        };
+        if entry.key.as_deref() == Some(b"KTHXBAI") {
+            synced = true;
+            cx.state.sequence = entry.sequence;
+            println!("I: Received snapshot={}", entry.sequence);
+            updates.resume_reading();
+            generator.start(interval, false)?;
+            return check_until(&mut cx.ctx(), until);
+        }
+        entry.store(&mut cx.state.map);
+        Ok::<(), Error>(())
+    });
+
+    subscriber.message_received(move |cx, message| {
+        let update = match KvMsg::parse(&message) {
+            Ok(update) => update,
+            Err(why) => {
+                println!("E: bad update from the server ({why}), ignored");
+                return Ok(());
+            }
+        };
+        // Discard out-of-sequence updates
+        if update.sequence > cx.state.sequence {
+            cx.state.sequence = update.sequence;
+            update.store(&mut cx.state.map);
+            println!("I: received update={}", update.sequence);
+            check_until(&mut cx.ctx(), until)?;
+        }
+        Ok::<(), Error>(())
+    });
+
+    reactor.run()?;
+    if reactor.exit_signal().is_some() {
+        println!(" Interrupted");
+    }
+    reactor.access_state(|client| {
+        println!("{} messages in", client.sequence);
+        kvsimple::print_digest(&client.map);
+    })?;
+    Ok(())
+}
+
+/// Clone client, model four: a subtree's snapshot, then its updates, and
+/// updates of its own (zguide's clonecli4.py).
+#[derive(Parser)]
+struct Args {
+    /// The server's snapshot socket (connect)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5556")]
+    snapshot: String,
+    /// The server's updates (connect)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5557")]
+    subscriber: String,
+    /// Where our updates go (connect)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://localhost:5558")]
+    publisher: String,
+    /// The subtree of the map this client keeps
+    #[arg(long, value_name = "PREFIX", default_value = "/client/")]
+    subtree: String,
+    /// The pause between our updates (0: one on every pass of the reactor)
+    #[arg(long = "interval-ms", value_name = "MS", value_parser = pyport::millis, default_value = "1000")]
+    interval: Duration,
+    /// Send only this many updates of our own [default: no limit]
+    #[arg(long, value_name = "N")]
+    updates: Option<u64>,
+    /// Seed our keys and bodies, for a repeatable run
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Stop once our sequence number reaches N [default: never]
+    #[arg(long, value_name = "N")]
+    until: Option<i64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
+}
