@@ -38,9 +38,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use tx0mq::connections::{
-    bytes_repr, zmq, Frame, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
-};
+use tx0mq::connections::{zmq, Frame, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
 use tx0mq::Reactor;
 
 mod fileio;
@@ -70,7 +68,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let file = common.open_file()?;
     let _server = match file {
-        Some(file) => Some(server(&factory, &ZmqOptions::new().high_water_mark(SERVER_HWM), &common.bind, file)?),
+        Some(file) => Some(fileio::chunk_server(&factory, &ZmqOptions::new().high_water_mark(SERVER_HWM), &common.bind, file)?),
         None => None,
     };
 
@@ -88,42 +86,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
-}
-
-/// The server: each `[identity, fetch, offset, size]` is answered with
-/// `[identity, chunk]`.
-fn server(
-    factory: &ZmqFactory,
-    options: &ZmqOptions,
-    bind: &str,
-    file: std::fs::File,
-) -> Result<ZmqConnection, Box<dyn std::error::Error>> {
-    let router = ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), options)?;
-    let reply = router.clone();
-    router.message_received(move |_cx, message| {
-        let mut frames: Vec<Frame> = message.into();
-        let request = match &frames[..] {
-            [_, command, offset, size] if &command[..] == b"fetch" => {
-                fileio::parse_number(offset).zip(fileio::parse_number(size))
-            }
-            _ => None,
-        };
-        let Some((offset, size)) = request else {
-            let sender = frames.first().map_or_else(String::new, |id| bytes_repr(id));
-            let body: Vec<Frame> = frames.drain(1.min(frames.len())..).collect();
-            println!(
-                "E: malformed request from {sender}: {}",
-                pyport::bytes_list_repr(&body)
-            );
-            return Ok(());
-        };
-        let identity = frames.swap_remove(0);
-        match fileio::read_chunk(&file, offset, size) {
-            Ok(data) => reply.send(vec![identity, Frame::from(data)]).map_err(Into::into),
-            Err(e) => Err(Box::<dyn std::error::Error>::from(format!("cannot read the file: {e}"))),
-        }
-    });
-    Ok(router)
 }
 
 /// The client's progress.

@@ -11,6 +11,8 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use tx0mq::connections::{bytes_repr, zmq, Frame, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
+
 /// The originals' `CHUNK_SIZE`: bytes per chunk.
 pub const CHUNK_SIZE: usize = 250_000;
 
@@ -166,4 +168,46 @@ pub fn report_memory(common: &Common) {
 /// A number frame (`b"%i" % n`), parsed.
 pub fn parse_number(frame: &[u8]) -> Option<u64> {
     std::str::from_utf8(frame).ok()?.parse().ok()
+}
+
+/// The server of models 2 and 3 (a ROUTER bound at `bind`): each `[identity, fetch, offset, size]` is answered with
+/// `[identity, chunk]`.
+pub fn chunk_server(
+    factory: &ZmqFactory,
+    options: &ZmqOptions,
+    bind: &str,
+    file: std::fs::File,
+) -> Result<ZmqConnection, Box<dyn std::error::Error>> {
+    let router = ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), options)?;
+    let reply = router.clone();
+    router.message_received(move |_cx, message| {
+        let mut frames: Vec<Frame> = message.into();
+        let request = match &frames[..] {
+            [_, command, offset, size] if &command[..] == b"fetch" => {
+                parse_number(offset).zip(parse_number(size))
+            }
+            _ => None,
+        };
+        let Some((offset, size)) = request else {
+            let sender = frames.first().map_or_else(String::new, |id| bytes_repr(id));
+            let body: Vec<Frame> = frames.drain(1.min(frames.len())..).collect();
+            println!(
+                "E: malformed request from {sender}: {}",
+                bytes_list_repr(&body)
+            );
+            return Ok(());
+        };
+        let identity = frames.swap_remove(0);
+        match read_chunk(&file, offset, size) {
+            Ok(data) => reply.send(vec![identity, Frame::from(data)]).map_err(Into::into),
+            Err(e) => Err(Box::<dyn std::error::Error>::from(format!("cannot read the file: {e}"))),
+        }
+    });
+    Ok(router)
+}
+
+/// `repr(list_of_bytes)` (as `pyport::bytes_list_repr`).
+fn bytes_list_repr(items: &[Frame]) -> String {
+    let items: Vec<String> = items.iter().map(|i| bytes_repr(i)).collect();
+    format!("[{}]", items.join(", "))
 }
