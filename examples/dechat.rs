@@ -101,7 +101,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.interface, args.port
     );
 
-    let stdio = StandardIO::new(&reactor, LineReceiver::new(Typing { bcast, user }).delimiter(b"\n"))?;
+    let stdio = StandardIO::new(
+        &reactor,
+        LineReceiver::new(Typing { bcast, user }).delimiter(b"\n"),
+    )?;
     let out = stdio.transport().clone();
     listener.message_received(move |_cx, message| {
         let text = String::from_utf8_lossy(pyport::first(&message)).into_owned();

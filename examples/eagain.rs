@@ -45,9 +45,7 @@ mod pyport;
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
-    let mut options = ZmqOptions::new()
-        .sndhwm(args.hwm)
-        .linger(Duration::ZERO);
+    let mut options = ZmqOptions::new().sndhwm(args.hwm).linger(Duration::ZERO);
     if let Some(limit) = args.outbox_limit {
         options = options.outbox_limit(limit);
     }

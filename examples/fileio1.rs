@@ -51,7 +51,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
-        let dealer = ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&common.connect))?;
+        let dealer =
+            ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&common.connect))?;
         dealer.send("fetch")?;
         let mut sink = common.sink()?;
         let failure = failed.clone();
@@ -91,7 +92,8 @@ fn server(
     file: std::fs::File,
 ) -> Result<ZmqConnection, Box<dyn std::error::Error>> {
     let options = ZmqOptions::new().high_water_mark(0);
-    let router = ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), &options)?;
+    let router =
+        ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), &options)?;
     let reply = router.clone();
     router.message_received(move |_cx, message| {
         let frames: Vec<Frame> = message.into();

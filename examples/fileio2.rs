@@ -62,13 +62,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let options = ZmqOptions::new().high_water_mark(PIPELINE);
 
     let _server = match common.open_file()? {
-        Some(file) => Some(fileio::chunk_server(&factory, &options, &common.bind, file)?),
+        Some(file) => Some(fileio::chunk_server(
+            &factory,
+            &options,
+            &common.bind,
+            file,
+        )?),
         None => None,
     };
 
     let failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
-        let dealer = ZmqConnection::with_options(&factory, zmq::DEALER, ZmqEndpoint::connect(&common.connect), &options)?;
+        let dealer = ZmqConnection::with_options(
+            &factory,
+            zmq::DEALER,
+            ZmqEndpoint::connect(&common.connect),
+            &options,
+        )?;
         fetch(&dealer, 0)?;
         let mut sink = common.sink()?;
         let failure = failed.clone();

@@ -68,13 +68,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let file = common.open_file()?;
     let _server = match file {
-        Some(file) => Some(fileio::chunk_server(&factory, &ZmqOptions::new().high_water_mark(SERVER_HWM), &common.bind, file)?),
+        Some(file) => Some(fileio::chunk_server(
+            &factory,
+            &ZmqOptions::new().high_water_mark(SERVER_HWM),
+            &common.bind,
+            file,
+        )?),
         None => None,
     };
 
     let failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
-        Some(client(&factory, &options, &common.connect, common.sink()?, failed.clone())?)
+        Some(client(
+            &factory,
+            &options,
+            &common.connect,
+            common.sink()?,
+            failed.clone(),
+        )?)
     } else {
         None
     };
@@ -118,7 +129,8 @@ fn client(
     sink: Sink,
     failed: Rc<RefCell<Option<String>>>,
 ) -> Result<ZmqConnection, Box<dyn std::error::Error>> {
-    let dealer = ZmqConnection::with_options(factory, zmq::DEALER, ZmqEndpoint::connect(connect), options)?;
+    let dealer =
+        ZmqConnection::with_options(factory, zmq::DEALER, ZmqEndpoint::connect(connect), options)?;
     let state = Rc::new(RefCell::new(Client {
         dealer: dealer.clone(),
         offset: 0,
@@ -130,11 +142,17 @@ fn client(
     dealer.message_received(move |cx, message| {
         let mut client = state.borrow_mut();
         let chunk = pyport::first(&message);
-        let outcome = client.sink.take(chunk).map_err(|e| format!("cannot write: {e}"));
+        let outcome = client
+            .sink
+            .take(chunk)
+            .map_err(|e| format!("cannot write: {e}"));
         let outcome = outcome.and_then(|()| {
             if chunk.len() < CHUNK_SIZE {
                 // Last chunk received: the whole file is in.
-                client.sink.finish().map_err(|e| format!("cannot write: {e}"))?;
+                client
+                    .sink
+                    .finish()
+                    .map_err(|e| format!("cannot write: {e}"))?;
                 let _ = cx.reactor.stop();
                 Ok(())
             } else {

@@ -56,7 +56,8 @@ fn make_file(path: &Path, size: usize, seed: u64) {
 /// Whether the two files have the same bytes (compared a megabyte at a time).
 fn same_bytes(a: &Path, b: &Path) -> bool {
     use std::io::Read;
-    let open = |p: &Path| std::fs::File::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display()));
+    let open =
+        |p: &Path| std::fs::File::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display()));
     let (mut fa, mut fb) = (open(a), open(b));
     let (mut ba, mut bb) = (vec![0; 1 << 20], vec![0; 1 << 20]);
     loop {
@@ -118,7 +119,10 @@ fn copies(example: &str, dir: &TempDir, size: usize, chunks: usize) {
     run.expect_line(&format!("{chunks} chunks received, {size} bytes"), STEP);
     run.expect_line("b'OK'", STEP);
     assert!(run.wait(STEP).success(), "{example} failed");
-    assert!(same_bytes(&file, &copy), "{example}: the copy differs from the file");
+    assert!(
+        same_bytes(&file, &copy),
+        "{example}: the copy differs from the file"
+    );
 }
 
 #[test]
@@ -186,7 +190,13 @@ fn fileio3_copies_100_mib_byte_identical_with_bounded_memory_on_both_sides() {
     // Both sides in one process, as the original runs (where a server at
     // the original's high-water mark loses chunks).
     std::fs::remove_file(&copy).expect("remove the first copy");
-    let mut both_args = vec!["--file", &file_arg, "--output", &copy_arg, "--report-memory"];
+    let mut both_args = vec![
+        "--file",
+        &file_arg,
+        "--output",
+        &copy_arg,
+        "--report-memory",
+    ];
     both_args.extend(&ep);
     let mut both = Proc::spawn("fileio3", &both_args);
     both.expect_line(&format!("420 chunks received, {size} bytes"), STEP);
@@ -194,7 +204,10 @@ fn fileio3_copies_100_mib_byte_identical_with_bounded_memory_on_both_sides() {
     let both_kib = peak_rss(&mut both);
     assert!(both.wait(STEP).success(), "fileio3 failed");
     println!("fileio3, 100 MiB, one process: peak RSS {both_kib} KiB");
-    assert!(same_bytes(&file, &copy), "the copy (one process) differs from the file");
+    assert!(
+        same_bytes(&file, &copy),
+        "the copy (one process) differs from the file"
+    );
     assert!(
         both_kib < FILEIO3_RSS_BOUND_KIB,
         "the peak RSS (one process) was {both_kib} KiB"
@@ -203,7 +216,8 @@ fn fileio3_copies_100_mib_byte_identical_with_bounded_memory_on_both_sides() {
 
 #[test]
 fn interop_a_python_credit_client_fetches_a_file_from_our_fileio3_server() {
-    let python = python_or_skip!("interop_a_python_credit_client_fetches_a_file_from_our_fileio3_server");
+    let python =
+        python_or_skip!("interop_a_python_credit_client_fetches_a_file_from_our_fileio3_server");
     fresh();
     let dir = TempDir::new("fileio3-python");
     let file = dir.dir().join("testdata");
@@ -247,7 +261,10 @@ fn fileio3_server_reports_a_malformed_request_and_keeps_serving() {
         if not d.poll(30000): sys.exit('no reply')\n\
         print(len(d.recv()))\n";
     let mut peer = python.run_code("malformed", code, &[&endpoints[3]]);
-    server.expect_line("E: malformed request from b'bad-peer': [b'fetch', b'not a number', b'10']", STEP);
+    server.expect_line(
+        "E: malformed request from b'bad-peer': [b'fetch', b'not a number', b'10']",
+        STEP,
+    );
     server.expect_line("E: malformed request from b'bad-peer': [b'steal']", STEP);
     // The server still answers, with what the file has (a size of 1 TB
     // allocates nothing of the kind).
@@ -308,7 +325,10 @@ fn spawn_udp(example: &str, args: &[String]) -> Proc {
 fn pings_and_found(process: &mut Proc) -> (usize, usize) {
     let lines = process.drain();
     let pings = lines.iter().filter(|l| *l == "Pinging peers...").count();
-    let found = lines.iter().filter(|l| l.starts_with("Found peer ")).count();
+    let found = lines
+        .iter()
+        .filter(|l| l.starts_with("Found peer "))
+        .count();
     (pings, found)
 }
 
@@ -328,7 +348,10 @@ fn two_pings_find_each_other(example: &str) {
             "{example} ({name}) heard {found} beacons for its own {pings}: not the other's"
         );
         assert!(
-            process.drain().iter().any(|l| l == &format!("Found peer 127.0.0.1:{port}")),
+            process
+                .drain()
+                .iter()
+                .any(|l| l == &format!("Found peer 127.0.0.1:{port}")),
             "{example} ({name}): no beacon from 127.0.0.1:{port}"
         );
     }
@@ -366,7 +389,15 @@ fn interop_ping(example: &str, python: &tx0mq_test_support::python::PythonEnv) {
     let port = free_port();
     let mut peer = python.run_peer(
         "udp_peer.py",
-        &["ping", "--port", &port.to_string(), "--broadcast", LOOPBACK_BROADCAST, "--interval-ms", "100"],
+        &[
+            "ping",
+            "--port",
+            &port.to_string(),
+            "--broadcast",
+            LOOPBACK_BROADCAST,
+            "--interval-ms",
+            "100",
+        ],
     );
     let line = peer.expect_containing("SENDING FROM ", STEP);
     let python_port = line.trim_start_matches("SENDING FROM ").to_string();
@@ -412,8 +443,15 @@ fn udpping3_peers_join_each_other_and_reap_the_one_that_leaves() {
     let a_uuid = joined(&mut a);
     let mut b = spawn_udp("udpping3", &args);
     let b_seen = [joined(&mut b), joined(&mut b)];
-    assert!(b_seen.contains(&a_uuid), "the second did not hear the first: {b_seen:?}");
-    let b_uuid = b_seen.iter().find(|u| **u != a_uuid).cloned().unwrap_or_default();
+    assert!(
+        b_seen.contains(&a_uuid),
+        "the second did not hear the first: {b_seen:?}"
+    );
+    let b_uuid = b_seen
+        .iter()
+        .find(|u| **u != a_uuid)
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(b_uuid.len(), 32, "{b_seen:?}");
     assert_eq!(joined(&mut a), b_uuid, "the first did not hear the second");
 
@@ -421,10 +459,16 @@ fn udpping3_peers_join_each_other_and_reap_the_one_that_leaves() {
     b.signal("-INT");
     b.expect_line("interrupted", STEP);
     let reaping = a.expect_containing("reaping ", STEP);
-    assert!(reaping.starts_with(&format!("reaping b'{b_uuid}' ")), "{reaping:?}");
+    assert!(
+        reaping.starts_with(&format!("reaping b'{b_uuid}' ")),
+        "{reaping:?}"
+    );
     a.expect_line(&format!("[b'LEFT', b'{b_uuid}']"), STEP);
     std::thread::sleep(Duration::from_millis(500));
-    let left_self = a.drain().iter().any(|l| l.contains(&format!("LEFT', b'{a_uuid}")));
+    let left_self = a
+        .drain()
+        .iter()
+        .any(|l| l.contains(&format!("LEFT', b'{a_uuid}")));
     assert!(!left_self, "the first reaped itself");
 }
 
@@ -435,24 +479,45 @@ fn interop_udpping3_and_a_python_beacon_join_each_other() {
     let port = free_port();
     let mut peer = python.run_peer(
         "udp_peer.py",
-        &["beacon", "--port", &port.to_string(), "--broadcast", LOOPBACK_BROADCAST, "--interval-ms", "100"],
+        &[
+            "beacon",
+            "--port",
+            &port.to_string(),
+            "--broadcast",
+            LOOPBACK_BROADCAST,
+            "--interval-ms",
+            "100",
+        ],
     );
     let line = peer.expect_containing("UUID ", STEP);
     let python_uuid = line.trim_start_matches("UUID ").to_string();
     let mut ours = spawn_udp("udpping3", &udp_args(port, 100));
     let mut ours_seen = vec![joined(&mut ours), joined(&mut ours)];
-    assert!(ours_seen.contains(&python_uuid), "ours did not hear Python: {ours_seen:?}");
+    assert!(
+        ours_seen.contains(&python_uuid),
+        "ours did not hear Python: {ours_seen:?}"
+    );
     ours_seen.retain(|u| *u != python_uuid);
     let heard = peer.expect_containing("JOINED ", STEP);
-    assert_eq!(heard, format!("JOINED {}", ours_seen[0]), "Python did not hear ours");
+    assert_eq!(
+        heard,
+        format!("JOINED {}", ours_seen[0]),
+        "Python did not hear ours"
+    );
 }
 
 #[test]
 fn dechat_instances_exchange_lines_on_loopback() {
     fresh();
     let port = free_port().to_string();
-    let mut alice = Proc::spawn("dechat", &["lo", "alice", "--port", &port, "--address", "127.0.0.2"]);
-    let mut bob = Proc::spawn("dechat", &["lo", "bob", "--port", &port, "--address", "127.0.0.3"]);
+    let mut alice = Proc::spawn(
+        "dechat",
+        &["lo", "alice", "--port", &port, "--address", "127.0.0.2"],
+    );
+    let mut bob = Proc::spawn(
+        "dechat",
+        &["lo", "bob", "--port", &port, "--address", "127.0.0.3"],
+    );
     let started = format!("starting chat on lo:{port} (127.0.0.*)");
     alice.expect_line(&started, STEP);
     bob.expect_line(&started, STEP);
@@ -463,7 +528,10 @@ fn dechat_instances_exchange_lines_on_loopback() {
         if bob.drain().iter().any(|l| l == "alice: hello from alice") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "bob never heard alice");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob never heard alice"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     bob.write_stdin("hi alice\n");

@@ -11,7 +11,9 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use tx0mq::connections::{bytes_repr, zmq, Frame, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions};
+use tx0mq::connections::{
+    bytes_repr, zmq, Frame, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions,
+};
 
 /// The originals' `CHUNK_SIZE`: bytes per chunk.
 pub const CHUNK_SIZE: usize = 250_000;
@@ -178,7 +180,8 @@ pub fn chunk_server(
     bind: &str,
     file: std::fs::File,
 ) -> Result<ZmqConnection, Box<dyn std::error::Error>> {
-    let router = ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), options)?;
+    let router =
+        ZmqConnection::with_options(factory, zmq::ROUTER, ZmqEndpoint::bind(bind), options)?;
     let reply = router.clone();
     router.message_received(move |_cx, message| {
         let mut frames: Vec<Frame> = message.into();
@@ -199,8 +202,12 @@ pub fn chunk_server(
         };
         let identity = frames.swap_remove(0);
         match read_chunk(&file, offset, size) {
-            Ok(data) => reply.send(vec![identity, Frame::from(data)]).map_err(Into::into),
-            Err(e) => Err(Box::<dyn std::error::Error>::from(format!("cannot read the file: {e}"))),
+            Ok(data) => reply
+                .send(vec![identity, Frame::from(data)])
+                .map_err(Into::into),
+            Err(e) => Err(Box::<dyn std::error::Error>::from(format!(
+                "cannot read the file: {e}"
+            ))),
         }
     });
     Ok(router)

@@ -124,7 +124,10 @@ pub fn bind_broadcast(port: u16) -> io::Result<UdpSocket> {
     };
     if bound < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("bind UDP port {port}: {e}")));
+        return Err(io::Error::new(
+            e.kind(),
+            format!("bind UDP port {port}: {e}"),
+        ));
     }
     let socket = UdpSocket::from(owned);
     socket.set_nonblocking(true)?;
