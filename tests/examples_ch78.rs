@@ -541,3 +541,78 @@ fn dechat_instances_exchange_lines_on_loopback() {
     alice.close_stdin();
     assert!(alice.wait(STEP).success());
 }
+
+#[test]
+fn interop_our_fileio3_client_fetches_a_file_from_a_python_server() {
+    let python = python_or_skip!("interop_our_fileio3_client_fetches_a_file_from_a_python_server");
+    fresh();
+    let dir = TempDir::new("fileio3-python-server");
+    let file = dir.dir().join("testdata");
+    let copy = dir.dir().join("copy");
+    let size = 5 * 1024 * 1024 + 3;
+    make_file(&file, size, 11);
+    let endpoints = fileio_endpoints(free_port());
+    let file_arg = file.display().to_string();
+    let mut server = python.run_peer(
+        "udp_peer.py",
+        &["serve", "--bind", &endpoints[1], "--file", &file_arg],
+    );
+    server.expect_line("READY", STEP);
+    let copy_arg = copy.display().to_string();
+    let mut client_args = vec!["--role", "client", "--output", &copy_arg];
+    client_args.extend(endpoints.iter().map(String::as_str));
+    let mut client = Proc::spawn("fileio3", &client_args);
+    client.expect_line(&format!("21 chunks received, {size} bytes"), STEP);
+    client.expect_line("b'OK'", STEP);
+    assert!(client.wait(STEP).success(), "our client failed");
+    assert!(same_bytes(&file, &copy), "the copy differs from the file");
+}
+
+#[test]
+fn interop_dechat_and_a_python_chat_peer_hear_each_other() {
+    let python = python_or_skip!("interop_dechat_and_a_python_chat_peer_hear_each_other");
+    fresh();
+    let port = free_port().to_string();
+    let mut ours = Proc::spawn(
+        "dechat",
+        &["lo", "alice", "--port", &port, "--address", "127.0.0.2"],
+    );
+    let mut peer = python.run_peer(
+        "udp_peer.py",
+        &[
+            "chat",
+            "--address",
+            "127.0.0.4",
+            "--port",
+            &port,
+            "--user",
+            "carol",
+        ],
+    );
+    ours.expect_line(&format!("starting chat on lo:{port} (127.0.0.*)"), STEP);
+    peer.expect_line("READY", STEP);
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        peer.write_stdin("hello from python\n");
+        if ours.drain().iter().any(|l| l == "carol: hello from python") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dechat never heard Python"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        ours.write_stdin("hello from rust\n");
+        if peer.drain().iter().any(|l| l == "alice: hello from rust") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Python never heard dechat"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -4,6 +4,8 @@ ports, for tests/examples_ch78.rs.
     udp_peer.py ping --port P --broadcast ADDR [--interval-ms MS]
     udp_peer.py beacon --port P --broadcast ADDR [--interval-ms MS]
     udp_peer.py fetch --connect EP --output PATH [--pipeline N] [--chunk N]
+    udp_peer.py serve --bind EP --file PATH
+    udp_peer.py chat --address IP --port P --user NAME
 
 ping: the UDP ping of udpping1/udpping2. It listens on 0.0.0.0:P (with
 SO_REUSEADDR and SO_BROADCAST, so it shares the port with the example) and
@@ -21,6 +23,14 @@ fetch: the credit-based client of fileio3: up to N requests
 [b"fetch", offset, chunk] in flight on a DEALER, one more per chunk, until
 a chunk is shorter than asked; writes the chunks to PATH and prints
 "<chunks> chunks received, <bytes> bytes".
+
+serve: the fetch server of fileio2/fileio3: a ROUTER answering each
+[identity, b"fetch", offset, size] with [identity, the file's bytes there].
+It prints "READY" once bound.
+
+chat: a dechat peer: a PUB bound at tcp://IP:P, a SUB connected to port P of
+every address of IP's /24; each line of stdin is published as
+"NAME: line", each message heard printed. End of input ends it.
 
 Each mode gives up after DEADLINE seconds (it prints "DEADLINE" and exits 2).
 """
@@ -120,9 +130,51 @@ def fetch(args):
     ctx.term()
 
 
+def serve(args):
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.bind(args.bind)
+    print("READY")
+    with open(args.file, "rb") as f:
+        while router.poll(DEADLINE * 1000):
+            identity, command, offset, size = router.recv_multipart()
+            assert command == b"fetch"
+            f.seek(int(offset))
+            router.send_multipart([identity, f.read(int(size))])
+    print("DEADLINE")
+    sys.exit(2)
+
+
+def chat(args):
+    ctx = zmq.Context()
+    masked = args.address.rsplit(".", 1)[0]
+    listener = ctx.socket(zmq.SUB)
+    for last in range(1, 255):
+        listener.connect("tcp://%s.%d:%d" % (masked, last, args.port))
+    listener.setsockopt(zmq.SUBSCRIBE, b"")
+    bcast = ctx.socket(zmq.PUB)
+    bcast.bind("tcp://%s:%d" % (args.address, args.port))
+    print("READY")
+    poller = zmq.Poller()
+    poller.register(listener, zmq.POLLIN)
+    poller.register(sys.stdin.fileno(), zmq.POLLIN)
+    end = time.time() + DEADLINE
+    while time.time() < end:
+        events = dict(poller.poll(1000))
+        if listener in events:
+            print(listener.recv_string())
+        if sys.stdin.fileno() in events:
+            line = sys.stdin.readline()
+            if not line:
+                return
+            bcast.send_string("%s: %s" % (args.user, line.rstrip("\n")))
+    print("DEADLINE")
+    sys.exit(2)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["ping", "beacon", "fetch"])
+    parser.add_argument("mode", choices=["ping", "beacon", "fetch", "serve", "chat"])
     parser.add_argument("--port", type=int, default=9999)
     parser.add_argument("--broadcast", default="255.255.255.255")
     parser.add_argument("--interval-ms", type=int, default=1000)
@@ -130,8 +182,13 @@ def main():
     parser.add_argument("--output", default="received")
     parser.add_argument("--pipeline", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=250000)
+    parser.add_argument("--bind", default="tcp://*:6000")
+    parser.add_argument("--file", default="testdata")
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--user", default="python")
     args = parser.parse_args()
-    {"ping": ping, "beacon": beacon, "fetch": fetch}[args.mode](args)
+    modes = {"ping": ping, "beacon": beacon, "fetch": fetch, "serve": serve, "chat": chat}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":
