@@ -172,8 +172,9 @@ pub fn parse_number(frame: &[u8]) -> Option<u64> {
     std::str::from_utf8(frame).ok()?.parse().ok()
 }
 
-/// The server of models 2 and 3 (a ROUTER bound at `bind`): each `[identity, fetch, offset, size]` is answered with
-/// `[identity, chunk]`.
+/// The server of models 2 and 3, a ROUTER bound at `bind`: each
+/// `[identity, fetch, offset, size]` is answered with `[identity, chunk]`;
+/// anything else is printed, naming its sender, and ignored.
 pub fn chunk_server(
     factory: &ZmqFactory,
     options: &ZmqOptions,
@@ -196,7 +197,7 @@ pub fn chunk_server(
             let body: Vec<Frame> = frames.drain(1.min(frames.len())..).collect();
             println!(
                 "E: malformed request from {sender}: {}",
-                bytes_list_repr(&body)
+                crate::pyport::bytes_list_repr(&body)
             );
             return Ok(());
         };
@@ -211,10 +212,4 @@ pub fn chunk_server(
         }
     });
     Ok(router)
-}
-
-/// `repr(list_of_bytes)` (as `pyport::bytes_list_repr`).
-fn bytes_list_repr(items: &[Frame]) -> String {
-    let items: Vec<String> = items.iter().map(|i| bytes_repr(i)).collect();
-    format!("[{}]", items.join(", "))
 }
