@@ -334,15 +334,22 @@ fn pings_and_found(process: &mut Proc) -> (usize, usize) {
 
 /// Two copies of `example` on one port: each hears its own beacons and the
 /// other's, so it reports about two beacons per ping of its own (alone, it
-/// would report one).
+/// would report one). Counted over 20 pings after both have started.
 fn two_pings_find_each_other(example: &str) {
     let port = free_port();
     let mut a = spawn_udp(example, &udp_args(port, 100));
     let mut b = spawn_udp(example, &udp_args(port, 100));
+    a.expect_line("Pinging peers...", STEP);
+    b.expect_line("Pinging peers...", STEP);
+    let before = [pings_and_found(&mut a), pings_and_found(&mut b)];
     a.expect_times("Pinging peers...", 20, STEP);
     b.expect_times("Pinging peers...", 20, STEP);
-    for (name, process) in [("first", &mut a), ("second", &mut b)] {
+    for (i, (name, process)) in [("first", &mut a), ("second", &mut b)]
+        .into_iter()
+        .enumerate()
+    {
         let (pings, found) = pings_and_found(process);
+        let (pings, found) = (pings - before[i].0, found - before[i].1);
         assert!(
             found >= pings + 8,
             "{example} ({name}) heard {found} beacons for its own {pings}: not the other's"
