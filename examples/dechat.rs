@@ -11,9 +11,8 @@
 //! I/O; what the listener hears is written through the same transport
 //! (which owns stdout while it is open). The interface is checked against
 //! the host's IPv4 interfaces and its first address found with
-//! `getifaddrs(3)` (`udplib::ipv4_interfaces`) where the original uses the
-//! `netifaces` package: the C library has the call, and a dependency for
-//! it would be larger than the call. End of input ends the chat (the
+//! `getifaddrs(3)` (`udplib::ipv4_interfaces`, through the `if-addrs`
+//! crate) where the original uses the `netifaces` package. End of input ends the chat (the
 //! original dies with `EOFError`).
 //!
 //! ```sh

@@ -15,7 +15,7 @@
 //! - The socket also has `SO_REUSEADDR`, so that two peers on one host can
 //!   bind the same port and both hear a broadcast there (the original's
 //!   second copy on a host fails to bind). `std` cannot set an option
-//!   before `bind`, so [`bind_broadcast`] makes the socket with `libc`.
+//!   before `bind`, so [`bind_broadcast`] makes the socket with `socket2`.
 //! - The original finds its own address from the host name
 //!   (`gethostbyname_ex`, the last address not in 127/8); the port takes
 //!   the first IPv4 address of an interface that is up and not loopback
@@ -25,10 +25,11 @@
 //!   nothing, though `interface.py` uses its result as the peer's UUID).
 #![allow(dead_code)]
 
-use std::ffi::CStr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// The original's default broadcast address.
 pub const BROADCAST: Ipv4Addr = Ipv4Addr::BROADCAST;
@@ -97,101 +98,34 @@ impl Udp {
 /// (it may send to a broadcast address) and `SO_REUSEADDR` (other sockets
 /// on this host may bind the same port, and each hears the broadcasts).
 pub fn bind_broadcast(port: u16) -> io::Result<UdpSocket> {
-    // SAFETY: socket(2) takes no pointers; the result is checked below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor we just opened and own alone.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_flag(&owned, libc::SO_REUSEADDR)?;
-    set_flag(&owned, libc::SO_BROADCAST)?;
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(Ipv4Addr::UNSPECIFIED).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `addr` is a valid sockaddr_in and the length given is its size.
-    let bound = unsafe {
-        libc::bind(
-            owned.as_raw_fd(),
-            (&addr as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if bound < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("bind UDP port {port}: {e}"),
-        ));
-    }
-    let socket = UdpSocket::from(owned);
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    let here = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    socket
+        .bind(&here.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("bind UDP port {port}: {e}")))?;
     socket.set_nonblocking(true)?;
-    Ok(socket)
-}
-
-/// Sets the socket option `name` (of `SOL_SOCKET`) to 1.
-fn set_flag(fd: &OwnedFd, name: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` is a c_int that outlives the call, and its size is given.
-    let done = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            name,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if done < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(socket.into())
 }
 
 /// The host's network interfaces that have an IPv4 address, with it, in
 /// the kernel's order (netifaces' `interfaces()` and
-/// `ifaddresses(name)[AF_INET]`, from `getifaddrs(3)`), and whether each is
+/// `ifaddresses(name)[AF_INET]`, from `getifaddrs(3)` via `if-addrs`), and whether each is
 /// up and not loopback.
 pub fn ipv4_interfaces() -> io::Result<Vec<Interface>> {
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `list` with a list we free below.
-    if unsafe { libc::getifaddrs(&mut list) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut found = Vec::new();
-    let mut next = list;
-    while !next.is_null() {
-        // SAFETY: `next` is a node of the list getifaddrs returned, not yet freed.
-        let node = unsafe { &*next };
-        next = node.ifa_next;
-        if node.ifa_addr.is_null() || node.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: ifa_addr is non-null and points to a sockaddr.
-        if i32::from(unsafe { (*node.ifa_addr).sa_family }) != libc::AF_INET {
-            continue;
-        }
-        // SAFETY: an AF_INET address is a sockaddr_in.
-        let sin = unsafe { &*(node.ifa_addr as *const libc::sockaddr_in) };
-        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let name = unsafe { CStr::from_ptr(node.ifa_name) };
-        let flags = node.ifa_flags;
-        found.push(Interface {
-            name: name.to_string_lossy().into_owned(),
-            address: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-            up: flags & libc::IFF_UP as libc::c_uint != 0,
-            loopback: flags & libc::IFF_LOOPBACK as libc::c_uint != 0,
-        });
-    }
-    // SAFETY: `list` came from getifaddrs and is freed once; nothing from it
-    // is kept (names were copied).
-    unsafe { libc::freeifaddrs(list) };
-    Ok(found)
+    Ok(if_addrs::get_if_addrs()?
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(ref v4) => Some(Interface {
+                name: i.name.clone(),
+                address: v4.ip,
+                up: i.is_oper_up(),
+                loopback: i.is_loopback(),
+            }),
+            if_addrs::IfAddr::V6(_) => None,
+        })
+        .collect())
 }
 
 /// One interface's IPv4 address.
