@@ -98,11 +98,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let publisher = ZmqConnection::new(&factory, zmq::PUSH, at(port + 2))?;
 
     // Our own updates, once the snapshot is in.
-    let updates = LoopingCall::new(&reactor, move |cx| {
-        match cx.state.make_update() {
-            Some(kvmsg) => kvmsg.send(&publisher),
-            None => Ok(()),
-        }
+    let updates = LoopingCall::new(&reactor, move |cx| match cx.state.make_update() {
+        Some(kvmsg) => kvmsg.send(&publisher),
+        None => Ok(()),
     });
 
     // Get state snapshot

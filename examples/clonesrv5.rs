@@ -61,7 +61,11 @@ type Publisher = ZmqConnection<CloneServer>;
 
 impl CloneServer {
     /// Numbers `kvmsg`, publishes it and applies it (stamping its `ttl`).
-    fn publish(&mut self, publisher: &Publisher, mut kvmsg: KvMsg) -> tx0mq::connections::Result<()> {
+    fn publish(
+        &mut self,
+        publisher: &Publisher,
+        mut kvmsg: KvMsg,
+    ) -> tx0mq::connections::Result<()> {
         self.sequence += 1;
         kvmsg.sequence = self.sequence;
         kvmsg.send(publisher)?;

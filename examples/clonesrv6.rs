@@ -234,7 +234,10 @@ impl CloneServer {
         if self.kvmap.is_none() {
             self.kvmap = Some(KvMap::new());
             self.syncing = true;
-            log(format_args!("I: asking for snapshot from: {}", sockets.peer));
+            log(format_args!(
+                "I: asking for snapshot from: {}",
+                sockets.peer
+            ));
             sockets.snapshot.send(["ICANHAZ?", ""])?;
         }
         if self.syncing {
@@ -368,9 +371,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     let subscribing = sockets.clone();
-    subscriber.message_received(move |cx, message| {
-        cx.state.handle_subscriber(&subscribing, &message)
-    });
+    subscriber
+        .message_received(move |cx, message| cx.state.handle_subscriber(&subscribing, &message));
     snapshot.message_received(|cx, message| cx.state.handle_snapshot_reply(&message));
 
     let flushing = sockets.clone();
@@ -385,7 +387,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Run bstar reactor until process interrupted
     let outcome = star.start();
     if args.print_map {
-        reactor.access_state(|server| kvmsg::print_map(server.kvmap.as_ref().unwrap_or(&KvMap::new())))?;
+        reactor.access_state(|server| {
+            kvmsg::print_map(server.kvmap.as_ref().unwrap_or(&KvMap::new()))
+        })?;
     }
     outcome
 }

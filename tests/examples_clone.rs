@@ -90,7 +90,16 @@ fn a_late_client_gets_the_snapshot_then_the_stream() {
     let port = three_ports().to_string();
     let mut server = Proc::spawn("clonesrv5", &["--port", &port, "--print-map"]);
     let quick = [
-        "--port", &port, "--updates", "10000", "--interval-ms", "0", "--ttl", "0", "--seed", "1",
+        "--port",
+        &port,
+        "--updates",
+        "10000",
+        "--interval-ms",
+        "0",
+        "--ttl",
+        "0",
+        "--seed",
+        "1",
     ];
     let mut burst = Proc::spawn("clonecli5", &quick);
     burst.expect_line("I: Received snapshot=0", STEP);
@@ -98,12 +107,24 @@ fn a_late_client_gets_the_snapshot_then_the_stream() {
     server.expect_containing("I: publishing update=10000", Duration::from_secs(60));
     println!("10,000 updates took {:?}", started.elapsed());
 
-    let mut late = Proc::spawn("clonecli5", &["--port", &port, "--updates", "0", "--print-map"]);
+    let mut late = Proc::spawn(
+        "clonecli5",
+        &["--port", &port, "--updates", "0", "--print-map"],
+    );
     let snapshot = late.expect_containing("I: Received snapshot=", STEP);
     let snapshot = number_after(&snapshot, "snapshot=").unwrap_or_default();
     assert!(snapshot >= 10_000, "snapshot at {snapshot}");
     let slow = [
-        "--port", &port, "--updates", "200", "--interval-ms", "5", "--ttl", "0", "--seed", "2",
+        "--port",
+        &port,
+        "--updates",
+        "200",
+        "--interval-ms",
+        "5",
+        "--ttl",
+        "0",
+        "--seed",
+        "2",
     ];
     let mut stream = Proc::spawn("clonecli5", &slow);
     stream.expect_line("I: Received snapshot=10000", STEP);
@@ -112,14 +133,20 @@ fn a_late_client_gets_the_snapshot_then_the_stream() {
     let server_map = interrupt_for_map(&mut server);
     let late_map = interrupt_for_map(&mut late);
     assert!(keys(&server_map) > 6000, "{:?}", server_map.last());
-    assert_eq!(late_map, server_map, "the late client's map is the server's");
+    assert_eq!(
+        late_map, server_map,
+        "the late client's map is the server's"
+    );
     let applied: Vec<i64> = late
         .seen
         .iter()
         .filter_map(|l| l.strip_prefix("I: received update=")?.parse().ok())
         .collect();
     let expected: Vec<i64> = (snapshot + 1..=10_200).collect();
-    assert_eq!(applied, expected, "updates after the snapshot, without a gap");
+    assert_eq!(
+        applied, expected,
+        "updates after the snapshot, without a gap"
+    );
     assert!(late.seen.iter().any(|l| l == "10200 messages in"));
     drop((burst, stream));
 }
@@ -147,9 +174,21 @@ impl Pair {
     /// The server flags of one role.
     fn server_args(&self, primary: bool) -> Vec<String> {
         let (role, port, peer, mine, theirs) = if primary {
-            ("-p", self.primary, self.backup, self.primary_state, self.backup_state)
+            (
+                "-p",
+                self.primary,
+                self.backup,
+                self.primary_state,
+                self.backup_state,
+            )
         } else {
-            ("-b", self.backup, self.primary, self.backup_state, self.primary_state)
+            (
+                "-b",
+                self.backup,
+                self.primary,
+                self.backup_state,
+                self.primary_state,
+            )
         };
         vec![
             role.into(),
@@ -262,7 +301,11 @@ fn assert_no_gap(sequences: &[(bool, i64)], who: &str) -> i64 {
         match (snapshot, last) {
             (true, _) => last = Some(n),
             (false, Some(previous)) => {
-                assert_eq!(n, previous + 1, "{who}: a gap after {previous}: {sequences:?}");
+                assert_eq!(
+                    n,
+                    previous + 1,
+                    "{who}: a gap after {previous}: {sequences:?}"
+                );
                 last = Some(n);
             }
             (false, None) => panic!("{who}: an update before any snapshot: {sequences:?}"),
@@ -282,14 +325,32 @@ fn clonesrv6_fails_over_without_losing_an_update() {
     let pair = Pair::new();
     let (mut primary, mut backup) = start_pair(Side::Ours, &pair);
     let mut observer = start_client(Side::Ours, &pair, &["--updates", "0"]);
-    observer.expect_containing(&format!("I: received from {} snapshot=", pair.name(true)), STEP);
-    let publishing = ["--updates", "300", "--interval-ms", "30", "--ttl", "0", "--seed", "7"];
+    observer.expect_containing(
+        &format!("I: received from {} snapshot=", pair.name(true)),
+        STEP,
+    );
+    let publishing = [
+        "--updates",
+        "300",
+        "--interval-ms",
+        "30",
+        "--ttl",
+        "0",
+        "--seed",
+        "7",
+    ];
     let mut publisher = start_client(Side::Ours, &pair, &publishing);
-    observer.expect_containing(&format!("I: received from {} update=20", pair.name(true)), STEP);
+    observer.expect_containing(
+        &format!("I: received from {} update=20", pair.name(true)),
+        STEP,
+    );
     primary.kill();
 
     backup.expect_line("I: failover successful, ready as master", STEP);
-    observer.expect_containing(&format!("I: received from {} snapshot=", pair.name(false)), STEP);
+    observer.expect_containing(
+        &format!("I: received from {} snapshot=", pair.name(false)),
+        STEP,
+    );
     publisher.expect_line("I: sent 300 updates", STEP);
     backup.expect_containing("I: publishing update=", STEP);
     // The last updates reach the observer through the backup.
@@ -302,13 +363,19 @@ fn clonesrv6_fails_over_without_losing_an_update() {
     assert_eq!(observer_map, publisher_map, "the observer has every update");
     assert_eq!(backup_map, publisher_map, "the backup has every update");
     assert!(
-        backup.seen.iter().any(|l| l.contains("I: publishing pending=")),
+        backup
+            .seen
+            .iter()
+            .any(|l| l.contains("I: publishing pending=")),
         "the backup published its pending list"
     );
 
     let before = client_sequences(&observer, &pair.name(true));
     let after = client_sequences(&observer, &pair.name(false));
-    assert!(before.len() > 20 && after.len() > 20, "{before:?} {after:?}");
+    assert!(
+        before.len() > 20 && after.len() > 20,
+        "{before:?} {after:?}"
+    );
     let last_before = assert_no_gap(&before, "from the primary");
     assert!(after[0].0, "a snapshot first from the backup: {after:?}");
     let last_after = assert_no_gap(&after, "from the backup");
@@ -326,7 +393,16 @@ fn keys_with_a_ttl_vanish_from_servers_and_clients() {
     let mut observer = start_client(Side::Ours, &pair, &["--updates", "0"]);
     let synced = format!("I: received from {} snapshot=0", pair.name(true));
     observer.expect_containing(&synced, STEP);
-    let setting = ["--updates", "3", "--interval-ms", "50", "--ttl", "1", "--seed", "3"];
+    let setting = [
+        "--updates",
+        "3",
+        "--interval-ms",
+        "50",
+        "--ttl",
+        "1",
+        "--seed",
+        "3",
+    ];
     let mut setter = start_client(Side::Ours, &pair, &setting);
     for n in 1..=3 {
         observer.expect_containing(&format!("{} update={n}", pair.name(true)), STEP);
@@ -357,9 +433,21 @@ fn interop(servers: Side, client: Side) {
     let (mut primary, mut backup) = start_pair(servers, &pair);
     let mut watcher = start_client(Side::Ours, &pair, &["--updates", "0"]);
     watcher.expect_containing(&format!("{} snapshot=0", pair.name(true)), STEP);
-    let publishing = ["--updates", "30", "--interval-ms", "20", "--ttl", "0", "--seed", "5"];
+    let publishing = [
+        "--updates",
+        "30",
+        "--interval-ms",
+        "20",
+        "--ttl",
+        "0",
+        "--seed",
+        "5",
+    ];
     let mut publisher = start_client(client, &pair, &publishing);
-    publisher.expect_containing(&format!("I: received from {} snapshot=", pair.name(true)), STEP);
+    publisher.expect_containing(
+        &format!("I: received from {} snapshot=", pair.name(true)),
+        STEP,
+    );
     publisher.expect_line("I: sent 30 updates", STEP);
     watcher.expect_containing(&format!("{} update=30", pair.name(true)), STEP);
     backup.expect_containing("I: received update=30", STEP);
@@ -406,7 +494,16 @@ fn model_five_alone_prints_its_lines() {
     let mut server = Proc::spawn("clonesrv5", &["--port", &arg]);
     let mut client = Proc::spawn(
         "clonecli5",
-        &["--port", &arg, "--updates", "2", "--interval-ms", "50", "--ttl", "0"],
+        &[
+            "--port",
+            &arg,
+            "--updates",
+            "2",
+            "--interval-ms",
+            "50",
+            "--ttl",
+            "0",
+        ],
     );
     client.expect_line("I: Received snapshot=0", STEP);
     client.expect_line("I: received update=1", STEP);
@@ -414,7 +511,11 @@ fn model_five_alone_prints_its_lines() {
     server.expect_containing("I: Sending state shapshot=0", STEP);
     let line = server.expect_containing("I: publishing update=1", STEP);
     let stamp = line.split(" I: ").next().unwrap_or_default();
-    assert_eq!(stamp.len(), "2026-01-31 12:00:00".len(), "a timestamp: {line}");
+    assert_eq!(
+        stamp.len(),
+        "2026-01-31 12:00:00".len(),
+        "a timestamp: {line}"
+    );
 
     // A bad request is reported; the server still answers the next one.
     let context = zmq::Context::new();

@@ -172,13 +172,13 @@ impl<S: 'static> Clone<S> {
         let weak = Rc::downgrade(&self.agent);
         snapshot.message_received(move |cx, message| {
             if let Some(agent) = weak.upgrade() {
-                agent.borrow_mut().from_snapshot(cx.reactor, index, &message);
+                agent.borrow_mut().on_snapshot(cx.reactor, index, &message);
             }
         });
         let weak = Rc::downgrade(&self.agent);
         subscriber.message_received(move |cx, message| {
             if let Some(agent) = weak.upgrade() {
-                agent.borrow_mut().from_subscriber(cx.reactor, index, &message);
+                agent.borrow_mut().on_update(cx.reactor, index, &message);
             }
         });
         agent.servers.push(Server {
@@ -214,7 +214,11 @@ impl<S: 'static> Clone<S> {
 
     /// The value of `key`, if the map has it.
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.agent.borrow().kvmap.get(key).map(|kvmsg| kvmsg.body.clone())
+        self.agent
+            .borrow()
+            .kvmap
+            .get(key)
+            .map(|kvmsg| kvmsg.body.clone())
     }
 
     /// True once a snapshot from the current server is in (and until that
@@ -241,7 +245,10 @@ impl<S: 'static> Agent<S> {
         if server.requests < 2 {
             let request = vec![b"ICANHAZ?".to_vec(), subtree];
             if let Err(e) = server.snapshot.send(request) {
-                log(format_args!("E: cannot ask {} for a snapshot: {e}", server.name));
+                log(format_args!(
+                    "E: cannot ask {} for a snapshot: {e}",
+                    server.name
+                ));
             }
             server.requests += 1;
         }
@@ -282,7 +289,10 @@ impl<S: 'static> Agent<S> {
         let Some(server) = self.servers.get(self.cur_server) else {
             return;
         };
-        log(format_args!("I: server at {} didn't give hugz", server.name));
+        log(format_args!(
+            "I: server at {} didn't give hugz",
+            server.name
+        ));
         server.subscriber.pause_reading();
         self.cur_server = (self.cur_server + 1) % self.servers.len();
         self.state = State::Initial;
@@ -290,7 +300,7 @@ impl<S: 'static> Agent<S> {
     }
 
     /// A snapshot message from server `index`.
-    fn from_snapshot(&mut self, reactor: &Reactor<S>, index: usize, message: &[Frame]) {
+    fn on_snapshot(&mut self, reactor: &Reactor<S>, index: usize, message: &[Frame]) {
         if index != self.cur_server || self.state != State::Syncing {
             return; // an answer to an earlier request, from a server given up
         }
@@ -316,7 +326,7 @@ impl<S: 'static> Agent<S> {
     }
 
     /// An update (or HUGZ) from server `index`.
-    fn from_subscriber(&mut self, reactor: &Reactor<S>, index: usize, message: &[Frame]) {
+    fn on_update(&mut self, reactor: &Reactor<S>, index: usize, message: &[Frame]) {
         if index != self.cur_server || self.state != State::Active {
             return;
         }

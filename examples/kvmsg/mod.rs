@@ -343,7 +343,10 @@ mod tests {
     #[test]
     fn properties_decode_as_the_original_does() {
         let decoded = decode_properties(b"ttl=5\nbad\na=b=c\n\nx=\n");
-        let expected = vec![(b"ttl".to_vec(), b"5".to_vec()), (b"x".to_vec(), Vec::new())];
+        let expected = vec![
+            (b"ttl".to_vec(), b"5".to_vec()),
+            (b"x".to_vec(), Vec::new()),
+        ];
         assert_eq!(decoded, expected);
     }
 
