@@ -103,6 +103,7 @@ struct Sockets {
     peer: String,
 }
 
+/// What the server's handlers return: a send's failure, logged by the reactor.
 type Outcome = tx0mq::connections::Result<()>;
 
 impl CloneServer {

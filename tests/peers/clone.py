@@ -216,17 +216,24 @@ class Server:
             log("I: asking for snapshot from: tcp://localhost:%d" % self.peer)
             snap = self.ctx.socket(zmq.DEALER)
             snap.setsockopt(zmq.LINGER, 0)
+            snap.setsockopt(zmq.RCVTIMEO, int(SERVER_TTL * 1000))
             snap.connect("tcp://localhost:%d" % self.peer)
             snap.send_multipart([b"ICANHAZ?", b""])
-            while True:
-                got = decode(snap.recv_multipart())
-                if got is None:
-                    continue
-                if got[0] == b"KTHXBAI":
-                    self.sequence = got[1]
-                    break
-                store(self.kvmap, got)
-            snap.close()
+            try:
+                while True:
+                    got = decode(snap.recv_multipart())
+                    if got is None:
+                        continue
+                    if got[0] == b"KTHXBAI":
+                        self.sequence = got[1]
+                        break
+                    store(self.kvmap, got)
+            except zmq.Again:
+                print("E: no snapshot from the master, will ask again")
+                self.kvmap = None
+                return
+            finally:
+                snap.close()
             log("I: received snapshot=%d" % self.sequence)
         if msg[0] == b"HUGZ":
             return
