@@ -30,7 +30,8 @@
 //! its stream callback). A state message that is not a state (1 to 4) is
 //! logged and dropped.
 //!
-//! `bstarsrv2` uses only part of it (no state callbacks); hence the
+//! `bstarsrv2` uses only part of it (no state callbacks), `clonesrv6`
+//! another part (the state callbacks, a voter with options); hence the
 //! `allow(dead_code)`. `cargo test --example bstarsrv2` runs the state
 //! machine's unit tests below.
 #![allow(dead_code)]
@@ -41,7 +42,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq::connections::{
-    bytes_repr, zmq, Multipart, ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqSubConnection,
+    bytes_repr, zmq, Multipart, ZmqConnection, ZmqCtx, ZmqEndpoint, ZmqFactory, ZmqOptions,
+    ZmqSubConnection,
 };
 use tx0mq::reactor::CallbackResult;
 use tx0mq::{Ctx, LoopingCall, Reactor};
@@ -281,6 +283,23 @@ impl<S: 'static> BinaryStar<S> {
         &self,
         endpoint: &str,
         socket_type: zmq::SocketType,
+        handler: F,
+    ) -> Result<ZmqConnection<S>, Box<dyn Error>>
+    where
+        F: FnMut(&mut ZmqCtx<'_, S, ZmqConnection<S>>, Multipart) -> R + 'static,
+        R: CallbackResult,
+    {
+        self.register_voter_with_options(endpoint, socket_type, &ZmqOptions::new(), handler)
+    }
+
+    /// [`register_voter`](Self::register_voter) with socket options for the
+    /// voter (a send high-water mark for a server that answers with many
+    /// messages, say).
+    pub fn register_voter_with_options<F, R>(
+        &self,
+        endpoint: &str,
+        socket_type: zmq::SocketType,
+        options: &ZmqOptions,
         mut handler: F,
     ) -> Result<ZmqConnection<S>, Box<dyn Error>>
     where
@@ -290,7 +309,8 @@ impl<S: 'static> BinaryStar<S> {
         if self.voter.replace(true) {
             return Err("a Binary Star server has one voter only".into());
         }
-        let voter = ZmqConnection::new(&self.factory, socket_type, ZmqEndpoint::bind(endpoint))?;
+        let bound = ZmqEndpoint::bind(endpoint);
+        let voter = ZmqConnection::with_options(&self.factory, socket_type, bound, options)?;
         let machine = self.machine.clone();
         let on_active = self.on_active.clone();
         voter.message_received(move |cx, message| {
