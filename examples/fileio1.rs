@@ -49,7 +49,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
 
-    let failed = Rc::new(RefCell::new(None));
+    let failed: fileio::Failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
         let dealer =
             ZmqConnection::new(&factory, zmq::DEALER, ZmqEndpoint::connect(&common.connect))?;
@@ -74,13 +74,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
-    reactor.run()?;
-    fileio::report_memory(&common);
-    let failure = failed.borrow_mut().take();
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    fileio::run_until_done(&reactor, &common, &failed)
 }
 
 /// The server: a `fetch` from a client is answered with the whole file in

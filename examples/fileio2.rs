@@ -71,7 +71,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
 
-    let failed = Rc::new(RefCell::new(None));
+    let failed: fileio::Failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
         let dealer = ZmqConnection::with_options(
             &factory,
@@ -106,13 +106,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
-    reactor.run()?;
-    fileio::report_memory(&common);
-    let failure = failed.borrow_mut().take();
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    fileio::run_until_done(&reactor, &common, &failed)
 }
 
 /// File transfer, model 2: one chunk at a time (zguide's fileio2).

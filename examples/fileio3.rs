@@ -77,7 +77,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
 
-    let failed = Rc::new(RefCell::new(None));
+    let failed: fileio::Failed = Rc::new(RefCell::new(None));
     let _client = if common.fetches() {
         Some(client(
             &factory,
@@ -90,13 +90,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
-    reactor.run()?;
-    fileio::report_memory(&common);
-    let failure = failed.borrow_mut().take();
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    fileio::run_until_done(&reactor, &common, &failed)
 }
 
 /// The client's progress.

@@ -167,6 +167,25 @@ pub fn report_memory(common: &Common) {
     }
 }
 
+/// Where a client's callbacks leave the error that ended the transfer.
+pub type Failed = std::rc::Rc<std::cell::RefCell<Option<String>>>;
+
+/// Runs the reactor until the transfer ends, prints the memory report if
+/// asked, and returns the error a callback left in `failed`, if any.
+pub fn run_until_done(
+    reactor: &tx0mq::Reactor,
+    common: &Common,
+    failed: &Failed,
+) -> Result<(), Box<dyn Error>> {
+    reactor.run()?;
+    report_memory(common);
+    let failure = failed.borrow_mut().take();
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
 /// A number frame (`b"%i" % n`), parsed.
 pub fn parse_number(frame: &[u8]) -> Option<u64> {
     std::str::from_utf8(frame).ok()?.parse().ok()

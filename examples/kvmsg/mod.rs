@@ -32,7 +32,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tx0mq::connections::{bytes_repr, Frame, ZmqConnection};
 
@@ -274,34 +273,8 @@ pub fn print_map(map: &KvMap) {
     println!("map: {} keys", map.len());
 }
 
-/// A log line as the originals' `logging.basicConfig(format="%(asctime)s
-/// %(message)s", datefmt="%Y-%m-%d %H:%M:%S")` writes it, on stdout (where
-/// it keeps its place among the printed lines), the time in UTC.
-pub fn log(message: impl fmt::Display) {
-    println!("{} {message}", timestamp(SystemTime::now()));
-}
-
-/// `%Y-%m-%d %H:%M:%S` of `at`, in UTC.
-pub fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
+#[allow(unused_imports)] // not every program including this module logs
+pub use crate::pyport::log;
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ pub mod mdcliapi;
 pub mod mdcliapi2;
 pub mod mdwrkapi;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tx0mq::connections::Frame;
 
@@ -95,36 +95,8 @@ pub fn dump<T: std::ops::Deref<Target = [u8]>>(message: &[T]) {
     }
 }
 
-/// A log line as the originals' `logging.basicConfig(format="%(asctime)s
-/// %(message)s", datefmt="%Y-%m-%d %H:%M:%S")` writes it:
-/// `2026-01-31 12:00:00 I: message`. The time is UTC (Python's is local
-/// time). The line goes to stdout, as every port's log lines do, so that it
-/// keeps its place among the printed lines.
-pub fn log(message: impl std::fmt::Display) {
-    println!("{} {message}", timestamp(SystemTime::now()));
-}
-
-/// `%Y-%m-%d %H:%M:%S` of `at`, in UTC.
-pub fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
+#[allow(unused_imports)] // not every program including this module logs
+pub use crate::pyport::log;
 
 /// The address a peer connects to for an endpoint bound on every interface:
 /// `tcp://*:5555` is reached at `tcp://localhost:5555`; other endpoints are

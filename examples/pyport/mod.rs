@@ -12,7 +12,7 @@
 //!   ([`bytes_list_repr`]) or of strings ([`str_list_repr`]). Bytes alone use
 //!   the library's `bytes_repr`.
 //! - What the originals take from Python's standard library: `time.time()`
-//!   ([`time_time`]), `random` ([`Random`], repeatable with a seed), `socket.gethostname()`
+//!   ([`time_time`]), `logging`'s `%(asctime)s` lines ([`log`], [`timestamp`]), `random` ([`Random`], repeatable with a seed), `socket.gethostname()`
 //!   ([`hostname`]), and `logging` as pyzmq's security examples set it up
 //!   ([`Logging`]).
 //! - What pyzmq's security examples share: [`house`] (their flags, the
@@ -189,6 +189,37 @@ pub fn time_time() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A log line as the originals' `logging.basicConfig(format="%(asctime)s
+/// %(message)s", datefmt="%Y-%m-%d %H:%M:%S")` writes it:
+/// `2026-01-31 12:00:00 I: message`. The time is UTC (Python's is local
+/// time). The line goes to stdout, as every port's log lines do, so that it
+/// keeps its place among the printed lines.
+pub fn log(message: impl std::fmt::Display) {
+    println!("{} {message}", timestamp(SystemTime::now()));
+}
+
+/// `%Y-%m-%d %H:%M:%S` of `at`, in UTC.
+pub fn timestamp(at: SystemTime) -> String {
+    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Python's `socket.gethostname()`.
