@@ -77,7 +77,11 @@ struct Shared {
 }
 
 /// `hello_world_pub`: publishes the greeting on topic `world`.
-async fn hello_world_pub(s: Shared, publisher: ZmqPubConnection, every: Duration) -> Result<(), Failure> {
+async fn hello_world_pub(
+    s: Shared,
+    publisher: ZmqPubConnection,
+    every: Duration,
+) -> Result<(), Failure> {
     // give subscribers time to connect
     sleep(&s.reactor, s.settle).await?;
     loop {
@@ -101,14 +105,21 @@ async fn hello_world_sub(sub: ZmqSubConnection) -> Result<(), Failure> {
                 );
                 println!("message received world: {}", String::from_utf8_lossy(msg));
             }
-            other => println!("Error with sub world: expected [topic, msg], got {} frames", other.len()),
+            other => println!(
+                "Error with sub world: expected [topic, msg], got {} frames",
+                other.len()
+            ),
         }
     }
     Ok(())
 }
 
 /// `lang_changer_dealer`: asks for a change of language, over and over.
-async fn lang_changer_dealer(s: Shared, deal: ZmqDealerConnection, every: Duration) -> Result<(), Failure> {
+async fn lang_changer_dealer(
+    s: Shared,
+    deal: ZmqDealerConnection,
+    every: Duration,
+) -> Result<(), Failure> {
     sleep(&s.reactor, s.settle).await?;
     let msg = "Change that language!";
     loop {
@@ -123,8 +134,13 @@ async fn lang_changer_dealer(s: Shared, deal: ZmqDealerConnection, every: Durati
 async fn lang_changer_router(s: Shared, rout: ZmqRouterConnection) -> Result<(), Failure> {
     let mut commands = rout.messages()?;
     while let Some((id_dealer, parts)) = commands.next().await {
-        let msg = parts.first().map_or_else(|| "b''".to_string(), |m| bytes_repr(m));
-        println!("Command rout; Sender ID: {};\tmessage: {msg}", bytes_repr(&id_dealer));
+        let msg = parts
+            .first()
+            .map_or_else(|| "b''".to_string(), |m| bytes_repr(m));
+        println!(
+            "Command rout; Sender ID: {};\tmessage: {msg}",
+            bytes_repr(&id_dealer)
+        );
         let mut hello_world = s.hello_world.borrow_mut();
         hello_world.change_language();
         println!("Changed language! New language is: {}\n", hello_world.lang);
@@ -133,14 +149,18 @@ async fn lang_changer_router(s: Shared, rout: ZmqRouterConnection) -> Result<(),
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (major, minor, patch) = zmq::version();
-    println!("Current libzmq version is {major}.{minor}.{patch}");
-    println!("Current  tx0mq version is {}", env!("CARGO_PKG_VERSION"));
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     let url = format!("tcp://{}:{}", args.url, args.port);
-    let command_url = format!("tcp://{}:{}", args.url, args.port.wrapping_add(1));
+    let command_port = args
+        .port
+        .checked_add(1)
+        .ok_or("--port: the dealer-router port (the next one) must exist; 65535 has none")?;
+    let command_url = format!("tcp://{}:{}", args.url, command_port);
+    let (major, minor, patch) = zmq::version();
+    println!("Current libzmq version is {major}.{minor}.{patch}");
+    println!("Current  tx0mq version is {}", env!("CARGO_PKG_VERSION"));
     let shared = Shared {
         reactor: reactor.clone(),
         hello_world: Rc::new(RefCell::new(HelloWorld::new())),

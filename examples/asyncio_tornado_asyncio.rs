@@ -30,7 +30,11 @@ use tx0mq::{Failure, Reactor};
 mod pyport;
 
 /// `pushing()`: `Hello` every `every`.
-async fn pushing(reactor: Reactor, server: ZmqPushConnection, every: Duration) -> Result<(), Failure> {
+async fn pushing(
+    reactor: Reactor,
+    server: ZmqPushConnection,
+    every: Duration,
+) -> Result<(), Failure> {
     loop {
         server.send_ready().await?;
         server.push("Hello")?;
@@ -60,7 +64,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
-    let server = ZmqPushConnection::new(&factory, ZmqEndpoint::bind(format!("tcp://*:{}", args.port)))?;
+    let server = ZmqPushConnection::new(
+        &factory,
+        ZmqEndpoint::bind(format!("tcp://*:{}", args.port)),
+    )?;
     let client = ZmqPullConnection::new(
         &factory,
         ZmqEndpoint::connect(format!("tcp://127.0.0.1:{}", args.port)),
@@ -89,7 +96,7 @@ struct Args {
     #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
     interval: Duration,
     /// Stop after N greetings [default: run forever]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     messages: Option<u64>,
 }
 

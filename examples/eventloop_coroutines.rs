@@ -114,7 +114,7 @@ struct Args {
     #[arg(long = "send-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
     send: Duration,
     /// Stop after N messages are received [default: run forever]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     messages: Option<u64>,
 }
 

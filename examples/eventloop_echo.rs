@@ -46,7 +46,10 @@ impl RouterProtocol for Echo {
             .collect();
         println!("{}", pyport::bytes_list_repr(&msg));
         if let Err(e) = cx.conn.send_msg(&sender, message) {
-            eprintln!("echo to {} failed: {e}", tx0mq::connections::bytes_repr(&sender));
+            eprintln!(
+                "echo to {} failed: {e}",
+                tx0mq::connections::bytes_repr(&sender)
+            );
         }
     }
 }

@@ -49,7 +49,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             if msgcnt.get() >= messages {
                 return Ok(());
             }
-            println!("Message from {name}: {}", bytes_repr(pyport::first(&message)));
+            println!(
+                "Message from {name}: {}",
+                bytes_repr(pyport::first(&message))
+            );
             msgcnt.set(msgcnt.get() + 1);
             if msgcnt.get() == messages {
                 println!("{} messages received", msgcnt.get());
@@ -95,7 +98,7 @@ struct Args {
     #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
     interval: Duration,
     /// How many messages are sent and received
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     messages: u64,
 }
 

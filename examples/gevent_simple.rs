@@ -61,13 +61,7 @@ impl PyObj {
 
     /// Python's `repr(obj)`.
     fn repr(&self) -> String {
-        let join = |items: &[PyObj]| {
-            items
-                .iter()
-                .map(PyObj::repr)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let join = |items: &[PyObj]| items.iter().map(PyObj::repr).collect::<Vec<_>>().join(", ");
         match self {
             PyObj::None => "None".into(),
             PyObj::Bool(true) => "True".into(),
@@ -160,7 +154,12 @@ fn unpickle(data: &[u8]) -> Result<PyObj, String> {
         *at += n;
         Ok(bytes)
     };
-    let uint = |bytes: &[u8]| bytes.iter().rev().fold(0usize, |n, b| n << 8 | usize::from(*b));
+    let uint = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .rev()
+            .fold(0usize, |n, b| n << 8 | usize::from(*b))
+    };
     let text = |bytes: &[u8]| {
         String::from_utf8(bytes.to_vec()).map_err(|_| "a string that is not UTF-8".to_string())
     };
@@ -171,8 +170,8 @@ fn unpickle(data: &[u8]) -> Result<PyObj, String> {
     loop {
         let opcode = take(&mut at, 1)?[0];
         match opcode {
-            0x80 => drop(take(&mut at, 1)?),  // PROTO
-            0x95 => drop(take(&mut at, 8)?),  // FRAME
+            0x80 => drop(take(&mut at, 1)?), // PROTO
+            0x95 => drop(take(&mut at, 8)?), // FRAME
             b'.' => return stack.pop().ok_or_else(|| "an empty pickle".to_string()),
             b'N' => stack.push(PyObj::None),
             0x88 => stack.push(PyObj::Bool(true)),
@@ -191,7 +190,11 @@ fn unpickle(data: &[u8]) -> Result<PyObj, String> {
                 if n > 8 {
                     return Err(format!("an integer of {n} bytes"));
                 }
-                let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
+                let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+                    0xff
+                } else {
+                    0
+                };
                 let mut word = [fill; 8];
                 word[..n].copy_from_slice(bytes);
                 stack.push(PyObj::Int(i64::from_le_bytes(word)));
@@ -211,15 +214,24 @@ fn unpickle(data: &[u8]) -> Result<PyObj, String> {
                 // BINPUT, LONG_BINPUT
                 let index = uint(take(&mut at, if opcode == b'q' { 1 } else { 4 })?);
                 let top = stack.last().cloned().ok_or("PUT on an empty stack")?;
-                if index >= memo.len() {
-                    memo.resize(index + 1, PyObj::None);
+                // Python numbers its memo entries in order: a PUT past the
+                // end would only make us allocate what a peer asks for.
+                match index.cmp(&memo.len()) {
+                    std::cmp::Ordering::Less => memo[index] = top,
+                    std::cmp::Ordering::Equal => memo.push(top),
+                    std::cmp::Ordering::Greater => {
+                        return Err(format!("a memo entry {index} out of order"))
+                    }
                 }
-                memo[index] = top;
             }
             b'h' | b'j' => {
                 // BINGET, LONG_BINGET
                 let index = uint(take(&mut at, if opcode == b'h' { 1 } else { 4 })?);
-                stack.push(memo.get(index).cloned().ok_or("GET of an unknown memo entry")?);
+                stack.push(
+                    memo.get(index)
+                        .cloned()
+                        .ok_or("GET of an unknown memo entry")?,
+                );
             }
             b'(' => marks.push(stack.len()),
             b')' => stack.push(PyObj::Tuple(Vec::new())),
@@ -269,7 +281,12 @@ fn unpickle(data: &[u8]) -> Result<PyObj, String> {
                     _ => return Err("SETITEM(S) on something not a dict".into()),
                 }
             }
-            other => return Err(format!("unsupported pickle opcode 0x{other:02x} at byte {}", at - 1)),
+            other => {
+                return Err(format!(
+                    "unsupported pickle opcode 0x{other:02x} at byte {}",
+                    at - 1
+                ))
+            }
         }
     }
 }
@@ -279,7 +296,11 @@ fn objects() -> Vec<(u32, PyObj)> {
     vec![
         (
             0,
-            PyObj::Tuple(["this", "is", "a", "python", "tuple"].map(PyObj::s).to_vec()),
+            PyObj::Tuple(
+                ["this", "is", "a", "python", "tuple"]
+                    .map(PyObj::s)
+                    .to_vec(),
+            ),
         ),
         (1, PyObj::Dict(vec![(PyObj::s("hi"), PyObj::Int(1234))])),
         (
@@ -287,7 +308,10 @@ fn objects() -> Vec<(u32, PyObj)> {
             PyObj::Tuple(vec![
                 PyObj::Dict(vec![(
                     PyObj::s("this"),
-                    PyObj::List(vec![PyObj::s("is a more complicated object"), PyObj::s(":)")]),
+                    PyObj::List(vec![
+                        PyObj::s("is a more complicated object"),
+                        PyObj::s(":)"),
+                    ]),
                 )]),
                 PyObj::Int(42),
                 PyObj::Int(42),
@@ -307,7 +331,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // server
     println!("<class 'tx0mq::connections::ZmqFactory'>");
     if args.role != Role::Pull {
-        let sock = Rc::new(ZmqPushConnection::new(&factory, ZmqEndpoint::bind(&args.endpoint))?);
+        let sock = Rc::new(ZmqPushConnection::new(
+            &factory,
+            ZmqEndpoint::bind(&args.endpoint),
+        )?);
         let mut last = 0;
         for (units, obj) in objects() {
             let sock = Rc::clone(&sock);
