@@ -49,13 +49,20 @@ fn local() -> String {
 fn run_to_end(name: &str, args: &[&str]) -> Vec<String> {
     let mut proc = Proc::spawn(name, args);
     let status = proc.wait(STEP);
-    assert!(status.success(), "{name} exited with {status}:\n{:?}", proc.transcript());
+    assert!(
+        status.success(),
+        "{name} exited with {status}:\n{:?}",
+        proc.transcript()
+    );
     proc.transcript()
 }
 
 /// The float a `recvd [b'1.23']` line carries.
 fn recvd_seconds(line: &str) -> Option<f64> {
-    line.strip_prefix("recvd [b'")?.strip_suffix("']")?.parse().ok()
+    line.strip_prefix("recvd [b'")?
+        .strip_suffix("']")?
+        .parse()
+        .ok()
 }
 
 /// Both coroutine examples: dots while idle, `sending` before each message,
@@ -77,7 +84,10 @@ fn check_coroutines(lines: &[String], messages: usize) {
     let count = |text: &str| lines.iter().filter(|l| *l == text).count();
     assert_eq!(count("recving [(<PULL>, 1)]"), messages);
     assert!(count("sending") >= messages);
-    assert!(count(".") >= 2, "the ping coroutine printed no dots: {lines:?}");
+    assert!(
+        count(".") >= 2,
+        "the ping coroutine printed no dots: {lines:?}"
+    );
     // Each message is announced before it is printed.
     let first_recving = lines.iter().position(|l| l.starts_with("recving"));
     let first_recvd = lines.iter().position(|l| l.starts_with("recvd"));
@@ -90,7 +100,16 @@ fn asyncio_coroutines_ping_send_and_receive_in_one_loop() {
     let url = local();
     let lines = run_to_end(
         "asyncio_coroutines",
-        &["--url", &url, "--ping-ms", "50", "--send-ms", "200", "--messages", "3"],
+        &[
+            "--url",
+            &url,
+            "--ping-ms",
+            "50",
+            "--send-ms",
+            "200",
+            "--messages",
+            "3",
+        ],
     );
     check_coroutines(&lines, 3);
     assert!(!lines.iter().any(|l| l == "nothing to recv"));
@@ -103,8 +122,16 @@ fn eventloop_coroutines_poll_with_a_timeout() {
     let lines = run_to_end(
         "eventloop_coroutines",
         &[
-            "--url", &url, "--ping-ms", "50", "--poll-ms", "100", "--send-ms", "400",
-            "--messages", "3",
+            "--url",
+            &url,
+            "--ping-ms",
+            "50",
+            "--poll-ms",
+            "100",
+            "--send-ms",
+            "400",
+            "--messages",
+            "3",
         ],
     );
     check_coroutines(&lines, 3);
@@ -146,9 +173,15 @@ fn asyncio_router_router_peers_talk_until_the_loop_ends() {
     // Every request was answered: no reply without its request, and at most
     // the last request of each client is still in flight when the loop ends.
     for name in ["romeo", "sierra"] {
-        let asked = lines.iter().filter(|l| l.contains(&format!("b'{name}'"))).count();
+        let asked = lines
+            .iter()
+            .filter(|l| l.contains(&format!("b'{name}'")))
+            .count();
         let answered = lines.iter().filter(|l| l.starts_with(name)).count();
-        assert!(answered <= asked && asked <= answered + 1, "{name}: {lines:?}");
+        assert!(
+            answered <= asked && asked <= answered + 1,
+            "{name}: {lines:?}"
+        );
     }
 }
 
@@ -158,7 +191,16 @@ fn asyncio_helloworld_pubsub_dealerrouter_switches_the_language() {
     let port = free_port().to_string();
     let mut proc = Proc::spawn(
         "asyncio_helloworld_pubsub_dealerrouter",
-        &["--port", &port, "--pub-ms", "50", "--deal-ms", "300", "--settle-ms", "100"],
+        &[
+            "--port",
+            &port,
+            "--pub-ms",
+            "50",
+            "--deal-ms",
+            "300",
+            "--settle-ms",
+            "100",
+        ],
     );
     proc.expect_containing("Current libzmq version is ", STEP);
     for line in [
@@ -229,10 +271,17 @@ fn interop_eventloop_echofuture_echoes_a_python_dealer() {
 fn http(port: u16, request: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the web server");
     stream.set_read_timeout(Some(STEP)).expect("read timeout");
-    stream.write_all(request.as_bytes()).expect("send the request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
-    response
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    // Up to the end or an error: a server that refuses a request may reset
+    // the connection after its answer.
+    let mut response = Vec::new();
+    let mut chunk = [0; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        response.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 #[test]
@@ -242,8 +291,16 @@ fn eventloop_asyncweb_serves_the_workers_reply_and_stays_responsive() {
     let mut web = Proc::spawn(
         "eventloop_asyncweb",
         &[
-            "--port", "0", "--interface", "127.0.0.1", "--worker", &worker,
-            "--min-delay-ms", "300", "--max-delay-ms", "300",
+            "--port",
+            "0",
+            "--interface",
+            "127.0.0.1",
+            "--worker",
+            &worker,
+            "--min-delay-ms",
+            "300",
+            "--max-delay-ms",
+            "300",
         ],
     );
     let listening = web.expect_containing("Listening on 127.0.0.1:", STEP);
@@ -263,23 +320,38 @@ fn eventloop_asyncweb_serves_the_workers_reply_and_stays_responsive() {
         .map(|page| page.join().expect("the request thread"))
         .map(|response| {
             assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response:?}");
-            response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+            response
+                .split("\r\n\r\n")
+                .nth(1)
+                .unwrap_or_default()
+                .to_string()
         })
         .collect();
     bodies.sort();
     assert_eq!(bodies, ["hello to you too, #0", "hello to you too, #1"]);
 
     let not_found = http(port, "GET /nope HTTP/1.1\r\n\r\n");
-    assert!(not_found.starts_with("HTTP/1.1 404 Not Found\r\n"), "{not_found:?}");
+    assert!(
+        not_found.starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "{not_found:?}"
+    );
     let not_allowed = http(port, "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
     assert!(not_allowed.starts_with("HTTP/1.1 405 "), "{not_allowed:?}");
+    let oversized = http(
+        port,
+        &format!("GET / HTTP/1.1\r\nX: {}\r\n", "y".repeat(8_300)),
+    );
+    assert!(oversized.starts_with("HTTP/1.1 400 "), "{oversized:?}");
     let garbage = http(port, "hello\r\n\r\n");
     assert!(garbage.starts_with("HTTP/1.1 400 "), "{garbage:?}");
 
     web.expect_line("worker received b'hello'", STEP);
     // While the worker pauses, the loop prints dots.
     let between = web.line(STEP);
-    assert!(between.starts_with('.'), "no dots while waiting: {between:?}");
+    assert!(
+        between.starts_with('.'),
+        "no dots while waiting: {between:?}"
+    );
     web.expect_containing("finishing with 'hello to you too, #", STEP);
     web.expect_containing("finishing with 'hello to you too, #", STEP);
     web.signal("-INT");
@@ -294,7 +366,14 @@ fn gevent_poll_reads_ten_messages_from_two_receivers() {
     let (first, second) = (format!("inproc://p1-{tag}"), format!("inproc://p2-{tag}"));
     let lines = run_to_end(
         "gevent_poll",
-        &["--first", &first, "--second", &second, "--interval-ms", "30"],
+        &[
+            "--first",
+            &first,
+            "--second",
+            &second,
+            "--interval-ms",
+            "30",
+        ],
     );
     let mut expected: Vec<String> = (0..10)
         .map(|i| format!("Message from receiver{}: b'test {i}'", i % 2 + 1))
@@ -311,10 +390,18 @@ fn gevent_reqrep_client_gets_nine_replies_through_the_broker() {
         "gevent_reqrep",
         &["--frontend-port", &front, "--backend-port", &back],
     );
-    let requests = lines.iter().filter(|l| *l == "Received request:  b'Hello'").count();
+    let requests = lines
+        .iter()
+        .filter(|l| *l == "Received request:  b'Hello'")
+        .count();
     assert_eq!(requests, 9, "{lines:?}");
-    let replies: Vec<&String> = lines.iter().filter(|l| l.starts_with("Received reply")).collect();
-    let expected: Vec<String> = (1..=9).map(|n| format!("Received reply  {n} [ b'World' ]")).collect();
+    let replies: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("Received reply"))
+        .collect();
+    let expected: Vec<String> = (1..=9)
+        .map(|n| format!("Received reply  {n} [ b'World' ]"))
+        .collect();
     assert_eq!(replies, expected.iter().collect::<Vec<_>>());
 }
 
@@ -335,7 +422,14 @@ fn gevent_simple_sends_five_objects_on_timers() {
     let endpoint = dir.ipc("zmqtest");
     let lines = run_to_end(
         "gevent_simple",
-        &["--endpoint", &endpoint, "--unit-ms", "100", "--print-ms", "120"],
+        &[
+            "--endpoint",
+            &endpoint,
+            "--unit-ms",
+            "100",
+            "--print-ms",
+            "120",
+        ],
     );
     assert_eq!(lines[0], "<class 'tx0mq::connections::ZmqFactory'>");
     assert_eq!(lines[1], "printing every half second");
@@ -346,8 +440,14 @@ fn gevent_simple_sends_five_objects_on_timers() {
         .skip(1)
         .collect();
     assert_eq!(objects, RECEIVED);
-    let ticks = lines.iter().filter(|l| *l == "printing every half second").count();
-    assert!(ticks >= 3, "the timer printed {ticks} times over 400 ms: {lines:?}");
+    let ticks = lines
+        .iter()
+        .filter(|l| *l == "printing every half second")
+        .count();
+    assert!(
+        ticks >= 3,
+        "the timer printed {ticks} times over 400 ms: {lines:?}"
+    );
 }
 
 #[test]
@@ -358,7 +458,14 @@ fn interop_gevent_simple_pickles_are_read_by_pyzmq() {
     let endpoint = dir.ipc("zmqtest");
     let mut ours = Proc::spawn(
         "gevent_simple",
-        &["--endpoint", &endpoint, "--unit-ms", "300", "--role", "push"],
+        &[
+            "--endpoint",
+            &endpoint,
+            "--unit-ms",
+            "300",
+            "--role",
+            "push",
+        ],
     );
     let mut theirs = python.run_peer("pyzmq_loops.py", &["pickle-pull", &endpoint]);
     assert!(theirs.wait(STEP).success(), "{:?}", theirs.transcript());
@@ -397,4 +504,35 @@ fn interop_gevent_simple_reads_pyzmq_pickles_and_skips_garbage() {
     assert!(ours.wait(STEP).success());
     theirs.close_stdin();
     theirs.wait(STEP);
+}
+
+#[test]
+fn bad_flags_and_endpoints_are_refused() {
+    fresh();
+    // A count of zero would never end: clap refuses it (status 2).
+    for (name, flag) in [
+        ("gevent_poll", "--messages"),
+        ("asyncio_coroutines", "--messages"),
+        ("eventloop_coroutines", "--messages"),
+        ("asyncio_tornado_asyncio", "--messages"),
+    ] {
+        let mut proc = Proc::spawn(name, &[flag, "0"]);
+        assert_eq!(proc.wait(STEP).code(), Some(2), "{name} {flag} 0");
+    }
+    // The dealer-router port is the next one: 65535 has none (status 1,
+    // before anything is bound or printed).
+    let mut proc = Proc::spawn(
+        "asyncio_helloworld_pubsub_dealerrouter",
+        &["--port", "65535"],
+    );
+    assert_eq!(proc.wait(STEP).code(), Some(1));
+    assert!(proc.transcript().is_empty(), "{:?}", proc.transcript());
+    for name in [
+        "eventloop_echo",
+        "eventloop_echostream",
+        "eventloop_echofuture",
+    ] {
+        let mut proc = Proc::spawn(name, &["--endpoint", "nowhere"]);
+        assert_eq!(proc.wait(STEP).code(), Some(1), "{name} --endpoint nowhere");
+    }
 }
