@@ -2,7 +2,10 @@
 //! with deadlines, on free ports: the relay through the thread device
 //! delivers every producer's messages, in each producer's order, and ends
 //! with the original's lines; in the interop environment, producers of the
-//! original (plain pyzmq, tests/peers/devices.py) feed our device.
+//! original (plain pyzmq, tests/peers/devices.py) feed our device. The
+//! early example's queue server answers several clients at once through
+//! its worker threads, each client getting its own request back, and a
+//! pyzmq client too.
 
 use std::time::Duration;
 
@@ -14,7 +17,7 @@ use tx0mq_test_support::python_or_skip;
 const STEP: Duration = Duration::from_secs(30);
 
 /// The examples these tests run.
-const EXAMPLES: [&str; 1] = ["device"];
+const EXAMPLES: [&str; 3] = ["device", "device_server", "device_client"];
 
 fn fresh() {
     examples_are_fresh("examples_devices", &EXAMPLES);
@@ -143,4 +146,61 @@ fn interop_pyzmq_producers_feed_our_device() {
         assert_eq!(messages_of(&out, ident).len(), 3, "{out:#?}");
     }
     assert!(out.ends_with(&["Consumer done".to_string(), "proxy terminated".to_string()]));
+}
+
+/// Starts `device_server` on a free port with `workers` workers sleeping
+/// `delay_ms`; returns it and its endpoint once it has printed its line.
+fn server(workers: &str, delay_ms: &str) -> (Proc, String) {
+    let frontend = local();
+    let mut server = Proc::spawn(
+        "device_server",
+        &["--frontend", &frontend, "--workers", workers, "--delay-ms", delay_ms],
+    );
+    let line = server.line(STEP);
+    assert!(line.starts_with("Server "), "{line}");
+    (server, frontend)
+}
+
+#[test]
+fn device_server_answers_each_client_with_its_own_request_through_the_workers() {
+    fresh();
+    let (mut server, frontend) = server("3", "200");
+    let mut clients: Vec<Proc> = (0..3)
+        .map(|_| {
+            Proc::spawn(
+                "device_client",
+                &["--server", &frontend, "--requests", "3"],
+            )
+        })
+        .collect();
+    for client in &mut clients {
+        let out = finish(client);
+        assert_eq!(out.len(), 4, "{out:#?}");
+        let pid = out[0].strip_prefix("Client ").expect("Client PID");
+        assert_eq!(pid, client.id().to_string());
+        for line in &out[1..] {
+            let (seconds, reply) = line.split_once(' ').expect("SECONDS REPLY");
+            assert_eq!(reply, pid, "its own request back: {out:#?}");
+            let seconds: f64 = seconds.parse().expect("a float");
+            assert!(seconds >= 0.19, "the worker's sleep: {out:#?}");
+        }
+    }
+    server.kill();
+}
+
+#[test]
+fn interop_a_pyzmq_client_through_our_device_server() {
+    let python = python_or_skip!("interop_a_pyzmq_client_through_our_device_server");
+    fresh();
+    let (mut server, frontend) = server("2", "50");
+    let mut client = python.run_peer("devices.py", &["client", "--url", &frontend, "--count", "3"]);
+    let out = finish(&mut client);
+    assert_eq!(out.last().map(String::as_str), Some("client done"), "{out:#?}");
+    let pid = client.id().to_string();
+    assert_eq!(
+        out.iter().filter(|l| l.ends_with(&format!(" {pid}"))).count(),
+        3,
+        "{out:#?}"
+    );
+    server.kill();
 }

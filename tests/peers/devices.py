@@ -3,6 +3,7 @@ and tests/examples_devices.rs.
 
     devices.py statistics --front EP --back EP --control EP [--count N]
     devices.py producer --url EP --ident I [--count N]
+    devices.py client --url EP [--count N]
 
 statistics: pushes COUNT messages (two frames each) into a streamer device's
 frontend, pulls them from its backend, then asks the device's REP control
@@ -19,10 +20,15 @@ producer: a producer of pyzmq's examples/device/device.py: PUSH connected to
 URL, sending COUNT messages "IDENT: TIME" (whole seconds), one every
 --interval-ms, then "Producer IDENT done".
 
+client: the client of pyzmq's examples/device/client.py under Python 3:
+a REQ connected to URL sends its process id COUNT times, printing
+"SECONDS REPLY" for each reply, then "client done".
+
 Each mode gives up after DEADLINE seconds (it prints "DEADLINE", exits 2).
 """
 
 import argparse
+import os
 import struct
 import sys
 import time
@@ -88,6 +94,24 @@ def producer(args):
     ctx.term()
 
 
+def client(args):
+    ctx = zmq.Context()
+    s = deadline_socket(ctx, zmq.REQ)
+    s.connect(args.url)
+    pid = str(os.getpid()).encode()
+    for _ in range(args.count):
+        start = time.time()
+        s.send(pid)
+        try:
+            reply = s.recv()
+        except zmq.Again:
+            print("DEADLINE")
+            sys.exit(2)
+        print(time.time() - start, reply.decode())
+    print("client done")
+    ctx.destroy(linger=0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -101,8 +125,12 @@ def main():
     p.add_argument("--ident", required=True)
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--interval-ms", type=int, default=1000)
+    p = sub.add_parser("client")
+    p.add_argument("--url", required=True)
+    p.add_argument("--count", type=int, default=3)
     args = parser.parse_args()
-    {"statistics": statistics, "producer": producer}[args.mode](args)
+    modes = {"statistics": statistics, "producer": producer, "client": client}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":
