@@ -93,9 +93,10 @@ fn produce(
     }
     push.send(format!("{ident}: {:.0}", pyport::time_time()))?;
     let interval = args.interval;
-    cx.reactor.call_later(interval, move |cx: &mut Ctx<'_, Relay>| {
-        produce(cx, push, ident, sent + 1, args)
-    });
+    cx.reactor
+        .call_later(interval, move |cx: &mut Ctx<'_, Relay>| {
+            produce(cx, push, ident, sent + 1, args)
+        });
     Ok(())
 }
 
@@ -165,10 +166,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 #[derive(Parser)]
 struct Args {
     /// Where the proxy's PULL binds and the producers connect
-    #[arg(long = "in-url", value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:5555")]
+    #[arg(
+        long = "in-url",
+        value_name = "ENDPOINT",
+        default_value = "tcp://127.0.0.1:5555"
+    )]
     in_url: String,
     /// Where the proxy's PUSH binds and the consumer connects
-    #[arg(long = "out-url", value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:5556")]
+    #[arg(
+        long = "out-url",
+        value_name = "ENDPOINT",
+        default_value = "tcp://127.0.0.1:5556"
+    )]
     out_url: String,
     /// Messages each producer sends (MSGS)
     #[arg(long, value_name = "N", default_value_t = 10)]

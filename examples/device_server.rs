@@ -7,7 +7,7 @@
 //! device blocks forever.
 //!
 //! The port: the queue is the library's [`Device`] in the main reactor
-//! (`Device::device(DeviceType::Queue, ...)`), which forwards from the
+//! (`Device::of_type(DeviceType::Queue, ...)`), which forwards from the
 //! connections' callbacks and returns at once; `reactor.run()` does the
 //! waiting. The workers stay threads, as in the original, each with a
 //! blocking REP socket of the factory's context (so `inproc://` reaches
@@ -73,7 +73,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .spawn(move || routine(socket, delay))?;
     }
 
-    Device::device(DeviceType::Queue, &clients, &workers)?;
+    Device::of_type(DeviceType::Queue, &clients, &workers)?;
     reactor.run()?;
     Ok(())
 }

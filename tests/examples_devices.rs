@@ -66,7 +66,11 @@ fn device_relays_every_message_of_both_producers_and_ends_as_the_original() {
         ],
     );
     let out = finish(&mut device);
-    assert_eq!(out[..3], ["Consuming", "Producing 0", "Producing 1"], "{out:#?}");
+    assert_eq!(
+        out[..3],
+        ["Consuming", "Producing 0", "Producing 1"],
+        "{out:#?}"
+    );
     for ident in ["0", "1"] {
         let times = messages_of(&out, ident);
         assert_eq!(times.len(), 5, "producer {ident}'s five messages: {out:#?}");
@@ -74,7 +78,10 @@ fn device_relays_every_message_of_both_producers_and_ends_as_the_original() {
             .iter()
             .map(|t| t.parse().expect("whole seconds"))
             .collect();
-        assert!(seconds.windows(2).all(|w| w[0] <= w[1]), "in order: {out:#?}");
+        assert!(
+            seconds.windows(2).all(|w| w[0] <= w[1]),
+            "in order: {out:#?}"
+        );
         assert!(out.contains(&format!("Producer {ident} done")), "{out:#?}");
     }
     let consumer_done = out.iter().position(|l| l == "Consumer done");
@@ -154,7 +161,14 @@ fn server(workers: &str, delay_ms: &str) -> (Proc, String) {
     let frontend = local();
     let mut server = Proc::spawn(
         "device_server",
-        &["--frontend", &frontend, "--workers", workers, "--delay-ms", delay_ms],
+        &[
+            "--frontend",
+            &frontend,
+            "--workers",
+            workers,
+            "--delay-ms",
+            delay_ms,
+        ],
     );
     let line = server.line(STEP);
     assert!(line.starts_with("Server "), "{line}");
@@ -166,12 +180,7 @@ fn device_server_answers_each_client_with_its_own_request_through_the_workers() 
     fresh();
     let (mut server, frontend) = server("3", "200");
     let mut clients: Vec<Proc> = (0..3)
-        .map(|_| {
-            Proc::spawn(
-                "device_client",
-                &["--server", &frontend, "--requests", "3"],
-            )
-        })
+        .map(|_| Proc::spawn("device_client", &["--server", &frontend, "--requests", "3"]))
         .collect();
     for client in &mut clients {
         let out = finish(client);
@@ -193,12 +202,21 @@ fn interop_a_pyzmq_client_through_our_device_server() {
     let python = python_or_skip!("interop_a_pyzmq_client_through_our_device_server");
     fresh();
     let (mut server, frontend) = server("2", "50");
-    let mut client = python.run_peer("devices.py", &["client", "--url", &frontend, "--count", "3"]);
+    let mut client = python.run_peer(
+        "devices.py",
+        &["client", "--url", &frontend, "--count", "3"],
+    );
     let out = finish(&mut client);
-    assert_eq!(out.last().map(String::as_str), Some("client done"), "{out:#?}");
+    assert_eq!(
+        out.last().map(String::as_str),
+        Some("client done"),
+        "{out:#?}"
+    );
     let pid = client.id().to_string();
     assert_eq!(
-        out.iter().filter(|l| l.ends_with(&format!(" {pid}"))).count(),
+        out.iter()
+            .filter(|l| l.ends_with(&format!(" {pid}")))
+            .count(),
         3,
         "{out:#?}"
     );

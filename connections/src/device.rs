@@ -662,7 +662,7 @@ impl<S: 'static> Device<S> {
     /// # Errors
     ///
     /// As for [`DeviceBuilder::start`].
-    pub fn device(
+    pub fn of_type(
         _device_type: DeviceType,
         frontend: &ZmqConnection<S>,
         backend: &ZmqConnection<S>,
