@@ -26,7 +26,7 @@
 //! takes and keeps the rest in its outbox; the moment a message has to wait
 //! in the outbox of a connection the device writes to (the destination, the
 //! capture or the monitor), the device stops reading the side(s) feeding
-//! it ([`Connection::pause_reading`]), so further messages wait in libzmq,
+//! it ([`Connection::pause_reading`](crate::Connection::pause_reading)), so further messages wait in libzmq,
 //! under its high-water marks. When that outbox has drained (the device
 //! registers itself as each destination's streaming producer to hear it),
 //! reading resumes. The device itself drops nothing: messages are lost only
@@ -49,12 +49,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use tx0mq_reactor::{Ctx, Reactor, ReactorThread};
 
-use crate::connection::{ZmqCtx, ZmqProducer};
+use crate::connection::ZmqCtx;
 use crate::endpoint::ZmqEndpoint;
 use crate::error::{Error, Result};
 use crate::factory::ZmqFactory;
@@ -233,6 +233,9 @@ struct Inner<S: 'static> {
     /// had a backlog.
     backpressure_pauses: Cell<u64>,
     on_terminate: RefCell<Vec<OnTerminate<S>>>,
+    /// Per destination (see [`Inner::destinations`]): a task waits for its
+    /// outbox to drain.
+    watching: [Cell<bool>; 4],
 }
 
 /// Whether a socket type can receive (PUSH and PUB cannot).
@@ -267,7 +270,7 @@ impl<S: 'static> Inner<S> {
 
     /// Forwards a message that arrived on `from`: capture, monitor, then
     /// the other side.
-    fn forward(&self, from: Side, message: Multipart) {
+    fn forward(self: &Rc<Self>, from: Side, message: Multipart) {
         let size = message.byte_len() as u64;
         let mut stats = self.stats.get();
         let (source, dest) = match from {
@@ -319,7 +322,7 @@ impl<S: 'static> Inner<S> {
 
     /// Pauses or resumes each source: a source reads only while the device
     /// runs and every connection it feeds has an empty outbox.
-    fn update(&self) {
+    fn update(self: &Rc<Self>) {
         let stopped = self.paused.get() || self.terminated.get();
         let shared_backlog = self.capture.as_ref().is_some_and(|c| c.outbox_len() > 0)
             || self
@@ -340,18 +343,16 @@ impl<S: 'static> Inner<S> {
             }
             set_reading(source, stopped || backlog);
         }
+        self.watch_backlogs();
     }
 
-    fn terminate(&self) {
+    fn terminate(self: &Rc<Self>) {
         if self.terminated.replace(true) {
             return;
         }
         self.update();
         if let Some(control) = &self.control {
             control.pause_reading();
-        }
-        for conn in self.destinations() {
-            conn.unregister_producer();
         }
         let callbacks = std::mem::take(&mut *self.on_terminate.borrow_mut());
         if callbacks.is_empty() {
@@ -369,22 +370,47 @@ impl<S: 'static> Inner<S> {
         }
     }
 
-    /// The connections the device writes to.
-    fn destinations(&self) -> Vec<&ZmqConnection<S>> {
+    /// The connections the device writes to, each with its slot in
+    /// `watching`.
+    fn destinations(&self) -> Vec<(usize, &ZmqConnection<S>)> {
         let mut out = Vec::new();
-        if self.forwards_front {
-            out.push(&self.backend);
-        }
         if self.forwards_back {
-            out.push(&self.frontend);
+            out.push((0, &self.frontend));
         }
-        out.extend(self.capture.iter());
-        out.extend(self.monitor.iter().map(|m| &m.conn));
+        if self.forwards_front {
+            out.push((1, &self.backend));
+        }
+        out.extend(self.capture.iter().map(|c| (2, c)));
+        out.extend(self.monitor.iter().map(|m| (3, &m.conn)));
         out
     }
 
+    /// For each destination with a backlog, a task (one at a time) that
+    /// waits until its outbox has drained ([`Connection::send_ready`](crate::Connection::send_ready)) and
+    /// then updates the sources.
+    fn watch_backlogs(self: &Rc<Self>) {
+        for (slot, conn) in self.destinations() {
+            if conn.outbox_len() == 0 || self.watching[slot].replace(true) {
+                continue;
+            }
+            let Some(reactor) = conn.reactor() else {
+                continue;
+            };
+            let (device, conn) = (Rc::downgrade(self), conn.clone());
+            reactor.spawn(async move {
+                let drained = conn.send_ready().await;
+                if let Some(device) = device.upgrade() {
+                    device.watching[slot].set(false);
+                    if drained.is_ok() {
+                        device.update();
+                    }
+                }
+            });
+        }
+    }
+
     /// A control command (`zmq_proxy_steerable`).
-    fn command(&self, control: &ZmqConnection<S>, message: &Multipart) {
+    fn command(self: &Rc<Self>, control: &ZmqConnection<S>, message: &Multipart) {
         let command = message.first().map(|f| &f[..]).unwrap_or_default();
         let rep = control.socket_type() == zmq::REP;
         let mut answered = false;
@@ -425,24 +451,6 @@ impl<S: 'static> Inner<S> {
         }
         if command == b"TERMINATE" {
             self.terminate();
-        }
-    }
-}
-
-/// Hears when a destination's outbox fills and drains.
-struct DrainWatch<S: 'static> {
-    inner: Weak<Inner<S>>,
-}
-
-impl<S: 'static> ZmqProducer<S> for DrainWatch<S> {
-    fn pause_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.update();
-        }
-    }
-    fn resume_producing(&mut self, _cx: &mut ZmqCtx<'_, S, ZmqConnection<S>>) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.update();
         }
     }
 }
@@ -532,8 +540,7 @@ impl<S: 'static> DeviceBuilder<S> {
     }
 
     /// Starts forwarding: replaces the frontend's and backend's protocols
-    /// (and the control's), and registers the device as the producer of
-    /// every connection it writes to (replacing any other).
+    /// (and the control's). Producers registered on the connections stay.
     ///
     /// # Errors
     ///
@@ -588,15 +595,8 @@ impl<S: 'static> DeviceBuilder<S> {
             stats: Cell::new(ProxyStatistics::default()),
             backpressure_pauses: Cell::new(0),
             on_terminate: RefCell::new(Vec::new()),
+            watching: Default::default(),
         });
-        for conn in inner.destinations() {
-            conn.register_producer(
-                DrainWatch {
-                    inner: Rc::downgrade(&inner),
-                },
-                true,
-            )?;
-        }
         for (on, side) in [(forwards_front, Side::Front), (forwards_back, Side::Back)] {
             if on {
                 let device = Rc::clone(&inner);

@@ -278,6 +278,58 @@ fn a_monitored_queue_with_a_slow_side_stays_within_its_bound_and_loses_nothing()
 }
 
 #[test]
+fn a_slow_capture_holds_the_device_back_and_misses_nothing() {
+    let (reactor, factory) = reactor();
+    let (front, back, cap) = (inproc("sc-front"), inproc("sc-back"), inproc("sc-cap"));
+    let small = ZmqOptions::new().high_water_mark(5);
+    let frontend = bound(&factory, zmq::PULL, &front);
+    let backend = bound(&factory, zmq::PUSH, &back);
+    let capture = ZmqConnection::with_options(&factory, zmq::PAIR, ZmqEndpoint::bind(&cap), &small)
+        .expect("capture");
+    let device = Device::builder(&frontend, &backend)
+        .capture(&capture)
+        .start()
+        .expect("start");
+    let producer = peer(&factory, zmq::PUSH, &front);
+    let consumer = peer(&factory, zmq::PULL, &back);
+    let captured = peer_with_hwm(&factory, zmq::PAIR, &cap, 5);
+    settle(&reactor);
+
+    const N: usize = 200;
+    for i in 0..N {
+        producer.send(format!("{i}").as_str(), 0).expect("send");
+    }
+    // The capture's reader does not read: the consumer gets only what the
+    // capture's queues could take, and the capture's outbox holds one
+    // message at most.
+    let mut got = Vec::new();
+    let mut most_queued = 0;
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        reactor.iterate(Duration::from_millis(5)).expect("iterate");
+        most_queued = most_queued.max(capture.outbox_len());
+        drain(&consumer, &mut got);
+    }
+    assert!(got.len() < N, "the device ran ahead of its capture");
+    assert!(most_queued <= 1, "the capture's outbox held {most_queued}");
+    assert!(device.backpressure_pauses() > 0);
+
+    // The capture's reader catches up: both sides get everything, in order.
+    let mut seen = Vec::new();
+
+    iterate_until_cond(&reactor, "every message, forwarded and captured", || {
+        drain(&consumer, &mut got);
+        drain(&captured, &mut seen);
+        most_queued = most_queued.max(capture.outbox_len());
+        got.len() >= N && seen.len() >= N
+    });
+    let expected: Vec<Vec<Vec<u8>>> = (0..N).map(|i| vec![format!("{i}").into_bytes()]).collect();
+    assert_eq!(got, expected);
+    assert_eq!(seen, expected);
+    assert!(most_queued <= 1);
+}
+
+#[test]
 fn terminate_ends_the_device_and_a_rep_control_is_answered() {
     let (reactor, factory) = reactor();
     let (front, back, ctl) = (inproc("t-front"), inproc("t-back"), inproc("t-ctl"));
