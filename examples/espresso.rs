@@ -11,10 +11,11 @@
 //! The port: everything is on the reactor. The publisher is a PUB
 //! connection and a `LoopingCall`; the subscriber a SUB connection, shut
 //! down after its fifth message (the original's thread ends). The proxy is
-//! pyzmq's `monitored_queue` done with two connections whose callbacks
-//! forward each message to the other side and copy it to the capture pipe
-//! (the library's `proxy()` has no capture socket), a PAIR connection over
-//! `inproc`; the listener is the PAIR connection at the pipe's other end.
+//! pyzmq's `monitored_queue`, as the library's
+//! [`Device::monitored_queue`]: the XSUB and XPUB connections forward each
+//! message to the other side and copy it, prefixed, to the capture pipe, a
+//! PAIR connection over `inproc`; the listener is the PAIR connection at
+//! the pipe's other end.
 //!
 //! ```sh
 //! cargo run --example espresso
@@ -34,18 +35,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{
-    zmq, Error, Multipart, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection,
+    zmq, Device, Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqSubConnection,
 };
 use tx0mq::{LoopingCall, Reactor};
 
 mod pyport;
-
-/// `message` with `prefix` in front: what the capture pipe carries.
-fn prefixed(prefix: &[u8], message: &Multipart) -> Vec<Vec<u8>> {
-    let mut copy = vec![prefix.to_vec()];
-    copy.extend(message.iter().map(|frame| frame.to_vec()));
-    copy
-}
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
@@ -72,20 +66,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = ZmqConnection::new(&factory, zmq::PAIR, ZmqEndpoint::connect(&pipe_name))?;
     let xsub = ZmqConnection::new(&factory, zmq::XSUB, ZmqEndpoint::connect(&args.xsub))?;
     let xpub = ZmqConnection::new(&factory, zmq::XPUB, ZmqEndpoint::bind(&args.xpub))?;
-    {
-        let (xpub, capture) = (xpub.clone(), capture.clone());
-        xsub.message_received(move |_, message| {
-            capture.send(prefixed(b"pub", &message))?;
-            xpub.send(message)
-        });
-    }
-    {
-        let xsub = xsub.clone();
-        xpub.message_received(move |_, message| {
-            capture.send(prefixed(b"sub", &message))?;
-            xsub.send(message)
-        });
-    }
+    // Every message down and every subscription up is also copied to the
+    // pipe, prefixed with "pub" or "sub"
+    Device::monitored_queue(&xsub, &xpub, &capture, b"pub", b"sub")?;
 
     // The listener prints everything that arrives on the pipe
     listener.message_received(|_, message| {

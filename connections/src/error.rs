@@ -109,6 +109,12 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A device ([`Device`](crate::Device)) was given connections it cannot
+    /// forward between (a PUSH frontend and a PULL backend, say).
+    Device {
+        /// What is wrong, naming the connections.
+        reason: String,
+    },
     /// A reactor error (the reactor was dropped, say).
     Reactor(tx0mq_reactor::Error),
 }
@@ -175,6 +181,7 @@ impl fmt::Display for Error {
                     format!("{major}.{minor}.{patch}")
                 }
             ),
+            Error::Device { reason } => write!(f, "device: {reason}"),
             Error::Reactor(e) => write!(f, "reactor: {e}"),
         }
     }

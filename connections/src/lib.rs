@@ -30,6 +30,7 @@
 //! | `ZmqDealerConnection`               | [`ZmqDealerConnection`]                                     |
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
 //! | (new) PAIR, XPUB, XSUB, STREAM      | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`], [`ZmqStreamConnection`] |
+//! | pyzmq `zmq.proxy`, `zmq.device`, `monitored_queue`, `zmq_proxy_steerable`, `ThreadDevice` | [`Device`] ([`Device::proxy`], [`Device::builder`] with capture, control, monitor), [`ThreadDevice`]; see [`device`] |
 //! | pyzmq `get_monitor_socket`, `recv_monitor_message` | [`Connection::monitor`], [`Connection::on_monitor`], [`MonitorEvent`]; the protocol's [`peer_connected`](Protocol::peer_connected), [`peer_disconnected`](Protocol::peer_disconnected), [`handshake_failed`](Protocol::handshake_failed) |
 //!
 //! # Example
@@ -97,6 +98,7 @@ compile_error!(
 mod connection;
 mod context;
 mod core;
+pub mod device;
 mod endpoint;
 mod error;
 mod factory;
@@ -117,6 +119,10 @@ pub use crate::context::{
     socket_limit, ContextBuilder, ZmqContext, ZmqSocket, DEFAULT_MAX_SOCKETS,
 };
 pub use crate::core::{ConnectionLost, LostReason, BATCH};
+pub use crate::device::{
+    Device, DeviceBuilder, DeviceType, ProxyStatistics, SideStatistics, ThreadDevice,
+    DEFAULT_IN_PREFIX, DEFAULT_OUT_PREFIX,
+};
 pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};

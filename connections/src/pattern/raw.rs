@@ -148,7 +148,11 @@ impl<S: 'static> Connection<Raw, S> {
 
 /// Forwards every message from `frontend` to `backend` and back, whole, as
 /// `zmq_proxy` does, but inside the reactor (for the zguide's brokers and
-/// devices). Replaces both connections' protocols.
+/// devices). Replaces both connections' protocols. A thin call of
+/// [`Device::proxy`](crate::Device::proxy), which holds backpressure (a side
+/// stops reading while the other cannot take more) and offers a capture, a
+/// control and statistics; a pair of connections between which nothing can
+/// flow is logged.
 ///
 /// ```
 /// use tx0mq_connections::{proxy, ZmqConnection, ZmqEndpoint, ZmqFactory};
@@ -162,8 +166,7 @@ impl<S: 'static> Connection<Raw, S> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn proxy<S: 'static>(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) {
-    let to_backend = backend.clone();
-    frontend.message_received(move |_, message| to_backend.send(message));
-    let to_frontend = frontend.clone();
-    backend.message_received(move |_, message| to_frontend.send(message));
+    if let Err(e) = crate::device::Device::proxy(frontend, backend) {
+        log::warn!("proxy: {e}");
+    }
 }
