@@ -107,6 +107,7 @@ mod monitor;
 mod options;
 mod outbox;
 pub mod pattern;
+mod recv_into;
 pub mod security;
 mod socket;
 mod stats;
@@ -140,6 +141,7 @@ pub use crate::pattern::{
     ZmqStreamConnection, ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection,
     ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
+pub use crate::recv_into::FrameInto;
 pub use crate::stats::{ConnectionStats, FactoryStats};
 pub use crate::stream::{Elapsed, MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;
