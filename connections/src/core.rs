@@ -691,6 +691,21 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// `ZMQ_EVENTS` for the user ([`Connection::events`](crate::Connection::events)):
+    /// the read may consume the fd's edge, so it counts as an operation on
+    /// the socket and the reactor looks again (invariant 3).
+    pub(crate) fn poll_events(&self) -> Result<zmq::PollEvents> {
+        let events = match self.socket.borrow().as_ref() {
+            Some(socket) => socket.events().map_err(|source| Error::Socket {
+                context: format!("read ZMQ_EVENTS of the {}", self.describe()),
+                source,
+            }),
+            None => Err(self.closed("read ZMQ_EVENTS")),
+        };
+        self.touched();
+        events
+    }
+
     fn events(&self) -> Option<zmq::PollEvents> {
         let socket = self.socket.borrow();
         match socket.as_ref()?.events() {

@@ -107,6 +107,7 @@ mod monitor;
 mod options;
 mod outbox;
 pub mod pattern;
+mod poll;
 mod recv_into;
 pub mod security;
 mod socket;

@@ -235,3 +235,38 @@ fn recv_into_on_a_fake_connection() {
         ]
     );
 }
+
+/// `events()` reports what a poll would, and reading it (which may consume
+/// `ZMQ_FD`'s edge) does not make the reactor miss a message: one read
+/// after it arrived is still delivered once a protocol is set.
+#[test]
+fn events_reads_zmq_events_without_losing_the_edge() {
+    use tx0mq_connections::ZmqPairConnection;
+    let reactor = reactor(Seen::default());
+    let factory = ZmqFactory::new(&reactor).unwrap();
+    let address = inproc("events");
+    let a = ZmqPairConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let b = ZmqPairConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
+    assert_eq!(b.events().unwrap(), zmq::POLLOUT);
+    b.send_msg(b"ping").unwrap();
+    iterate_until_cond(&reactor, "POLLIN on a", || {
+        a.events().unwrap().contains(zmq::POLLIN)
+    });
+    // Several reads, each of which may take the edge.
+    for _ in 0..3 {
+        assert_eq!(a.events().unwrap(), zmq::POLLIN | zmq::POLLOUT);
+        reactor.iterate(Duration::from_millis(1)).unwrap();
+    }
+    a.on_frames(|cx, frames| cx.state.count += frames.len());
+    iterate_until_cond(&reactor, "the message", || {
+        reactor.access_state(|s| s.count).unwrap_or(0) == 1
+    });
+    assert_eq!(a.events().unwrap(), zmq::POLLOUT);
+    a.shutdown();
+    let closed = a.events().unwrap_err();
+    assert!(
+        closed.to_string().contains("PAIR"),
+        "names the connection: {closed}"
+    );
+    factory.shutdown();
+}
