@@ -110,7 +110,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     reactor.access_state(|s| s.req = Some(req))?;
 
     // Wait for connects, then the first pause and burst.
-    reactor.call_later(args.settle, |cx| pause_then_burst(cx));
+    reactor.call_later(args.settle, pause_then_burst);
 
     reactor.run()?;
     let mismatch = reactor.access_state(|s| s.mismatch.take())?;
