@@ -21,6 +21,11 @@
 //! Prints `Receiving arrays...`, `   Done.`, then `message size: 80000
 //! [B]`, `array count: 1000`, `mean throughput: 12345 [msg/s]` and `mean
 //! throughput: 987.654 [Mb/s]`, and exits a second later.
+//!
+//! As in the original, `READY` may reach the publisher before the
+//! subscription does (two TCP connections), and the first arrays are then
+//! lost to the SUB and it waits for ever; `--settle-ms` (default 0, the
+//! original's none) waits before `READY` to make that unlikely.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -42,7 +47,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     subscriber.subscribe(b"")?;
 
     let sync = ZmqConnection::new(&factory, zmq::REQ, ZmqEndpoint::connect(sync_with))?;
-    sync.send("READY")?;
+    let ready = sync.clone();
+    reactor.call_later(args.settle, move |_| ready.send("READY"));
     let array_count = args.array_count;
     sync.message_received(move |cx, _go| {
         cx.conn.shutdown();
@@ -84,6 +90,10 @@ struct Args {
     /// How many arrays to receive
     #[arg(value_name = "ARRAY_COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     array_count: u64,
+    /// Wait before saying READY, in milliseconds, so that the subscription
+    /// reaches the publisher before its first array
+    #[arg(long = "settle-ms", value_name = "MS", default_value = "0", value_parser = pyport::millis)]
+    settle: Duration,
 }
 
 fn main() -> ExitCode {

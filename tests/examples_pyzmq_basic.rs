@@ -194,7 +194,10 @@ fn port_pair() -> u16 {
 fn pubsub_subscriber_measures_the_arrays_of_pubsub_publisher() {
     fresh();
     let endpoint = format!("tcp://127.0.0.1:{}", port_pair());
-    let mut subscriber = Proc::spawn("pubsub_subscriber", &[&endpoint, "300"]);
+    let mut subscriber = Proc::spawn(
+        "pubsub_subscriber",
+        &[&endpoint, "300", "--settle-ms", "300"],
+    );
     let mut publisher = Proc::spawn("pubsub_publisher", &[&endpoint, "10", "300", "--seed", "1"]);
     succeeds(&mut publisher);
     succeeds(&mut subscriber);
