@@ -101,6 +101,15 @@ const RECEIVE_APIS: &[(&str, InstallPull)] = &[
     ("on_frames", |pull| {
         pull.on_frames(|cx, _frames| counted(cx))
     }),
+    // Each frame copied into one 64 KiB buffer (pyzmq's recv_into); a
+    // message counts at its last frame.
+    ("on_recv_into", |pull| {
+        pull.on_recv_into(vec![0; 64 * 1024], |cx, frame| {
+            if !frame.more() {
+                counted(cx)
+            }
+        })
+    }),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]

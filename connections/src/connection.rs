@@ -49,7 +49,7 @@ impl<S: 'static, C> fmt::Debug for ZmqCtx<'_, S, C> {
 
 /// Calls `f` with a [`ZmqCtx`] for `conn`, borrowing the reactor context.
 #[inline(always)]
-fn with_zcx<S: 'static, C, R>(
+pub(crate) fn with_zcx<S: 'static, C, R>(
     cx: &mut Ctx<'_, S>,
     conn: &C,
     f: impl FnOnce(&mut ZmqCtx<'_, S, C>) -> R,
@@ -200,6 +200,17 @@ pub(crate) trait Listener<K: Pattern, S: 'static>: 'static {
         false
     }
     fn frames(&mut self, _cx: &mut ZmqCtx<'_, S, Connection<K, S>>, _frames: &[Frame]) {}
+    /// A listener with its own way of receiving a batch (`on_recv_into`)
+    /// does it here and returns `Some` of what the core's batch loop
+    /// returned; `None` (the default) means the usual paths.
+    fn receive_batch(
+        &mut self,
+        _cx: &mut Ctx<'_, S>,
+        _core: &Rc<Core<S>>,
+        _conn: &Connection<K, S>,
+    ) -> Option<Option<u64>> {
+        None
+    }
 }
 
 /// Tells the pattern when its protocol panics on an event (see
@@ -329,6 +340,9 @@ impl<S: 'static, K: Pattern, L: Listener<K, S>> Handler<S> for PatternHandler<K,
         // handler would make the core own a handle of itself).
         let conn = self.view(core);
         let listener = &mut self.listener;
+        if let Some(drained_at) = listener.receive_batch(cx, core, &conn) {
+            return drained_at;
+        }
         if listener.borrows() {
             core.receive_borrowed(cx, |cx, frames| {
                 with_zcx(cx, &conn, |zcx| listener.frames(zcx, frames));

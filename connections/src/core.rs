@@ -43,7 +43,8 @@ use crate::monitor::{self, MonitorEvent, MonitorSlot};
 use crate::options::{ZmqOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_OUTBOX_LIMIT};
 use crate::outbox::Outbox;
 use crate::pattern::Refused;
-use crate::socket::{FakeWire, Received, Socket};
+use crate::recv_into::FrameInto;
+use crate::socket::{FakeWire, FrameIn, Received, Socket};
 use crate::stats::{add, ConnectionStats, Counters};
 use crate::warn_limit::WarnLimit;
 
@@ -690,6 +691,21 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// `ZMQ_EVENTS` for the user ([`Connection::events`](crate::Connection::events)):
+    /// the read may consume the fd's edge, so it counts as an operation on
+    /// the socket and the reactor looks again (invariant 3).
+    pub(crate) fn poll_events(&self) -> Result<zmq::PollEvents> {
+        let events = match self.socket.borrow().as_ref() {
+            Some(socket) => socket.events().map_err(|source| Error::Socket {
+                context: format!("read ZMQ_EVENTS of the {}", self.describe()),
+                source,
+            }),
+            None => Err(self.closed("read ZMQ_EVENTS")),
+        };
+        self.touched();
+        events
+    }
+
     fn events(&self) -> Option<zmq::PollEvents> {
         let socket = self.socket.borrow();
         match socket.as_ref()?.events() {
@@ -993,6 +1009,55 @@ impl<S: 'static> Core<S> {
         }
         *self.scratch.borrow_mut() = frames;
         drained_at
+    }
+
+    /// [`receive_owned`](Self::receive_owned) for a handler that reads
+    /// each frame into `buffer`, its own (pyzmq's `recv_into`): hands
+    /// `deliver` one [`FrameInto`] per frame, the frames of up to [`BATCH`]
+    /// messages. The batch ends only between messages, so a message's
+    /// frames all go to the same `deliver`. The socket is not borrowed
+    /// while `deliver` runs (it may send, pause or shut down).
+    #[inline]
+    pub(crate) fn receive_into(
+        &self,
+        cx: &mut Ctx<'_, S>,
+        buffer: &mut [u8],
+        mut deliver: impl FnMut(&mut Ctx<'_, S>, FrameInto<'_>),
+    ) -> Option<u64> {
+        let epoch = self.epoch.get();
+        for _ in 0..BATCH {
+            let mut index = 0;
+            let mut bytes = 0;
+            loop {
+                let found = match self.socket.borrow().as_ref() {
+                    Some(socket) => socket.recv_frame_into(buffer),
+                    None => Ok(FrameIn::Nothing),
+                };
+                match found {
+                    Ok(FrameIn::Frame { len, more }) => {
+                        bytes += len;
+                        let copied = len.min(buffer.len());
+                        deliver(cx, FrameInto::new(&buffer[..copied], len, index, more));
+                        if !more {
+                            break;
+                        }
+                        index += 1;
+                    }
+                    // Only the first frame of a message can find nothing.
+                    Ok(FrameIn::Drained) if index == 0 => return Some(self.ops.get()),
+                    Ok(FrameIn::Drained | FrameIn::Nothing) => return None,
+                    Err(e) => {
+                        log::error!("{}: receive failed: {e}", self.describe());
+                        return None;
+                    }
+                }
+            }
+            self.stats.received(bytes);
+            if self.epoch.get() != epoch || cx.reactor.is_stopping() {
+                return None;
+            }
+        }
+        None
     }
 
     fn take_handler(self: &Rc<Self>) -> Option<TakenHandler<'_, S>> {

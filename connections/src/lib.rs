@@ -31,6 +31,8 @@
 //! | tx0mq `ZmqXREQ`/`ZmqXREPConnection` | deprecated aliases of the REQ/REP connections               |
 //! | (new) PAIR, XPUB, XSUB, STREAM      | [`ZmqPairConnection`], [`ZmqXPubConnection`], [`ZmqXSubConnection`], [`ZmqStreamConnection`] |
 //! | pyzmq `zmq.proxy`, `zmq.device`, `monitored_queue`, `zmq_proxy_steerable`, `ThreadDevice` | [`Device`] ([`Device::proxy`], [`Device::builder`] with capture, control, monitor), [`ThreadDevice`]; see [`device`] |
+//! | pyzmq `socket.recv_into(buffer)`    | [`Connection::on_recv_into`] (each frame into a buffer the connection owns, as a [`FrameInto`]; no allocation per receive) |
+//! | pyzmq `poller.poll()`, `socket.poll(0)` | [`Connection::events`] (`ZMQ_EVENTS`)                    |
 //! | pyzmq `get_monitor_socket`, `recv_monitor_message` | [`Connection::monitor`], [`Connection::on_monitor`], [`MonitorEvent`]; the protocol's [`peer_connected`](Protocol::peer_connected), [`peer_disconnected`](Protocol::peer_disconnected), [`handshake_failed`](Protocol::handshake_failed) |
 //!
 //! # Example
@@ -107,6 +109,8 @@ mod monitor;
 mod options;
 mod outbox;
 pub mod pattern;
+mod poll;
+mod recv_into;
 pub mod security;
 mod socket;
 mod stats;
@@ -140,6 +144,7 @@ pub use crate::pattern::{
     ZmqStreamConnection, ZmqSubConnection, ZmqXPubConnection, ZmqXRepConnection, ZmqXReqConnection,
     ZmqXSubConnection, DEFAULT_TOPIC_SEP,
 };
+pub use crate::recv_into::FrameInto;
 pub use crate::stats::{ConnectionStats, FactoryStats};
 pub use crate::stream::{Elapsed, MessageStream, DEFAULT_STREAM_CAPACITY};
 pub use zmq;

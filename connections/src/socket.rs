@@ -19,6 +19,18 @@ pub(crate) enum Received {
     Nothing,
 }
 
+/// What one non-blocking receive of a single frame into a caller's buffer
+/// found ([`Socket::recv_frame_into`]).
+pub(crate) enum FrameIn {
+    /// A frame of `len` bytes, of which the first `min(len, buffer)` were
+    /// copied; `more` when frames of the same message follow.
+    Frame { len: usize, more: bool },
+    /// EAGAIN: libzmq processed its commands and has nothing to deliver.
+    Drained,
+    /// Nothing to read for another reason (closed; a REQ socket's turn).
+    Nothing,
+}
+
 /// The two ends a core can talk through.
 pub(crate) enum Socket {
     Zmq(crate::context::ZmqSocket),
@@ -118,6 +130,48 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// One non-blocking receive of **one frame** into `buffer` (libzmq's
+    /// `zmq_recv`, pyzmq's `recv_into`): no `zmq_msg_t` is kept and nothing
+    /// is allocated on this side. A frame longer than `buffer` is cut, and
+    /// its full length is reported. Between the frames of a message, the
+    /// caller calls again (they are already here: atomic delivery).
+    #[inline]
+    pub(crate) fn recv_frame_into(&self, buffer: &mut [u8]) -> Result<FrameIn, zmq::Error> {
+        match self {
+            Socket::Zmq(socket) => {
+                let len = match socket.recv_into(buffer, zmq::DONTWAIT) {
+                    Ok(len) => len,
+                    Err(zmq::Error::EAGAIN) => return Ok(FrameIn::Drained),
+                    Err(zmq::Error::EFSM) => return Ok(FrameIn::Nothing),
+                    Err(e) => return Err(e),
+                };
+                let more = socket.get_rcvmore()?;
+                Ok(FrameIn::Frame { len, more })
+            }
+            Socket::Fake(wire) => {
+                let mut partial = wire.partial.borrow_mut();
+                if partial.is_empty() {
+                    match wire.inbox.borrow_mut().pop_front() {
+                        Some(message) => partial.extend(message),
+                        None => return Ok(FrameIn::Drained),
+                    }
+                }
+                let Some(frame) = partial.pop_front() else {
+                    // An empty message cannot be sent; read it as nothing.
+                    return Ok(FrameIn::Drained);
+                };
+                let copied = frame.len().min(buffer.len());
+                buffer[..copied].copy_from_slice(&frame[..copied]);
+                Ok(FrameIn::Frame {
+                    len: frame.len(),
+                    more: !partial.is_empty(),
+                })
+            }
+        }
+    }
+}
+
 /// Sends all frames with DONTWAIT. Only the first frame can meet EAGAIN
 /// (libzmq accepts the rest of a message once it took its first frame), so
 /// it is sent by copy and the message comes back whole on EAGAIN; the rest
@@ -182,6 +236,8 @@ fn recv_now(socket: &zmq::Socket, count_bytes: bool) -> Result<Received, zmq::Er
 #[derive(Default)]
 pub(crate) struct FakeWire {
     pub(crate) inbox: RefCell<VecDeque<Multipart>>,
+    /// The frames left of the message a `recv_frame_into` reader is in.
+    pub(crate) partial: RefCell<VecDeque<Frame>>,
     pub(crate) sent: RefCell<Vec<Multipart>>,
     pub(crate) refusing: Cell<bool>,
     pub(crate) subscriptions: RefCell<Vec<(bool, Vec<u8>)>>,
@@ -198,7 +254,7 @@ impl FakeWire {
 
     fn events(&self) -> zmq::PollEvents {
         let mut events = zmq::PollEvents::empty();
-        if !self.inbox.borrow().is_empty() {
+        if !self.inbox.borrow().is_empty() || !self.partial.borrow().is_empty() {
             events |= zmq::POLLIN;
         }
         if !self.refusing.get() {

@@ -1,0 +1,91 @@
+//! `heartbeat/heart.py`, pyzmq's heart: a forwarder device on its own
+//! thread (pyzmq's `ThreadDevice(FORWARDER, SUB, DEALER)`) passes each ping
+//! from the heartbeater's PUB (`tcp://127.0.0.1:5555`, subscribed to
+//! everything) back to its ROUTER (`tcp://127.0.0.1:5556`) through a
+//! DEALER, whose identity is how the heartbeater knows this heart. Meanwhile
+//! the main thread blocks in a long computation (numpy's `dot(A, A.T)` on a
+//! 2048 x 2048 matrix there): the heart keeps beating because the device
+//! does not need it. The heartbeater is `heartbeater.py` (or this crate's
+//! `heartbeat_heartbeater`).
+//!
+//! The port keeps the original's two threads, because they are its point: a
+//! thread forwards with `zmq::proxy` on two sockets made from the factory's
+//! context (`factory.context().socket(...)`), and the main thread runs the
+//! blocking product. No reactor runs: nothing here waits for events.
+//!
+//! ```sh
+//! cargo run --example heartbeat_heartbeater &
+//! cargo run --release --example heartbeat_heart
+//! ```
+//!
+//! Prints `starting blocking loop`, then `blocked for 2.345 s` after each
+//! product. Flags: `--ping` and `--pong` (the heartbeater's endpoints),
+//! `--size` (the matrix's side, 2048), `--rounds N` (stop after N products;
+//! the original runs until interrupted), `--settle-ms` (the wait for the
+//! connections, 1000), `--seed`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tx0mq::connections::{zmq, ZmqFactory};
+use tx0mq::Reactor;
+
+mod heartbeat;
+mod pyport;
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let reactor = Reactor::new()?;
+    let factory = ZmqFactory::new(&reactor)?;
+    let context = factory.context()?;
+
+    // The device: pings in from the heartbeater's PUB, out to its ROUTER.
+    let ping = context.socket(zmq::SUB)?;
+    ping.set_subscribe(b"")?;
+    ping.connect(&args.ping)?;
+    let pong = context.socket(zmq::DEALER)?;
+    pong.connect(&args.pong)?;
+    std::thread::Builder::new()
+        .name("heart device".into())
+        .spawn(move || {
+            // Returns only when the context ends, at exit.
+            if let Err(e) = zmq::proxy(&ping, &pong) {
+                eprintln!("heart device stopped: {e}");
+            }
+        })?;
+
+    // Wait for connections.
+    std::thread::sleep(args.settle);
+
+    let mut rng = pyport::Random::from_seed(args.seed);
+    heartbeat::blocking_loop(&mut rng, args.size, args.size, args.rounds);
+    Ok(())
+}
+
+/// A heart: forwards the heartbeater's pings back on a device thread while
+/// the main thread blocks (pyzmq's heartbeat/heart.py).
+#[derive(Parser)]
+struct Args {
+    /// The heartbeater's ping endpoint (its PUB)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:5555")]
+    ping: String,
+    /// The heartbeater's pong endpoint (its ROUTER)
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:5556")]
+    pong: String,
+    /// Side of the square matrix multiplied by its transpose
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    size: usize,
+    /// Stop after this many products (default: run until interrupted)
+    #[arg(long, value_name = "N")]
+    rounds: Option<u64>,
+    /// Wait before the blocking loop, in milliseconds
+    #[arg(long = "settle-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    settle: Duration,
+    /// Seed of the random matrix (default: from the clock)
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
+}

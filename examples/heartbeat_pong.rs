@@ -1,0 +1,83 @@
+//! `heartbeat/pong.py`, pyzmq's echo server for `ping.py`: a REP socket
+//! bound to `tcp://127.0.0.1:10111` (identity `whoda`) echoes each request
+//! from a device on its own thread (pyzmq's `ThreadDevice(FORWARDER, REP,
+//! -1)`: one socket as both ends), while the main thread blocks in a long
+//! computation (numpy's `dot(A, A.T)` on a 2048 x 4096 matrix there). The
+//! pings keep their answers fast because the device does not need the
+//! main thread. Its client is `ping.py` (or this crate's `heartbeat_ping`).
+//!
+//! The port keeps the original's two threads, because they are its point: a
+//! thread echoes with `zmq::proxy` given the REP socket (made from the
+//! factory's context) as both ends, and the main thread runs the blocking
+//! product. No reactor runs: nothing here waits for events.
+//!
+//! ```sh
+//! cargo run --release --example heartbeat_pong &
+//! cargo run --example heartbeat_ping
+//! ```
+//!
+//! Prints `starting blocking loop`, then `blocked for 2.345 s` after each
+//! product. Flags: `--endpoint` (the REP's, bound), `--size` (the matrix's
+//! rows, 2048; it has twice as many columns), `--rounds N` (stop after N
+//! products; the original runs until interrupted), `--settle-ms` (1000),
+//! `--seed`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tx0mq::connections::{zmq, ZmqFactory};
+use tx0mq::Reactor;
+
+mod heartbeat;
+mod pyport;
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let reactor = Reactor::new()?;
+    let factory = ZmqFactory::new(&reactor)?;
+    let context = factory.context()?;
+
+    let echo = context.socket(zmq::REP)?;
+    echo.set_identity(b"whoda")?;
+    echo.bind(&args.endpoint)?;
+    std::thread::Builder::new()
+        .name("pong device".into())
+        .spawn(move || {
+            // Each request goes back out of the socket it came in on.
+            if let Err(e) = zmq::proxy(&echo, &echo) {
+                eprintln!("pong device stopped: {e}");
+            }
+        })?;
+
+    // Wait for connections.
+    std::thread::sleep(args.settle);
+
+    let mut rng = pyport::Random::from_seed(args.seed);
+    heartbeat::blocking_loop(&mut rng, args.size, 2 * args.size, args.rounds);
+    Ok(())
+}
+
+/// Echoes pings on a device thread while the main thread blocks (pyzmq's
+/// heartbeat/pong.py).
+#[derive(Parser)]
+struct Args {
+    /// Endpoint the REP socket binds
+    #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:10111")]
+    endpoint: String,
+    /// Rows of the random matrix (it has twice as many columns)
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    size: usize,
+    /// Stop after this many products (default: run until interrupted)
+    #[arg(long, value_name = "N")]
+    rounds: Option<u64>,
+    /// Wait before the blocking loop, in milliseconds
+    #[arg(long = "settle-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    settle: Duration,
+    /// Seed of the random matrix (default: from the clock)
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    pyport::main(run)
+}

@@ -1,0 +1,64 @@
+//! What pyzmq's `poll/` examples share (not an example itself): the check
+//! each step makes, a socket's `ZMQ_EVENTS` against what the original's
+//! `dict(poller.poll())` asserts, and the failure that ends the run.
+#![allow(dead_code)]
+
+use std::error::Error;
+
+use tx0mq::connections::pattern::Pattern;
+use tx0mq::connections::{zmq, Connection};
+use tx0mq::Ctx;
+
+/// The reactor's state: the first failed check, if any.
+#[derive(Default)]
+pub struct Checks {
+    /// What failed, for `run` to return as its error.
+    pub failure: Option<String>,
+}
+
+/// `POLLIN|POLLOUT`, `POLLIN`, `POLLOUT` or `0`, as the originals spell them.
+pub fn events_repr(events: zmq::PollEvents) -> String {
+    let mut names = Vec::new();
+    if events.contains(zmq::POLLIN) {
+        names.push("POLLIN");
+    }
+    if events.contains(zmq::POLLOUT) {
+        names.push("POLLOUT");
+    }
+    if names.is_empty() {
+        "0".to_string()
+    } else {
+        names.join("|")
+    }
+}
+
+/// The original's `assert socks[name] == expected` (an absent socket is
+/// `0`): the error says which socket, at which step, had what.
+pub fn check<K: Pattern, S: 'static>(
+    name: &str,
+    step: &str,
+    socket: &Connection<K, S>,
+    expected: zmq::PollEvents,
+) -> Result<(), Box<dyn Error>> {
+    let events = socket.events()?;
+    if events == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "assertion failed {step}: {name} is {}, expected {}",
+            events_repr(events),
+            events_repr(expected)
+        )
+        .into())
+    }
+}
+
+/// Ends the run on a failed step: keeps the first failure and stops.
+pub fn outcome(cx: &mut Ctx<'_, Checks>, result: Result<(), Box<dyn Error>>) {
+    if let Err(e) = result {
+        if cx.state.failure.is_none() {
+            cx.state.failure = Some(e.to_string());
+        }
+        let _ = cx.reactor.stop();
+    }
+}
