@@ -8,10 +8,11 @@
 //! does not need it. The heartbeater is `heartbeater.py` (or this crate's
 //! `heartbeat_heartbeater`).
 //!
-//! The port keeps the original's two threads, because they are its point: a
-//! thread forwards with `zmq::proxy` on two sockets made from the factory's
-//! context (`factory.context().socket(...)`), and the main thread runs the
-//! blocking product. No reactor runs: nothing here waits for events.
+//! The port keeps the original's two threads, because they are its point:
+//! the library's `ThreadDevice` (a forwarder with its own reactor on its own
+//! thread, its SUB subscribed with `subscribe_in`) does the forwarding, and
+//! the main thread runs the blocking product. The main reactor never runs:
+//! nothing on the main thread waits for events.
 //!
 //! ```sh
 //! cargo run --example heartbeat_heartbeater &
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, ZmqFactory};
+use tx0mq::connections::{zmq, ThreadDevice, ZmqFactory};
 use tx0mq::Reactor;
 
 mod heartbeat;
@@ -37,28 +38,22 @@ mod pyport;
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
-    let context = factory.context()?;
 
-    // The device: pings in from the heartbeater's PUB, out to its ROUTER.
-    let ping = context.socket(zmq::SUB)?;
-    ping.set_subscribe(b"")?;
-    ping.connect(&args.ping)?;
-    let pong = context.socket(zmq::DEALER)?;
-    pong.connect(&args.pong)?;
-    std::thread::Builder::new()
-        .name("heart device".into())
-        .spawn(move || {
-            // Returns only when the context ends, at exit.
-            if let Err(e) = zmq::proxy(&ping, &pong) {
-                eprintln!("heart device stopped: {e}");
-            }
-        })?;
+    // The device: pings in from the heartbeater's PUB, out to its ROUTER,
+    // on a thread (and reactor) of its own.
+    let mut device = ThreadDevice::new(zmq::SUB, zmq::DEALER);
+    device
+        .connect_in(&args.ping)
+        .subscribe_in(b"")
+        .connect_out(&args.pong);
+    device.start(&factory)?;
 
     // Wait for connections.
     std::thread::sleep(args.settle);
 
     let mut rng = pyport::Random::from_seed(args.seed);
     heartbeat::blocking_loop(&mut rng, args.size, args.size, args.rounds);
+    device.stop()?;
     Ok(())
 }
 

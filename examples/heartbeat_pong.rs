@@ -6,10 +6,11 @@
 //! pings keep their answers fast because the device does not need the
 //! main thread. Its client is `ping.py` (or this crate's `heartbeat_ping`).
 //!
-//! The port keeps the original's two threads, because they are its point: a
-//! thread echoes with `zmq::proxy` given the REP socket (made from the
-//! factory's context) as both ends, and the main thread runs the blocking
-//! product. No reactor runs: nothing here waits for events.
+//! The port keeps the original's two threads, because they are its point:
+//! the library's `ThreadDevice::echo` (one REP socket as both ends, on its
+//! own thread with its own reactor) answers, and the main thread runs the
+//! blocking product. The main reactor never runs: nothing on the main
+//! thread waits for events.
 //!
 //! ```sh
 //! cargo run --release --example heartbeat_pong &
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tx0mq::connections::{zmq, ZmqFactory};
+use tx0mq::connections::{zmq, ThreadDevice, ZmqFactory, ZmqOptions};
 use tx0mq::Reactor;
 
 mod heartbeat;
@@ -35,25 +36,21 @@ mod pyport;
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
-    let context = factory.context()?;
 
-    let echo = context.socket(zmq::REP)?;
-    echo.set_identity(b"whoda")?;
-    echo.bind(&args.endpoint)?;
-    std::thread::Builder::new()
-        .name("pong device".into())
-        .spawn(move || {
-            // Each request goes back out of the socket it came in on.
-            if let Err(e) = zmq::proxy(&echo, &echo) {
-                eprintln!("pong device stopped: {e}");
-            }
-        })?;
+    // One REP socket as both ends: each request goes back out where it
+    // came in, on the device's own thread.
+    let mut device = ThreadDevice::echo(zmq::REP);
+    device
+        .options_in(&ZmqOptions::new().identity(b"whoda"))
+        .bind_in(&args.endpoint);
+    device.start(&factory)?;
 
     // Wait for connections.
     std::thread::sleep(args.settle);
 
     let mut rng = pyport::Random::from_seed(args.seed);
     heartbeat::blocking_loop(&mut rng, args.size, 2 * args.size, args.rounds);
+    device.stop()?;
     Ok(())
 }
 

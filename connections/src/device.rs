@@ -59,6 +59,7 @@ use crate::endpoint::ZmqEndpoint;
 use crate::error::{Error, Result};
 use crate::factory::ZmqFactory;
 use crate::frames::{bytes_repr, Frame, Multipart};
+use crate::options::ZmqOptions;
 use crate::pattern::ZmqConnection;
 
 /// pyzmq's device types (`zmq.QUEUE`, `zmq.FORWARDER`, `zmq.STREAMER`).
@@ -551,8 +552,12 @@ impl<S: 'static> DeviceBuilder<S> {
     /// down.
     pub fn start(self) -> Result<Device<S>> {
         let (front, back) = (self.frontend.socket_type(), self.backend.socket_type());
+        // One connection as both sides (pyzmq's out_type -1): each message
+        // goes back out where it came from, counted in on the frontend and
+        // out on the backend, as zmq_proxy(socket, socket) counts.
+        let echo = Rc::ptr_eq(&self.frontend.core, &self.backend.core);
         let forwards_front = can_receive(front) && can_send(back);
-        let forwards_back = can_receive(back) && can_send(front);
+        let forwards_back = !echo && can_receive(back) && can_send(front);
         let name = format!("device {front:?}<->{back:?}");
         if !forwards_front && !forwards_back {
             return Err(Error::Device {
@@ -637,6 +642,10 @@ impl<S: 'static> crate::pattern::ZmqProtocol<S> for Control<S> {
 impl<S: 'static> Device<S> {
     /// A device between `frontend` and `backend`, to add a capture, a
     /// control or a monitor to before [`start`](DeviceBuilder::start).
+    ///
+    /// `frontend` and `backend` may be one connection (pyzmq's device with
+    /// `out_type` -1): then every message it receives is sent back on it,
+    /// an echo (a REP answering each request with the request itself).
     pub fn builder(frontend: &ZmqConnection<S>, backend: &ZmqConnection<S>) -> DeviceBuilder<S> {
         DeviceBuilder {
             frontend: frontend.clone(),
@@ -762,23 +771,41 @@ struct ThreadState {
     device: Option<Device<ThreadState>>,
 }
 
-/// The sockets of a [`ThreadDevice`]: each one's type and endpoints.
+/// The sockets of a [`ThreadDevice`]: each one's type, endpoints, socket
+/// options and (for a SUB) subscriptions.
 #[derive(Clone, Debug)]
 struct SocketPlan {
     kind: zmq::SocketType,
     endpoints: Vec<ZmqEndpoint>,
+    options: Option<ZmqOptions>,
+    subscriptions: Vec<Vec<u8>>,
 }
 
 impl SocketPlan {
     fn new(kind: zmq::SocketType) -> Self {
+        Self::with_endpoints(kind, Vec::new())
+    }
+
+    fn with_endpoints(kind: zmq::SocketType, endpoints: Vec<ZmqEndpoint>) -> Self {
         SocketPlan {
             kind,
-            endpoints: Vec::new(),
+            endpoints,
+            options: None,
+            subscriptions: Vec::new(),
         }
     }
 
     fn open(&self, factory: &ZmqFactory<ThreadState>) -> Result<ZmqConnection<ThreadState>> {
-        ZmqConnection::new(factory, self.kind, self.endpoints.clone())
+        let options = self.options.clone().unwrap_or_default();
+        let conn =
+            ZmqConnection::with_options(factory, self.kind, self.endpoints.clone(), &options)?;
+        for prefix in &self.subscriptions {
+            conn.with_socket(|socket| socket.set_subscribe(prefix))?
+                .map_err(|e| Error::Device {
+                    reason: format!("subscribe {conn:?} to {}: {e}", bytes_repr(prefix)),
+                })?;
+        }
+        Ok(conn)
     }
 }
 
@@ -811,6 +838,8 @@ impl SocketPlan {
 pub struct ThreadDevice {
     frontend: SocketPlan,
     backend: SocketPlan,
+    /// One socket as both sides (pyzmq's `out_type` -1).
+    echo: bool,
     capture: Option<SocketPlan>,
     control: Option<SocketPlan>,
     monitor: Option<(SocketPlan, Vec<u8>, Vec<u8>)>,
@@ -835,6 +864,7 @@ impl ThreadDevice {
         ThreadDevice {
             frontend: SocketPlan::new(in_type),
             backend: SocketPlan::new(out_type),
+            echo: false,
             capture: None,
             control: None,
             monitor: None,
@@ -846,6 +876,62 @@ impl ThreadDevice {
     pub fn of_type(device_type: DeviceType) -> Self {
         let (in_type, out_type) = device_type.socket_types();
         Self::new(in_type, out_type)
+    }
+
+    /// A device with one socket of `kind` as both sides, sending each
+    /// message back where it came from (pyzmq's `ThreadDevice(type,
+    /// in_type, -1)`; a REP echo server). `bind_out`, `connect_out`,
+    /// `options_out` and `subscribe_out` apply to that one socket too.
+    ///
+    /// ```
+    /// use tx0mq_connections::{ThreadDevice, ZmqConnection, ZmqEndpoint, ZmqFactory};
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().handle_signals(false).build()?;
+    /// let factory = ZmqFactory::new(&reactor)?;
+    /// let mut echo = ThreadDevice::echo(zmq::REP);
+    /// echo.bind_in("inproc://doc-thread-echo");
+    /// echo.start(&factory)?;
+    /// let socket = factory.context()?.socket(zmq::REQ)?;
+    /// socket.connect("inproc://doc-thread-echo")?;
+    /// socket.send("ping", 0)?;
+    /// assert_eq!(socket.recv_bytes(0)?, b"ping");
+    /// echo.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn echo(kind: zmq::SocketType) -> Self {
+        let mut device = Self::new(kind, kind);
+        device.echo = true;
+        device
+    }
+
+    /// Socket options for the frontend (pyzmq's `setsockopt_in`), applied
+    /// before it binds or connects.
+    pub fn options_in(&mut self, options: &ZmqOptions) -> &mut Self {
+        self.frontend.options = Some(options.clone());
+        self
+    }
+
+    /// Socket options for the backend (pyzmq's `setsockopt_out`), applied
+    /// before it binds or connects.
+    pub fn options_out(&mut self, options: &ZmqOptions) -> &mut Self {
+        self.backend.options = Some(options.clone());
+        self
+    }
+
+    /// Subscribes a SUB frontend to messages starting with `prefix`
+    /// (pyzmq's `setsockopt_in(zmq.SUBSCRIBE, prefix)`; `b""` is
+    /// everything). Starting fails if the frontend is not a SUB.
+    pub fn subscribe_in(&mut self, prefix: impl AsRef<[u8]>) -> &mut Self {
+        self.frontend.subscriptions.push(prefix.as_ref().to_vec());
+        self
+    }
+
+    /// Subscribes a SUB backend (pyzmq's `setsockopt_out(zmq.SUBSCRIBE,
+    /// prefix)`).
+    pub fn subscribe_out(&mut self, prefix: impl AsRef<[u8]>) -> &mut Self {
+        self.backend.subscriptions.push(prefix.as_ref().to_vec());
+        self
     }
 
     /// Binds the frontend to `address` (pyzmq's `bind_in`).
@@ -875,20 +961,14 @@ impl ThreadDevice {
     /// Adds a capture of `kind` on `endpoints` (pyzmq's `ThreadProxy`
     /// with `bind_mon`/`connect_mon`).
     pub fn capture(&mut self, kind: zmq::SocketType, endpoints: &[ZmqEndpoint]) -> &mut Self {
-        self.capture = Some(SocketPlan {
-            kind,
-            endpoints: endpoints.to_vec(),
-        });
+        self.capture = Some(SocketPlan::with_endpoints(kind, endpoints.to_vec()));
         self
     }
 
     /// Adds a control of `kind` (REP or PAIR) on `endpoints` (pyzmq's
     /// `ThreadProxySteerable` with `bind_ctrl`/`connect_ctrl`).
     pub fn control(&mut self, kind: zmq::SocketType, endpoints: &[ZmqEndpoint]) -> &mut Self {
-        self.control = Some(SocketPlan {
-            kind,
-            endpoints: endpoints.to_vec(),
-        });
+        self.control = Some(SocketPlan::with_endpoints(kind, endpoints.to_vec()));
         self
     }
 
@@ -901,10 +981,7 @@ impl ThreadDevice {
         out_prefix: &[u8],
     ) -> &mut Self {
         self.monitor = Some((
-            SocketPlan {
-                kind: zmq::PUB,
-                endpoints: endpoints.to_vec(),
-            },
+            SocketPlan::with_endpoints(zmq::PUB, endpoints.to_vec()),
             in_prefix.to_vec(),
             out_prefix.to_vec(),
         ));
@@ -928,7 +1005,17 @@ impl ThreadDevice {
             });
         }
         let context = factory.context()?;
-        let (frontend, backend) = (self.frontend.clone(), self.backend.clone());
+        let (mut frontend, mut backend) = (self.frontend.clone(), self.backend.clone());
+        let echo = self.echo;
+        if echo {
+            // One socket: the backend's endpoints, options and
+            // subscriptions are the frontend's too.
+            frontend.endpoints.append(&mut backend.endpoints);
+            frontend.subscriptions.append(&mut backend.subscriptions);
+            if backend.options.is_some() {
+                frontend.options = backend.options.take();
+            }
+        }
         let (capture, control, monitor) = (
             self.capture.clone(),
             self.control.clone(),
@@ -942,7 +1029,13 @@ impl ThreadDevice {
                 .build()?;
             let factory = ZmqFactory::with_context(&reactor, context);
             factory.register_for_shutdown();
-            let mut builder = Device::builder(&frontend.open(&factory)?, &backend.open(&factory)?);
+            let front = frontend.open(&factory)?;
+            let back = if echo {
+                front.clone()
+            } else {
+                backend.open(&factory)?
+            };
+            let mut builder = Device::builder(&front, &back);
             if let Some(plan) = capture {
                 builder = builder.capture(&plan.open(&factory)?);
             }

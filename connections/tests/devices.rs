@@ -483,3 +483,83 @@ fn interop_a_pyzmq_client_reads_our_statistics() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn an_echo_thread_device_answers_each_request_with_itself() {
+    let (_reactor, factory) = reactor();
+    let address = inproc("td-echo");
+    let mut device = ThreadDevice::echo(zmq::REP);
+    device.bind_in(address.clone());
+    device.start(&factory).expect("start the echo device");
+    let req = peer(&factory, zmq::REQ, &address);
+    req.set_rcvtimeo(30_000).expect("rcvtimeo");
+    for i in 0..10 {
+        req.send(format!("ping {i}").as_str(), 0).expect("send");
+        assert_eq!(
+            req.recv_bytes(0).expect("its echo"),
+            format!("ping {i}").into_bytes()
+        );
+    }
+    let stats = device.statistics().expect("its statistics");
+    // One socket as both sides: in on the frontend, out on the backend, as
+    // zmq_proxy(socket, socket) counts them.
+    assert_eq!(stats.frontend.messages_in, 10);
+    assert_eq!(stats.backend.messages_out, 10);
+    assert_eq!(stats.backend.messages_in, 0);
+    device.stop().expect("stop");
+}
+
+#[test]
+fn a_thread_device_applies_its_subscriptions_and_socket_options() {
+    // pyzmq's heartbeat heart: a SUB frontend subscribed to everything, a
+    // DEALER backend with an identity, forwarding a PUB's pings to a ROUTER.
+    let (_reactor, factory) = reactor();
+    let (pings, pongs) = (inproc("td-pings"), inproc("td-pongs"));
+    let publisher = peer(&factory, zmq::PUB, "inproc://td-unused-pub");
+    publisher.bind(&pings).expect("bind the PUB");
+    let router = factory
+        .context()
+        .expect("the context")
+        .socket(zmq::ROUTER)
+        .expect("router");
+    router.bind(&pongs).expect("bind the ROUTER");
+    router.set_rcvtimeo(200).expect("rcvtimeo");
+
+    let mut device = ThreadDevice::new(zmq::SUB, zmq::DEALER);
+    device
+        .connect_in(pings)
+        .subscribe_in(b"")
+        .connect_out(pongs)
+        .options_out(&ZmqOptions::new().identity(b"heart-1"));
+    device.start(&factory).expect("start the device");
+
+    // The subscription reaches the PUB asynchronously: ping until one
+    // arrives, within the step.
+    let deadline = Instant::now() + STEP;
+    let got = loop {
+        publisher.send("ping", 0).expect("publish");
+        if let Ok(frames) = router.recv_multipart(0) {
+            break frames;
+        }
+        assert!(Instant::now() < deadline, "no ping through the device");
+    };
+    assert_eq!(got, vec![b"heart-1".to_vec(), b"ping".to_vec()]);
+    device.stop().expect("stop");
+}
+
+#[test]
+fn a_thread_device_refuses_a_subscription_on_a_socket_that_is_not_sub() {
+    let (_reactor, factory) = reactor();
+    let mut device = ThreadDevice::new(zmq::PULL, zmq::PUSH);
+    device
+        .bind_in(inproc("td-badsub-in"))
+        .bind_out(inproc("td-badsub-out"))
+        .subscribe_in(b"x");
+    let error = device.start(&factory).expect_err("a PULL cannot subscribe");
+    let text = error.to_string();
+    assert!(
+        text.contains("subscribe") && text.contains("PULL"),
+        "{text}"
+    );
+    assert!(!device.is_running());
+}
