@@ -487,7 +487,12 @@ impl PubLogHandler {
 
     /// The topic and text pyzmq's handler would publish for `record`.
     pub fn format(&self, record: &Record<'_>) -> (String, String) {
-        let level = PyLevel::from(record.level());
+        self.format_at(PyLevel::from(record.level()), record)
+    }
+
+    /// [`format`](Self::format) at Python's `level` rather than the
+    /// record's own.
+    pub fn format_at(&self, level: PyLevel, record: &Record<'_>) -> (String, String) {
         let message = record.args().to_string();
         let (subtopic, message) = match self.subtopic {
             Subtopic::Message => match message.split_once("::") {
@@ -522,14 +527,39 @@ impl Log for PubLogHandler {
     /// thread, without waiting: a full queue drops it (and counts it), and
     /// a record logged from inside the handler is skipped (and counted).
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        self.log_at(PyLevel::from(record.level()), record);
+    }
+
+    fn flush(&self) {}
+}
+
+impl PubLogHandler {
+    /// Publishes `record` at Python's `level` instead of the record's own:
+    /// for `CRITICAL`, which Rust's levels lack (pyzmq's
+    /// `logger.critical(...)`). Otherwise as [`Log::log`]: never waits, and
+    /// drops (counting) when the queue is full.
+    ///
+    /// ```
+    /// # use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPubConnection};
+    /// use tx0mq_connections::log_handler::{PubLogHandler, PyLevel};
+    /// # let reactor = tx0mq_reactor::Reactor::builder().handle_signals(false).build()?;
+    /// # let factory = ZmqFactory::new(&reactor)?;
+    /// # let publisher = ZmqPubConnection::new(&factory, ZmqEndpoint::bind("inproc://doc-critical"))?;
+    /// let handler = PubLogHandler::new(&publisher)?;
+    /// let record = log::Record::builder().args(format_args!("disk on fire")).build();
+    /// handler.log_at(PyLevel::Critical, &record);
+    /// assert_eq!(handler.format_at(PyLevel::Critical, &record).0, "CRITICAL");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn log_at(&self, level: PyLevel, record: &Record<'_>) {
+        if level.to_log() > self.level {
             return;
         }
         let Some(_busy) = Busy::enter() else {
             self.counters.reentrant.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let (topic, text) = self.format(record);
+        let (topic, text) = self.format_at(level, record);
         if self
             .queue
             .try_send((topic.into_bytes(), text.into_bytes()))
@@ -541,8 +571,6 @@ impl Log for PubLogHandler {
             self.counters.wake_pending.store(false, Ordering::SeqCst);
         }
     }
-
-    fn flush(&self) {}
 }
 
 /// A record as a pyzmq `PUBHandler` (or ours) publishes it, parsed: what a
