@@ -34,8 +34,8 @@
 //! starting logger at 4242 with level=20
 //! starting logger at 4243 with level=10
 //! INFO:root:Hello from 4242!
-//! DEBUG:root:DEBUG zmqlogger.rs:210 - Hello from 4243!
-//! ERROR:root:ERROR zmqlogger.rs:210 - Hello from 4242! - None
+//! DEBUG:root:DEBUG zmqlogger.rs:206 - Hello from 4243!
+//! ERROR:root:ERROR zmqlogger.rs:206 - Hello from 4242! - None
 //! ```
 //!
 //! The arguments are the original's: `n` (workers, default 2) and `port`
