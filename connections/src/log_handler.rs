@@ -293,7 +293,10 @@ impl Drain {
                     self.publish(entry);
                     sent += 1;
                 }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => break,
+                // The handler is gone and its records are out: forget the
+                // drain (and its handle on the connection).
+                Err(TryRecvError::Disconnected) => return false,
             }
         }
         let dropped = self.counters.dropped.load(Ordering::Relaxed);
@@ -375,6 +378,16 @@ impl fmt::Debug for PubLogHandler {
             .field("subtopic", &self.subtopic)
             .field("counters", &self.counters)
             .finish()
+    }
+}
+
+impl Drop for PubLogHandler {
+    /// Wakes the reactor thread once more, so that it publishes what is
+    /// still queued and then forgets this handler.
+    fn drop(&mut self) {
+        if !self.counters.wake_pending.swap(true, Ordering::SeqCst) && !(self.wake)() {
+            self.counters.wake_pending.store(false, Ordering::SeqCst);
+        }
     }
 }
 

@@ -197,6 +197,28 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
     factory.shutdown();
 }
 
+#[test]
+fn what_is_queued_when_the_handler_is_dropped_is_still_published() {
+    let r = reactor();
+    let factory = ZmqFactory::new(&r).unwrap();
+    let address = tx0mq_test_support::net::inproc("log-drop");
+    let publisher = ZmqPubConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let (_sub, got) = subscriber(&factory, ZmqEndpoint::connect(&address));
+    joined(&r, &publisher, &got);
+    let handler = PubLogHandler::new(&publisher).unwrap();
+    let stats = handler.stats();
+    std::thread::spawn(move || {
+        for i in 0..3 {
+            log_at(&handler, Level::Info, format_args!("last words {i}"));
+        }
+    })
+    .join()
+    .unwrap();
+    iterate_until_cond(&r, "three records", || got.lock().unwrap().len() == 3);
+    assert_eq!((stats.published(), stats.dropped()), (3, 0));
+    factory.shutdown();
+}
+
 /// Logs from inside its own `Display`: a record formatted by the handler
 /// logs another, which must be skipped, not handled again.
 struct Noisy;
