@@ -275,3 +275,60 @@ async fn check(
 fn main() -> ExitCode {
     pyport::main(run)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_array_round_trips_in_pyzmqs_two_frames() {
+        let a = Array {
+            dtype: "float64".into(),
+            shape: vec![2, 2],
+            data: vec![1.0, -2.5, 0.0, 4.0],
+        };
+        let frames = ArrayFrames.encode(&a).unwrap();
+        assert_eq!(&frames[0][..], br#"{"dtype":"float64","shape":[2,2]}"#);
+        assert_eq!(&frames[1][..8], &1.0f64.to_le_bytes());
+        assert_eq!(ArrayFrames.decode(&frames).unwrap(), a);
+    }
+
+    #[test]
+    fn pyzmqs_metadata_with_spaces_decodes() {
+        let frames = [
+            Frame::from(&br#"{"dtype": "float64", "shape": [1]}"#[..]),
+            Frame::from(&2.0f64.to_le_bytes()[..]),
+        ];
+        assert_eq!(ArrayFrames.decode(&frames).unwrap().data, [2.0]);
+    }
+
+    #[test]
+    fn a_bad_array_is_refused_saying_why() {
+        let meta = |text: &str| Frame::from(text.as_bytes());
+        let e = ArrayFrames
+            .decode(&[
+                meta(r#"{"dtype":"float64","shape":[3]}"#),
+                Frame::from(&[0u8; 16][..]),
+            ])
+            .unwrap_err();
+        assert!(e.to_string().contains("needs 3 float64s"), "{e}");
+        let e = ArrayFrames
+            .decode(&[
+                meta(r#"{"dtype":"int8","shape":[1]}"#),
+                Frame::from(&[0u8][..]),
+            ])
+            .unwrap_err();
+        assert!(e.to_string().contains("int8"), "{e}");
+        assert!(ArrayFrames.decode(&[meta("{}")]).is_err());
+    }
+
+    #[test]
+    fn the_zipped_pickle_round_trips_and_refuses_what_is_not_zlib() {
+        let a = Array::ones(vec![3, 4]);
+        let frames = ZippedPickle.encode(&a).unwrap();
+        let back: Array = ZippedPickle.decode(&frames).unwrap();
+        assert_eq!(back, a);
+        let e = Codec::<Array>::decode(&ZippedPickle, &[Frame::from(&b"plain"[..])]).unwrap_err();
+        assert!(e.to_string().contains("not zlib data"), "{e}");
+    }
+}
