@@ -32,7 +32,10 @@
 //! reactor thread. [`PubLogHandler::log`] formats the record on the caller's
 //! thread, puts it in a bounded queue without waiting
 //! ([`SyncSender::try_send`]), and wakes the reactor (at most one wake-up is
-//! pending at a time), whose thread publishes what is queued. When the queue
+//! pending at a time; a wake-up is a push onto the reactor's call queue,
+//! under a lock held only for that push), whose thread publishes what is
+//! queued, at most a queue's worth per wake-up so a flood cannot starve the
+//! reactor. When the queue
 //! is full the record is **dropped and counted** ([`PubLogStats::dropped`]),
 //! and the next publish on the reactor thread sends one `WARNING` record
 //! saying how many were dropped so far. Logging never waits for the reactor,
