@@ -117,6 +117,14 @@ pub enum Error {
     },
     /// A reactor error (the reactor was dropped, say).
     Reactor(tx0mq_reactor::Error),
+    /// A codec could not encode a value to send (`send_serialized`,
+    /// `send_json`); nothing was sent.
+    Encode {
+        /// The connection it was for.
+        connection: String,
+        /// What the codec said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -183,6 +191,9 @@ impl fmt::Display for Error {
             ),
             Error::Device { reason } => write!(f, "device: {reason}"),
             Error::Reactor(e) => write!(f, "reactor: {e}"),
+            Error::Encode { connection, source } => {
+                write!(f, "cannot encode a message for {connection}: {source}")
+            }
         }
     }
 }
@@ -194,6 +205,7 @@ impl std::error::Error for Error {
             | Error::Socket { source, .. }
             | Error::Option { source, .. } => Some(source),
             Error::Reactor(e) => Some(e),
+            Error::Encode { source, .. } => Some(&**source),
             _ => None,
         }
     }

@@ -33,6 +33,9 @@
 //! | pyzmq `zmq.proxy`, `zmq.device`, `monitored_queue`, `zmq_proxy_steerable`, `ThreadDevice` | [`Device`] ([`Device::proxy`], [`Device::builder`] with capture, control, monitor), [`ThreadDevice`]; see [`device`] |
 //! | pyzmq `socket.recv_into(buffer)`    | [`Connection::on_recv_into`] (each frame into a buffer the connection owns, as a [`FrameInto`]; no allocation per receive) |
 //! | pyzmq `poller.poll()`, `socket.poll(0)` | [`Connection::events`] (`ZMQ_EVENTS`)                    |
+//! | pyzmq `send_json`, `recv_json`     | [`Connection::send_json`], [`Connection::on_json`] (feature `json`, on by default; see [`serial`]) |
+//! | pyzmq `send_serialized`, `recv_serialized` | [`Connection::send_serialized`], [`Connection::on_serialized`], [`serial::Codec`] |
+//! | pyzmq `zmq.log.handlers.PUBHandler` | [`PubLogHandler`] (a `log::Log`), [`PubLogRecord`] for the subscriber side |
 //! | pyzmq `get_monitor_socket`, `recv_monitor_message` | [`Connection::monitor`], [`Connection::on_monitor`], [`MonitorEvent`]; the protocol's [`peer_connected`](Protocol::peer_connected), [`peer_disconnected`](Protocol::peer_disconnected), [`handshake_failed`](Protocol::handshake_failed) |
 //!
 //! # Example
@@ -105,6 +108,7 @@ mod endpoint;
 mod error;
 mod factory;
 mod frames;
+pub mod log_handler;
 mod monitor;
 mod options;
 mod outbox;
@@ -112,6 +116,7 @@ pub mod pattern;
 mod poll;
 mod recv_into;
 pub mod security;
+pub mod serial;
 mod socket;
 mod stats;
 pub mod stream;
@@ -131,6 +136,7 @@ pub use crate::endpoint::{ZmqEndpoint, ZmqEndpointType};
 pub use crate::error::{Error, Result, ZmqRequestTimeoutError};
 pub use crate::factory::{ZmqFactory, DEFAULT_LINGER};
 pub use crate::frames::{bytes_repr, Frame, IntoFrame, IntoIter, IntoMultipart, Multipart};
+pub use crate::log_handler::{PubLogHandler, PubLogRecord, PyLevel};
 pub use crate::monitor::{Errno, MalformedEvent, MonitorEvent, MonitorEvents, ProtocolError};
 pub use crate::options::{
     ZmqOptions, DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOX_BYTES,
