@@ -1,44 +1,18 @@
 //! `on_recv_into`: each frame received into a buffer the connection owns
 //! (pyzmq's `recv_into`). Each test names what it guarantees.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use tx0mq_connections::{
     multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection, ZmqSubConnection,
 };
 use tx0mq_reactor::Reactor;
+use tx0mq_test_support::alloc::{allocations, Counting};
 use tx0mq_test_support::net::inproc;
 use tx0mq_test_support::reactor::{iterate_until_cond, reactor};
 
-/// Counts the allocations made on the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is passed to the system allocator unchanged; the
-// counter is a thread-local `Cell` touched by no other code.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 /// What a test's callback saw: (bytes that fit, full length, index, more).
 #[derive(Default)]

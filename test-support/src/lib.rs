@@ -11,12 +11,15 @@
 //! - [`reactor`]: reactors that re-raise panics from callbacks, and running
 //!   them with a deadline;
 //! - [`deferred`]: reading a Deferred's outcome;
-//! - [`limits`]: raising the open-file limit for tests with thousands of sockets.
+//! - [`limits`]: raising the open-file limit for tests with thousands of sockets;
+//! - [`alloc`]: counting a thread's allocations, for tests of paths that
+//!   must not allocate per message.
 //!
 //! `docs/TESTING.md` says when to use which.
 
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod curve;
 pub mod deferred;
 pub mod limits;
