@@ -66,10 +66,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                             received.set(received.get() + 1);
                             if received.get() == 2 {
                                 // Wait for everything to finish.
-                                cx.reactor.call_later(settle, |cx| {
-                                    println!("Finished.");
-                                    cx.reactor.stop()
-                                });
+                                poll::finish_after(&mut cx.ctx(), settle);
                             }
                         });
                     }
@@ -82,11 +79,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         outcome(cx, result);
     });
 
-    reactor.run()?;
-    match reactor.access_state(|s| s.failure.take())? {
-        Some(failure) => Err(failure.into()),
-        None => Ok(()),
-    }
+    poll::run(&reactor)
 }
 
 /// Checks what a poll reports for two PAIR sockets (pyzmq's poll/pair.py).

@@ -64,10 +64,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         let result = check("s2", "after recv", cx.conn, none);
                         outcome(&mut cx.ctx(), result);
                         // Wait for everything to finish.
-                        cx.reactor.call_later(settle, |cx| {
-                            println!("Finished.");
-                            cx.reactor.stop()
-                        });
+                        poll::finish_after(&mut cx.ctx(), settle);
                     });
                     Ok(())
                 })();
@@ -78,11 +75,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         outcome(cx, result);
     });
 
-    reactor.run()?;
-    match reactor.access_state(|s| s.failure.take())? {
-        Some(failure) => Err(failure.into()),
-        None => Ok(()),
-    }
+    poll::run(&reactor)
 }
 
 /// Checks what a poll reports for PUB and SUB sockets (pyzmq's

@@ -94,11 +94,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         outcome(cx, result);
     });
 
-    reactor.run()?;
-    match reactor.access_state(|s| s.failure.take())? {
-        Some(failure) => Err(failure.into()),
-        None => Ok(()),
-    }
+    poll::run(&reactor)
 }
 
 /// Checks what a poll reports for REQ and REP sockets (pyzmq's

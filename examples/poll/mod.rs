@@ -4,10 +4,11 @@
 #![allow(dead_code)]
 
 use std::error::Error;
+use std::time::Duration;
 
 use tx0mq::connections::pattern::Pattern;
 use tx0mq::connections::{zmq, Connection};
-use tx0mq::Ctx;
+use tx0mq::{Ctx, Reactor};
 
 /// The reactor's state: the first failed check, if any.
 #[derive(Default)]
@@ -60,5 +61,23 @@ pub fn outcome(cx: &mut Ctx<'_, Checks>, result: Result<(), Box<dyn Error>>) {
             cx.state.failure = Some(e.to_string());
         }
         let _ = cx.reactor.stop();
+    }
+}
+
+/// The originals' last step: wait `settle` for everything to finish, print
+/// `Finished.` and stop.
+pub fn finish_after(cx: &mut Ctx<'_, Checks>, settle: Duration) {
+    cx.reactor.call_later(settle, |cx| {
+        println!("Finished.");
+        cx.reactor.stop()
+    });
+}
+
+/// Runs the checks to their end: the first failed one is the error.
+pub fn run(reactor: &Reactor<Checks>) -> Result<(), Box<dyn Error>> {
+    reactor.run()?;
+    match reactor.access_state(|s| s.failure.take())? {
+        Some(failure) => Err(failure.into()),
+        None => Ok(()),
     }
 }
