@@ -26,7 +26,6 @@
 //! connections, 1000), `--seed`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{zmq, ThreadDevice, ZmqFactory};
@@ -48,11 +47,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .connect_out(&args.pong);
     device.start(&factory)?;
 
-    // Wait for connections.
-    std::thread::sleep(args.settle);
-
-    let mut rng = pyport::Random::from_seed(args.seed);
-    heartbeat::blocking_loop(&mut rng, args.size, args.size, args.rounds);
+    args.work.block(1);
     device.stop()?;
     Ok(())
 }
@@ -67,18 +62,8 @@ struct Args {
     /// The heartbeater's pong endpoint (its ROUTER)
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:5556")]
     pong: String,
-    /// Side of the square matrix multiplied by its transpose
-    #[arg(long, value_name = "N", default_value_t = 2048)]
-    size: usize,
-    /// Stop after this many products (default: run until interrupted)
-    #[arg(long, value_name = "N")]
-    rounds: Option<u64>,
-    /// Wait before the blocking loop, in milliseconds
-    #[arg(long = "settle-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
-    settle: Duration,
-    /// Seed of the random matrix (default: from the clock)
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    work: heartbeat::Work,
 }
 
 fn main() -> ExitCode {

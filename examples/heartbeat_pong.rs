@@ -24,7 +24,6 @@
 //! `--seed`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{zmq, ThreadDevice, ZmqFactory, ZmqOptions};
@@ -45,11 +44,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .bind_in(&args.endpoint);
     device.start(&factory)?;
 
-    // Wait for connections.
-    std::thread::sleep(args.settle);
-
-    let mut rng = pyport::Random::from_seed(args.seed);
-    heartbeat::blocking_loop(&mut rng, args.size, 2 * args.size, args.rounds);
+    args.work.block(2);
     device.stop()?;
     Ok(())
 }
@@ -61,18 +56,8 @@ struct Args {
     /// Endpoint the REP socket binds
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp://127.0.0.1:10111")]
     endpoint: String,
-    /// Rows of the random matrix (it has twice as many columns)
-    #[arg(long, value_name = "N", default_value_t = 2048)]
-    size: usize,
-    /// Stop after this many products (default: run until interrupted)
-    #[arg(long, value_name = "N")]
-    rounds: Option<u64>,
-    /// Wait before the blocking loop, in milliseconds
-    #[arg(long = "settle-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
-    settle: Duration,
-    /// Seed of the random matrix (default: from the clock)
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    work: heartbeat::Work,
 }
 
 fn main() -> ExitCode {

@@ -4,9 +4,9 @@
 //! random matrix there, a plain product here), and `random.random()`.
 #![allow(dead_code)]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::pyport::Random;
+use crate::pyport::{self, Random};
 
 /// Python's `random.random()`: a float in `[0, 1)`.
 pub fn random(rng: &mut Random) -> f64 {
@@ -47,5 +47,33 @@ pub fn blocking_loop(rng: &mut Random, rows: usize, cols: usize, rounds: Option<
         std::hint::black_box(dot_transpose(&a, rows, cols));
         println!("blocked for {:.3} s", tic.elapsed().as_secs_f64());
         done += 1;
+    }
+}
+
+/// The flags of the blocking work `heartbeat_heart` and `heartbeat_pong`
+/// share.
+#[derive(clap::Args)]
+pub struct Work {
+    /// Rows of the random matrix (square for the heart; twice as many columns for pong)
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    pub size: usize,
+    /// Stop after this many products (default: run until interrupted)
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u64>,
+    /// Wait before the blocking loop, in milliseconds
+    #[arg(long = "settle-ms", value_name = "MS", default_value = "1000", value_parser = pyport::millis)]
+    pub settle: Duration,
+    /// Seed of the random matrix (default: from the clock)
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl Work {
+    /// The originals' main thread: waits for the connections, then runs
+    /// [`blocking_loop`] on a `size` x `widen * size` matrix.
+    pub fn block(&self, widen: usize) {
+        std::thread::sleep(self.settle);
+        let mut rng = Random::from_seed(self.seed);
+        blocking_loop(&mut rng, self.size, widen * self.size, self.rounds);
     }
 }
