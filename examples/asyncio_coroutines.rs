@@ -25,22 +25,16 @@
 //! received.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use tx0mq::connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
-use tx0mq::reactor::sleep;
 use tx0mq::{Failure, Reactor};
 
+mod coroutines;
 mod pyport;
 
-/// `ping()`: prints dots to show the loop is idle.
-async fn ping(reactor: Reactor, every: Duration) -> Result<(), Failure> {
-    loop {
-        sleep(&reactor, every).await?;
-        println!(".");
-    }
-}
+use coroutines::{ping, sender};
 
 /// `receiver()`: prints each message as it comes; stops the reactor after
 /// `messages` of them, if given.
@@ -63,35 +57,20 @@ async fn receiver(
     Ok(())
 }
 
-/// `sender()`: sends the seconds since it started, every `every`.
-async fn sender(reactor: Reactor, push: ZmqPushConnection, every: Duration) -> Result<(), Failure> {
-    let tic = Instant::now();
-    loop {
-        println!("sending");
-        push.send_ready().await?;
-        push.push(pyport::float_repr(tic.elapsed().as_secs_f64()))?;
-        sleep(&reactor, every).await?;
-    }
-}
-
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
     let push = ZmqPushConnection::new(&factory, ZmqEndpoint::bind(&args.url))?;
     let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::connect(&args.url))?;
-    for task in [
-        reactor.spawn(ping(reactor.clone(), args.ping)),
-        reactor.spawn(receiver(reactor.clone(), pull, args.messages)),
-        reactor.spawn(sender(reactor.clone(), push, args.send)),
-    ] {
-        task.add_errback(|failure| {
-            eprintln!("coroutine failed: {failure}");
-            Ok(())
-        });
-    }
-    reactor.run()?;
-    Ok(())
+    pyport::run_coroutines(
+        &reactor,
+        [
+            reactor.spawn(ping(reactor.clone(), args.ping)),
+            reactor.spawn(receiver(reactor.clone(), pull, args.messages)),
+            reactor.spawn(sender(reactor.clone(), push, args.send)),
+        ],
+    )
 }
 
 /// Three coroutines in one loop: dots, a PUSH sender, a PULL receiver

@@ -181,19 +181,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!("Command dealer initialized");
 
-    for task in [
-        reactor.spawn(hello_world_pub(shared.clone(), publisher, args.publish)),
-        reactor.spawn(hello_world_sub(sub)),
-        reactor.spawn(lang_changer_router(shared.clone(), rout)),
-        reactor.spawn(lang_changer_dealer(shared, deal, args.deal)),
-    ] {
-        task.add_errback(|failure| {
-            eprintln!("coroutine failed: {failure}");
-            Ok(())
-        });
-    }
-    reactor.run()?;
-    Ok(())
+    pyport::run_coroutines(
+        &reactor,
+        [
+            reactor.spawn(hello_world_pub(shared.clone(), publisher, args.publish)),
+            reactor.spawn(hello_world_sub(sub)),
+            reactor.spawn(lang_changer_router(shared.clone(), rout)),
+            reactor.spawn(lang_changer_dealer(shared, deal, args.deal)),
+        ],
+    )
 }
 
 /// Pub-sub greetings whose language a dealer-router command changes

@@ -87,15 +87,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )?;
         tasks.push(reactor.spawn(client(reactor.clone(), socket, name, args.interval)));
     }
-    for task in tasks {
-        task.add_errback(|failure| {
-            eprintln!("coroutine failed: {failure}");
-            Ok(())
-        });
-    }
     reactor.call_later(args.run, |cx| cx.reactor.stop());
-    reactor.run()?;
-    Ok(())
+    pyport::run_coroutines(&reactor, tasks)
 }
 
 /// Two ROUTER clients talk to a ROUTER server for a second (pyzmq's

@@ -72,17 +72,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &factory,
         ZmqEndpoint::connect(format!("tcp://127.0.0.1:{}", args.port)),
     )?;
-    for task in [
-        reactor.spawn(pushing(reactor.clone(), server, args.interval)),
-        reactor.spawn(pulling(reactor.clone(), client, args.messages)),
-    ] {
-        task.add_errback(|failure| {
-            eprintln!("coroutine failed: {failure}");
-            Ok(())
-        });
-    }
-    reactor.run()?;
-    Ok(())
+    pyport::run_coroutines(
+        &reactor,
+        [
+            reactor.spawn(pushing(reactor.clone(), server, args.interval)),
+            reactor.spawn(pulling(reactor.clone(), client, args.messages)),
+        ],
+    )
 }
 
 /// A PUSH coroutine greets a PULL coroutine every second (pyzmq's

@@ -83,6 +83,23 @@ fn parse<A: Parser>() -> A {
     }
 }
 
+/// Runs the reactor with the coroutines spawned on it (the originals'
+/// `asyncio.run(asyncio.wait([...]))`), printing each one that fails:
+/// `coroutine failed: ...` on stderr, the others go on.
+pub fn run_coroutines(
+    reactor: &tx0mq::Reactor,
+    tasks: impl IntoIterator<Item = tx0mq::Deferred<()>>,
+) -> Result<(), Box<dyn Error>> {
+    for task in tasks {
+        task.add_errback(|failure| {
+            eprintln!("coroutine failed: {failure}");
+            Ok(())
+        });
+    }
+    reactor.run()?;
+    Ok(())
+}
+
 /// A duration flag's value: a whole number of milliseconds (`1000` is one
 /// second). Every duration flag of every example is spelled this way and
 /// named `--*-ms`: `#[arg(long = "delay-ms", value_parser = pyport::millis)]`.
