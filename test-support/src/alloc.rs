@@ -2,14 +2,24 @@
 //! assert a path allocates nothing per message (a deterministic check,
 //! where a timing would be noise).
 //!
-//! The allocator has to be declared in the test binary itself:
+//! The allocator has to be declared in the test binary itself; then
+//! [`allocations`] before and after the code under test:
 //!
-//! ```ignore
-//! #[global_allocator]
-//! static ALLOCATOR: tx0mq_test_support::alloc::Counting = tx0mq_test_support::alloc::Counting;
 //! ```
+//! use tx0mq_test_support::alloc::{allocations, Counting};
 //!
-//! then [`allocations`] before and after the code under test.
+//! #[global_allocator]
+//! static ALLOCATOR: Counting = Counting;
+//!
+//! fn main() {
+//!     let before = allocations();
+//!     let boxed = Box::new(7);
+//!     assert_eq!(allocations() - before, 1);
+//!     let on_the_stack = [7u8; 64];
+//!     assert_eq!(allocations() - before, 1);
+//!     drop((boxed, on_the_stack));
+//! }
+//! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
