@@ -1017,16 +1017,21 @@ impl<S: 'static> Core<S> {
     /// messages. The batch ends only between messages, so a message's
     /// frames all go to the same `deliver`. The socket is not borrowed
     /// while `deliver` runs (it may send, pause or shut down).
+    ///
+    /// `next_index` is the index of the next frame to read, kept by the
+    /// handler: it is advanced before `deliver` runs, so if `deliver`
+    /// panics in the middle of a message, the rest of that message still
+    /// comes with its own indices on the next pass (not as a new message).
     #[inline]
     pub(crate) fn receive_into(
         &self,
         cx: &mut Ctx<'_, S>,
         buffer: &mut [u8],
+        next_index: &mut usize,
         mut deliver: impl FnMut(&mut Ctx<'_, S>, FrameInto<'_>),
     ) -> Option<u64> {
         let epoch = self.epoch.get();
         for _ in 0..BATCH {
-            let mut index = 0;
             let mut bytes = 0;
             loop {
                 let found = match self.socket.borrow().as_ref() {
@@ -1036,15 +1041,16 @@ impl<S: 'static> Core<S> {
                 match found {
                     Ok(FrameIn::Frame { len, more }) => {
                         bytes += len;
+                        let index = *next_index;
+                        *next_index = if more { index + 1 } else { 0 };
                         let copied = len.min(buffer.len());
                         deliver(cx, FrameInto::new(&buffer[..copied], len, index, more));
                         if !more {
                             break;
                         }
-                        index += 1;
                     }
                     // Only the first frame of a message can find nothing.
-                    Ok(FrameIn::Drained) if index == 0 => return Some(self.ops.get()),
+                    Ok(FrameIn::Drained) if *next_index == 0 => return Some(self.ops.get()),
                     Ok(FrameIn::Drained | FrameIn::Nothing) => return None,
                     Err(e) => {
                         log::error!("{}: receive failed: {e}", self.describe());

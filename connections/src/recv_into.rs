@@ -93,6 +93,8 @@ impl fmt::Debug for FrameInto<'_> {
 /// The listener of [`Connection::on_recv_into`]: the buffer and the callback.
 struct OnRecvInto<F> {
     buffer: Box<[u8]>,
+    /// The index of the next frame to read: 0 between messages.
+    next_index: usize,
     f: F,
 }
 
@@ -110,9 +112,11 @@ where
         conn: &Connection<K, S>,
     ) -> Option<Option<u64>> {
         let f = &mut self.f;
-        Some(core.receive_into(cx, &mut self.buffer, |cx, frame| {
-            with_zcx(cx, conn, |zcx| f(zcx, frame).report("on_recv_into"));
-        }))
+        Some(
+            core.receive_into(cx, &mut self.buffer, &mut self.next_index, |cx, frame| {
+                with_zcx(cx, conn, |zcx| f(zcx, frame).report("on_recv_into"));
+            }),
+        )
     }
 }
 
@@ -158,6 +162,7 @@ impl<K: BorrowedFrames, S: 'static> Connection<K, S> {
     {
         self.set_or_warn(OnRecvInto {
             buffer: buffer.into_boxed_slice(),
+            next_index: 0,
             f,
         });
     }

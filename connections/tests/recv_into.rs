@@ -9,7 +9,7 @@ use tx0mq_connections::{
 use tx0mq_reactor::Reactor;
 use tx0mq_test_support::alloc::{allocations, Counting};
 use tx0mq_test_support::net::inproc;
-use tx0mq_test_support::reactor::{iterate_until_cond, reactor};
+use tx0mq_test_support::reactor::{catching_reactor, iterate_until_cond, reactor};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -242,6 +242,47 @@ fn events_reads_zmq_events_without_losing_the_edge() {
     assert!(
         closed.to_string().contains("PAIR"),
         "names the connection: {closed}"
+    );
+    factory.shutdown();
+}
+
+/// A callback that panics in the middle of a message is the user's bug:
+/// the rest of that message still comes with its own indices (not as a new
+/// message starting at 0), and the next message starts at index 0.
+#[test]
+fn a_panic_mid_message_keeps_the_frames_of_the_message_in_step() {
+    let reactor = catching_reactor(Seen::default());
+    let factory = ZmqFactory::new(&reactor).unwrap();
+    let address = inproc("into-panic");
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
+    let mut panicked = false;
+    pull.on_recv_into(vec![0; 8], move |cx, frame| {
+        if frame.bytes() == b"a2" && !panicked {
+            panicked = true;
+            panic!("the user's bug, on the second frame");
+        }
+        cx.state.frames.push((
+            frame.bytes().to_vec(),
+            frame.len(),
+            frame.index(),
+            frame.more(),
+        ));
+    });
+    let push = ZmqPushConnection::new(&factory, ZmqEndpoint::connect(&address)).unwrap();
+    push.push([&b"a1"[..], b"a2", b"a3"]).unwrap();
+    push.push([&b"b1"[..], b"b2"]).unwrap();
+    iterate_until_cond(&reactor, "the frames after the panic", || {
+        reactor.access_state(|s| s.frames.len()).unwrap() == 4
+    });
+    let seen = reactor.access_state(|s| s.frames.clone()).unwrap();
+    assert_eq!(
+        seen,
+        [
+            (b"a1".to_vec(), 2, 0, true),
+            (b"a3".to_vec(), 2, 2, false),
+            (b"b1".to_vec(), 2, 0, true),
+            (b"b2".to_vec(), 2, 1, false),
+        ]
     );
     factory.shutdown();
 }
