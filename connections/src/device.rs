@@ -371,26 +371,26 @@ impl<S: 'static> Inner<S> {
         }
     }
 
-    /// The connections the device writes to, each with its slot in
-    /// `watching`.
-    fn destinations(&self) -> Vec<(usize, &ZmqConnection<S>)> {
-        let mut out = Vec::new();
-        if self.forwards_back {
-            out.push((0, &self.frontend));
-        }
-        if self.forwards_front {
-            out.push((1, &self.backend));
-        }
-        out.extend(self.capture.iter().map(|c| (2, c)));
-        out.extend(self.monitor.iter().map(|m| (3, &m.conn)));
-        out
+    /// The connections the device writes to, by their slot in `watching`
+    /// (an array: this runs after every forwarded message, and allocates
+    /// nothing).
+    fn destinations(&self) -> [Option<&ZmqConnection<S>>; 4] {
+        [
+            Some(&self.frontend).filter(|_| self.forwards_back),
+            Some(&self.backend).filter(|_| self.forwards_front),
+            self.capture.as_ref(),
+            self.monitor.as_ref().map(|m| &m.conn),
+        ]
     }
 
     /// For each destination with a backlog, a task (one at a time) that
     /// waits until its outbox has drained ([`Connection::send_ready`](crate::Connection::send_ready)) and
     /// then updates the sources.
     fn watch_backlogs(self: &Rc<Self>) {
-        for (slot, conn) in self.destinations() {
+        for (slot, conn) in self.destinations().into_iter().enumerate() {
+            let Some(conn) = conn else {
+                continue;
+            };
             if conn.outbox_len() == 0 || self.watching[slot].replace(true) {
                 continue;
             }
