@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tx0mq_test_support::net::TempDir;
+use tx0mq_test_support::net::{free_port, TempDir};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -115,11 +115,9 @@ fn echoserv_echoes_any_bytes() {
 #[test]
 fn echoclient_without_a_server_fails_with_status_1() {
     examples_are_fresh("examples_net", &EXAMPLES);
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
-    let port = closed.to_string();
+    // Nothing listens on a free port (below the ephemeral range, so no
+    // outgoing connection holds it either).
+    let port = free_port().to_string();
     let mut client = Proc::spawn("echoclient", &["--host", "127.0.0.1", "--port", &port]);
     assert_eq!(
         client.line(PATIENCE),

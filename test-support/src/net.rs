@@ -9,14 +9,53 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// chose: the race-free way to a free TCP port.
 pub const TCP_ANY: &str = "tcp://127.0.0.1:*";
 
-/// A free TCP port on 127.0.0.1, bound and released. Another process could
-/// take it in between; good enough for a child process that binds it at
-/// once. Prefer [`TCP_ANY`] where the binding side can report its port.
+/// A free TCP port on 127.0.0.1 that a child process can bind at once.
+/// Prefer [`TCP_ANY`] where the binding side can report its port.
+///
+/// The port is taken from below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), not from it: a port the kernel hands
+/// out for `bind(0)` is one it also hands out as the source port of any
+/// outgoing connection, so between our release and the child's bind, any
+/// test's `connect` could take it. Below the range only an explicit bind
+/// can. Each process starts at its own place in that range and never gives
+/// the same port twice, and a port is given only if 127.0.0.1 and the
+/// wildcard address both bind it now.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (low, high) = ports_below_ephemeral();
+    let span = usize::from(high - low);
+    let start = (std::process::id() as usize).wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = low + offset as u16;
+        if binds(port) {
+            return port;
+        }
+    }
+    // Every port below the range is taken: let the kernel choose.
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// The ports [`free_port`] chooses from: 10000 up to the start of the
+/// ephemeral range (32768 when it cannot be read).
+fn ports_below_ephemeral() -> (u16, u16) {
+    const LOW: u16 = 10_000;
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|&first| first > LOW + 1_000)
+        .unwrap_or(32_768);
+    (LOW, first_ephemeral)
+}
+
+/// Whether both 127.0.0.1 and 0.0.0.0 can bind `port` now (examples bind
+/// either).
+fn binds(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
 }
 
 /// `tcp://127.0.0.1:PORT` on a [`free_port`].
@@ -82,5 +121,37 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_below_the_ephemeral_range() {
+        let (low, high) = ports_below_ephemeral();
+        let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+        let distinct: std::collections::HashSet<u16> = ports.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            ports.len(),
+            "a port was given twice: {ports:?}"
+        );
+        for &port in &ports {
+            assert!(
+                (low..high).contains(&port),
+                "{port} is outside {low}..{high}"
+            );
+        }
+        let last = ports[ports.len() - 1];
+        std::net::TcpListener::bind(("127.0.0.1", last)).expect("the port binds");
+    }
+
+    #[test]
+    fn a_port_someone_listens_on_is_not_given() {
+        let taken = free_port();
+        let _listener = std::net::TcpListener::bind(("127.0.0.1", taken)).expect("bind");
+        assert!(!binds(taken));
     }
 }
