@@ -71,6 +71,13 @@ pub struct ZmqOptions {
     pub(crate) ipv6: Option<bool>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) handshake_ivl: Option<Duration>,
+    pub(crate) sndbuf: Option<i32>,
+    pub(crate) rcvbuf: Option<i32>,
+    pub(crate) tos: Option<i32>,
+    pub(crate) backlog: Option<i32>,
+    pub(crate) router_handover: Option<bool>,
+    pub(crate) req_relaxed: Option<bool>,
+    pub(crate) req_correlate: Option<bool>,
     pub(crate) curve_server: Option<bool>,
     pub(crate) curve_publickey: Option<Vec<u8>>,
     pub(crate) curve_secretkey: Option<Vec<u8>>,
@@ -208,6 +215,47 @@ impl ZmqOptions {
     /// Maximum time for the ZMTP handshake (`ZMQ_HANDSHAKE_IVL`).
     pub fn handshake_ivl(mut self, ivl: Duration) -> Self {
         self.handshake_ivl = Some(ivl);
+        self
+    }
+    /// The kernel's send buffer for each TCP connection, in bytes
+    /// (`ZMQ_SNDBUF`; 0 or -1 keeps the system's default).
+    pub fn sndbuf(mut self, bytes: i32) -> Self {
+        self.sndbuf = Some(bytes);
+        self
+    }
+    /// The kernel's receive buffer for each TCP connection, in bytes
+    /// (`ZMQ_RCVBUF`; 0 or -1 keeps the system's default).
+    pub fn rcvbuf(mut self, bytes: i32) -> Self {
+        self.rcvbuf = Some(bytes);
+        self
+    }
+    /// The IP type-of-service byte of outgoing packets (`ZMQ_TOS`, DSCP).
+    pub fn tos(mut self, tos: i32) -> Self {
+        self.tos = Some(tos);
+        self
+    }
+    /// How many TCP connections may wait to be accepted on a bound
+    /// endpoint (`ZMQ_BACKLOG`; libzmq's default is 100).
+    pub fn backlog(mut self, connections: i32) -> Self {
+        self.backlog = Some(connections);
+        self
+    }
+    /// ROUTER: a new peer with the routing id of a connected one takes
+    /// over that id, instead of being refused (`ZMQ_ROUTER_HANDOVER`).
+    pub fn router_handover(mut self, on: bool) -> Self {
+        self.router_handover = Some(on);
+        self
+    }
+    /// REQ: allow a new request before the reply to the last one came
+    /// (`ZMQ_REQ_RELAXED`; use with [`req_correlate`](Self::req_correlate)).
+    pub fn req_relaxed(mut self, on: bool) -> Self {
+        self.req_relaxed = Some(on);
+        self
+    }
+    /// REQ: tag each request, and drop replies that do not answer the last
+    /// one (`ZMQ_REQ_CORRELATE`).
+    pub fn req_correlate(mut self, on: bool) -> Self {
+        self.req_correlate = Some(on);
         self
     }
     /// Act as a CURVE server with this secret key (`ZMQ_CURVE_SERVER`,
@@ -473,6 +521,27 @@ impl ZmqOptions {
         }
         if let Some(v) = self.handshake_ivl {
             check("handshake_ivl", socket.set_handshake_ivl(millis(v)))?;
+        }
+        if let Some(v) = self.sndbuf {
+            check("sndbuf", socket.set_sndbuf(v))?;
+        }
+        if let Some(v) = self.rcvbuf {
+            check("rcvbuf", socket.set_rcvbuf(v))?;
+        }
+        if let Some(v) = self.tos {
+            check("tos", socket.set_tos(v))?;
+        }
+        if let Some(v) = self.backlog {
+            check("backlog", socket.set_backlog(v))?;
+        }
+        if let Some(v) = self.router_handover {
+            check("router_handover", socket.set_router_handover(v))?;
+        }
+        if let Some(v) = self.req_relaxed {
+            check("req_relaxed", socket.set_req_relaxed(v))?;
+        }
+        if let Some(v) = self.req_correlate {
+            check("req_correlate", socket.set_req_correlate(v))?;
         }
         self.apply_curve(socket, connection, &check)?;
         if let Some(v) = self.plain_server {

@@ -1,0 +1,211 @@
+//! Socket options: each one set in `ZmqOptions` is on the socket when the
+//! constructor returns (so before any bind or connect), read back with
+//! libzmq's getters; and the defaults this crate chooses over libzmq's.
+
+use std::time::{Duration, Instant};
+
+use tx0mq_connections::{
+    ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection,
+    DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE,
+};
+use tx0mq_test_support::net::{inproc, TCP_ANY};
+use tx0mq_test_support::reactor::{iterate_until, iterate_until_cond, reactor};
+
+/// A libzmq getter, its result widened to `i64`.
+type Getter = fn(&zmq::Socket) -> zmq::Result<i64>;
+
+/// What a getter reads off the connection's socket.
+fn read(conn: &ZmqConnection<()>, get: impl FnOnce(&zmq::Socket) -> zmq::Result<i64>) -> i64 {
+    conn.with_socket(get)
+        .expect("the connection is open")
+        .expect("libzmq answers the getter")
+}
+
+#[test]
+fn every_integer_option_is_on_the_socket_before_it_binds() {
+    let reactor = reactor(());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let options = ZmqOptions::new()
+        .sndhwm(11)
+        .rcvhwm(12)
+        .linger(Duration::from_millis(13))
+        .reconnect_ivl(Duration::from_millis(140))
+        .reconnect_ivl_max(Duration::from_millis(1500))
+        .tcp_keepalive(1, 5, 60, 7)
+        .heartbeat(Duration::from_millis(800), Duration::from_millis(2400))
+        .heartbeat_ttl(Duration::from_millis(9000))
+        .connect_timeout(Duration::from_millis(1700))
+        .handshake_ivl(Duration::from_millis(1800))
+        .maxmsgsize(1 << 20)
+        .sndbuf(1 << 17)
+        .rcvbuf(1 << 18)
+        .tos(0x28)
+        .backlog(17)
+        .identity(b"who");
+    let conn = ZmqConnection::with_options(
+        &factory,
+        zmq::DEALER,
+        ZmqEndpoint::bind(inproc("options")),
+        &options,
+    )
+    .expect("every option is accepted");
+    let expected: [(&str, i64, Getter); 18] = [
+        ("sndhwm", 11, |s| s.get_sndhwm().map(i64::from)),
+        ("rcvhwm", 12, |s| s.get_rcvhwm().map(i64::from)),
+        ("linger", 13, |s| s.get_linger().map(i64::from)),
+        ("reconnect_ivl", 140, |s| {
+            s.get_reconnect_ivl().map(i64::from)
+        }),
+        ("reconnect_ivl_max", 1500, |s| {
+            s.get_reconnect_ivl_max().map(i64::from)
+        }),
+        ("tcp_keepalive", 1, |s| s.get_tcp_keepalive().map(i64::from)),
+        ("tcp_keepalive_cnt", 5, |s| {
+            s.get_tcp_keepalive_cnt().map(i64::from)
+        }),
+        ("tcp_keepalive_idle", 60, |s| {
+            s.get_tcp_keepalive_idle().map(i64::from)
+        }),
+        ("tcp_keepalive_intvl", 7, |s| {
+            s.get_tcp_keepalive_intvl().map(i64::from)
+        }),
+        ("heartbeat_ivl", 800, |s| {
+            s.get_heartbeat_ivl().map(i64::from)
+        }),
+        ("heartbeat_timeout", 2400, |s| {
+            s.get_heartbeat_timeout().map(i64::from)
+        }),
+        ("heartbeat_ttl", 9000, |s| {
+            s.get_heartbeat_ttl().map(i64::from)
+        }),
+        ("connect_timeout", 1700, |s| {
+            s.get_connect_timeout().map(i64::from)
+        }),
+        ("handshake_ivl", 1800, |s| {
+            s.get_handshake_ivl().map(i64::from)
+        }),
+        ("maxmsgsize", 1 << 20, |s| s.get_maxmsgsize()),
+        ("sndbuf", 1 << 17, |s| s.get_sndbuf().map(i64::from)),
+        ("rcvbuf", 1 << 18, |s| s.get_rcvbuf().map(i64::from)),
+        ("tos", 0x28, |s| s.get_tos().map(i64::from)),
+    ];
+    for (name, value, get) in expected {
+        assert_eq!(read(&conn, get), value, "option {name}");
+    }
+    assert_eq!(
+        read(&conn, |s| s.get_backlog().map(i64::from)),
+        17,
+        "backlog"
+    );
+    assert_eq!(
+        conn.with_socket(|s| s.get_identity())
+            .expect("open")
+            .expect("identity"),
+        b"who"
+    );
+    factory.shutdown();
+}
+
+#[test]
+fn unset_options_keep_this_crates_defaults() {
+    let reactor = reactor(());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let conn = ZmqConnection::new(&factory, zmq::PUSH, ZmqEndpoint::bind(inproc("defaults")))
+        .expect("connection");
+    let hwm = i64::from(DEFAULT_HIGH_WATER_MARK);
+    assert_eq!(read(&conn, |s| s.get_sndhwm().map(i64::from)), hwm);
+    assert_eq!(read(&conn, |s| s.get_rcvhwm().map(i64::from)), hwm);
+    assert_eq!(
+        read(&conn, |s| s.get_maxmsgsize()),
+        DEFAULT_MAX_MESSAGE_SIZE
+    );
+    // libzmq's own defaults where this crate sets nothing.
+    assert_eq!(read(&conn, |s| s.get_backlog().map(i64::from)), 100);
+    assert_eq!(read(&conn, |s| s.get_tos().map(i64::from)), 0);
+    factory.shutdown();
+}
+
+/// libzmq has no getter for `ZMQ_ROUTER_HANDOVER`: the option is shown by
+/// what it does. A second peer with a connected peer's routing id is
+/// refused without it, and takes the id over with it.
+#[test]
+fn router_handover_gives_a_taken_routing_id_to_the_new_peer() {
+    let ctx = zmq::Context::new();
+    for handover in [false, true] {
+        let reactor = reactor(Vec::<Vec<u8>>::new());
+        let factory = ZmqFactory::new(&reactor).expect("factory");
+        let router = ZmqRouterConnection::with_options(
+            &factory,
+            ZmqEndpoint::bind(TCP_ANY),
+            &ZmqOptions::new().router_handover(handover),
+        )
+        .expect("router");
+        router.got_message(|cx, _sender, parts| {
+            cx.state.extend(parts.iter().map(|frame| frame.to_vec()));
+        });
+        let endpoint = router.last_endpoint().expect("endpoint");
+        let dealer = || {
+            let socket = ctx.socket(zmq::DEALER).expect("dealer");
+            socket.set_identity(b"same").expect("identity");
+            socket.set_linger(0).expect("linger");
+            socket.connect(&endpoint).expect("connect");
+            socket
+        };
+        let first = dealer();
+        first.send("from-first", 0).expect("send");
+        iterate_until(&reactor, "the first peer's message", |got| !got.is_empty());
+        let second = dealer();
+        second.send("from-second", 0).expect("send");
+        let arrived = |reactor: &tx0mq_reactor::Reactor<Vec<Vec<u8>>>| {
+            reactor
+                .access_state(|got| got.iter().any(|m| m == b"from-second"))
+                .expect("state")
+        };
+        if handover {
+            iterate_until_cond(&reactor, "the second peer's message", || arrived(&reactor));
+        } else {
+            let until = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < until {
+                reactor.iterate(Duration::from_millis(10)).expect("iterate");
+            }
+            assert!(
+                !arrived(&reactor),
+                "without handover the second peer is refused"
+            );
+        }
+        drop((first, second));
+        factory.shutdown();
+    }
+}
+
+/// `ZMQ_REQ_RELAXED` has no getter either: a raw REQ socket refuses a
+/// second request before the reply without it, and sends it with it.
+#[test]
+fn req_relaxed_lets_a_raw_req_socket_send_again_before_the_reply() {
+    for relaxed in [false, true] {
+        let reactor = reactor(());
+        let factory = ZmqFactory::new(&reactor).expect("factory");
+        let address = inproc("relaxed-req");
+        let _peer = ZmqConnection::new(&factory, zmq::REP, ZmqEndpoint::bind(address.clone()))
+            .expect("rep");
+        let req = ZmqConnection::with_options(
+            &factory,
+            zmq::REQ,
+            ZmqEndpoint::connect(address),
+            &ZmqOptions::new()
+                .req_relaxed(relaxed)
+                .req_correlate(relaxed),
+        )
+        .expect("req");
+        req.send(b"first").expect("the first request");
+        let again = req.send(b"second");
+        match again {
+            Ok(()) => assert!(relaxed, "a strict REQ sent a second request"),
+            Err(e) => {
+                assert!(!relaxed, "a relaxed REQ refused a second request: {e}");
+                assert!(e.to_string().contains("REQ connection"), "{e}");
+            }
+        }
+        factory.shutdown();
+    }
+}
