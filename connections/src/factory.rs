@@ -124,6 +124,24 @@ impl<S: 'static> ZmqFactory<S> {
         ZmqFactory { inner }
     }
 
+    /// The reactor this factory's connections run on (txZMQ's factory
+    /// holds `reactor` as an attribute); `None` once that reactor is gone.
+    ///
+    /// ```
+    /// use tx0mq_connections::ZmqFactory;
+    /// use tx0mq_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let factory = ZmqFactory::new(&reactor)?;
+    /// let again = factory.reactor().expect("the reactor is alive");
+    /// again.call_later(std::time::Duration::ZERO, |cx| cx.reactor.stop());
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reactor(&self) -> Option<Reactor<S>> {
+        self.inner.reactor.upgrade()
+    }
+
     /// The ZeroMQ context, for sockets used outside the reactor (a worker
     /// thread's blocking socket talking to us over `inproc://`, say).
     ///

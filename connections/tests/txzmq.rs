@@ -418,6 +418,18 @@ fn factory_shut_down_by_hand_then_by_the_reactor() {
     assert_eq!(logs::errors(), Vec::<String>::new());
 }
 
+/// txZMQ's factory holds its `reactor`: ours gives it back while it exists,
+/// and `None` once it is dropped (a factory handle does not keep it alive).
+#[test]
+fn factory_gives_back_its_reactor_while_it_exists() {
+    let reactor = reactor(7u32);
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let again = factory.reactor().expect("the reactor is alive");
+    assert_eq!(again.access_state(|n| *n).expect("state"), 7);
+    drop((again, reactor));
+    assert!(factory.reactor().is_none());
+}
+
 /// `test_reactor_shutdown`: stopping the reactor shuts a registered factory
 /// down, and its connections hear why.
 #[test]
