@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+pub(crate) use raw::set_socket_option;
 
 /// libzmq's default for the most sockets one context holds
 /// (`ZMQ_MAX_SOCKETS_DFLT`).
@@ -367,7 +368,8 @@ impl DerefMut for ZmqSocket {
 
 /// The only unsafe code in the crate: the `zmq` crate has no way to set a
 /// context's socket limit, so contexts with other limits are made here,
-/// with libzmq's C API.
+/// with libzmq's C API; nor has it a setter for every socket option, so the
+/// integer options it lacks are set here too.
 #[allow(unsafe_code)]
 mod raw {
     use std::ffi::c_void;
@@ -488,6 +490,31 @@ mod raw {
             STREAM => zmq_sys::ZMQ_STREAM,
         };
         raw as i32
+    }
+
+    /// Sets an integer socket option the `zmq` crate has no setter for.
+    pub(crate) fn set_socket_option(
+        socket: &mut zmq::Socket,
+        option: u32,
+        value: i32,
+    ) -> Result<(), zmq::Error> {
+        let option = i32::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
+        let ptr = socket.as_mut_ptr();
+        // SAFETY: `ptr` is the live socket `socket` owns, borrowed mutably
+        // for the call (no other thread uses it); the value is an `int`
+        // read by libzmq for the length given, during the call only.
+        let rc = unsafe {
+            zmq_sys::zmq_setsockopt(
+                ptr,
+                option,
+                (&value as *const i32).cast::<c_void>(),
+                std::mem::size_of::<i32>(),
+            )
+        };
+        if rc == -1 {
+            return Err(last_error());
+        }
+        Ok(())
     }
 
     fn last_error() -> zmq::Error {

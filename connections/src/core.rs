@@ -259,8 +259,13 @@ impl<S: 'static> Core<S> {
             .reactor
             .upgrade()
             .ok_or(Error::Reactor(tx0mq_reactor::Error::ReactorGone))?;
-        let socket = factory.inner.socket(kind)?;
-        options.apply(&socket, &name, factory.inner.linger())?;
+        // A PUB that libzmq tells to wait (XPUB_NODROP) waits in the outbox.
+        let refused = match (refused, options.xpub_nodrop) {
+            (Refused::Drop, Some(true)) => Refused::Queue,
+            (refused, _) => refused,
+        };
+        let mut socket = factory.inner.socket(kind)?;
+        options.apply(&mut socket, &name, factory.inner.linger())?;
         let fd = socket.get_fd().map_err(|source| Error::Socket {
             context: format!("read ZMQ_FD of the {name}"),
             source,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::context::set_socket_option;
 use crate::error::{Error, Result};
 use crate::security::{require_curve, CurveKey};
 
@@ -67,6 +68,7 @@ pub struct ZmqOptions {
     pub(crate) router_mandatory: Option<bool>,
     pub(crate) probe_router: Option<bool>,
     pub(crate) xpub_verbose: Option<bool>,
+    pub(crate) xpub_nodrop: Option<bool>,
     pub(crate) maxmsgsize: Option<i64>,
     pub(crate) ipv6: Option<bool>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -193,6 +195,16 @@ impl ZmqOptions {
     /// XPUB: pass every subscription up, duplicates included (`ZMQ_XPUB_VERBOSE`).
     pub fn xpub_verbose(mut self, on: bool) -> Self {
         self.xpub_verbose = Some(on);
+        self
+    }
+    /// PUB, XPUB: at a subscriber's high-water mark, make the send wait
+    /// instead of dropping the message (`ZMQ_XPUB_NODROP`). Here the wait
+    /// is the connection's outbox: `publish` keeps returning `Ok`, the
+    /// message is queued and goes out when the subscriber has read enough,
+    /// and a full outbox is [`Error::OutboxFull`]. This makes a lossless
+    /// publisher, at the price that one slow subscriber holds back all.
+    pub fn xpub_nodrop(mut self, on: bool) -> Self {
+        self.xpub_nodrop = Some(on);
         self
     }
     /// Largest inbound message in bytes; a peer that sends a larger one is
@@ -439,7 +451,7 @@ impl ZmqOptions {
 
     pub(crate) fn apply(
         &self,
-        socket: &zmq::Socket,
+        socket: &mut zmq::Socket,
         connection: &str,
         default_linger: Duration,
     ) -> Result<()> {
@@ -510,6 +522,12 @@ impl ZmqOptions {
         }
         if let Some(v) = self.xpub_verbose {
             check("xpub_verbose", socket.set_xpub_verbose(v))?;
+        }
+        if let Some(v) = self.xpub_nodrop {
+            check(
+                "xpub_nodrop",
+                set_socket_option(socket, zmq_sys::ZMQ_XPUB_NODROP, i32::from(v)),
+            )?;
         }
         let maxmsgsize = self.maxmsgsize.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
         check("maxmsgsize", socket.set_maxmsgsize(maxmsgsize))?;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use tx0mq_connections::{
-    ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqRouterConnection,
+    ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection, ZmqRouterConnection,
     DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use tx0mq_test_support::net::{inproc, TCP_ANY};
@@ -208,4 +208,86 @@ fn req_relaxed_lets_a_raw_req_socket_send_again_before_the_reply() {
         }
         factory.shutdown();
     }
+}
+
+/// Publishes `count` numbered 1 KiB messages on a PUB connection to a SUB
+/// that reads only once all are published, with high-water marks of 10 and
+/// small kernel buffers on both sides (so a few dozen messages fill the
+/// way); returns the numbers the SUB received, and the largest outbox the
+/// publisher had.
+fn publish_to_a_late_reader(options: ZmqOptions, count: u32) -> (Vec<u32>, usize) {
+    let reactor = reactor(());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let publisher = ZmqPubConnection::with_options(
+        &factory,
+        ZmqEndpoint::bind(TCP_ANY),
+        &options.high_water_mark(10).sndbuf(4096),
+    )
+    .expect("publisher");
+    let endpoint = publisher.last_endpoint().expect("endpoint");
+    let ctx = factory.context().expect("context");
+    let sub = ctx.socket(zmq::SUB).expect("sub");
+    sub.set_rcvhwm(10).expect("hwm");
+    sub.set_rcvbuf(4096).expect("rcvbuf");
+    sub.set_subscribe(b"").expect("subscribe");
+    sub.connect(&endpoint).expect("connect");
+    // The subscription has arrived once a probe gets through.
+    iterate_until_cond(&reactor, "the subscriber to join", || {
+        publisher.publish(b"probe", b"").expect("probe");
+        reactor.iterate(Duration::from_millis(5)).expect("iterate");
+        sub.recv_bytes(zmq::DONTWAIT).is_ok()
+    });
+    while sub.recv_bytes(zmq::DONTWAIT).is_ok() {}
+    let mut biggest_outbox = 0;
+    let mut message = vec![0u8; 1024];
+    for n in 0..count {
+        message[..4].copy_from_slice(&n.to_be_bytes());
+        publisher.publish(&message, b"").expect("publish");
+        biggest_outbox = biggest_outbox.max(publisher.outbox_len());
+        reactor.iterate(Duration::ZERO).expect("iterate");
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(500) {
+        reactor.iterate(Duration::from_millis(1)).expect("iterate");
+        while let Ok(message) = sub.recv_bytes(zmq::DONTWAIT) {
+            // The frame is tag (empty), separator and message: txZMQ's
+            // framing.
+            if message.len() == 1 + 1024 {
+                let n = <[u8; 4]>::try_from(&message[1..5]).expect("four bytes");
+                got.push(u32::from_be_bytes(n));
+            }
+            quiet_since = Instant::now();
+        }
+        if got.len() == count as usize {
+            break;
+        }
+    }
+    factory.shutdown();
+    (got, biggest_outbox)
+}
+
+/// `ZMQ_XPUB_NODROP` (which libzmq's PUB honours as well): at the
+/// high-water mark the publisher's sends wait in its outbox instead of
+/// being dropped, so a subscriber that reads late still gets every
+/// message, in order. Without it, libzmq drops what does not fit.
+#[test]
+fn xpub_nodrop_makes_a_publisher_wait_for_a_slow_subscriber_instead_of_dropping() {
+    let count = 5_000;
+    let (got, outbox) = publish_to_a_late_reader(ZmqOptions::new().xpub_nodrop(true), count);
+    let expected: Vec<u32> = (0..count).collect();
+    assert!(
+        got == expected,
+        "with nodrop, every message in order: got {} of {count}, first gap after {:?}",
+        got.len(),
+        got.iter().zip(&expected).take_while(|(a, b)| a == b).last()
+    );
+    assert!(
+        outbox > 0,
+        "the outbox held what the subscriber could not take"
+    );
+    let (got, outbox) = publish_to_a_late_reader(ZmqOptions::new(), count);
+    assert!(got.len() < count as usize, "without nodrop libzmq drops");
+    assert_eq!(outbox, 0, "a dropping publisher never waits");
 }

@@ -123,7 +123,8 @@ pub trait Pattern: Clone + 'static {
 
     /// What a send becomes when libzmq refuses it for now (EAGAIN: the
     /// high-water mark, or no peer yet). [`Refused::Queue`] (the default):
-    /// it waits whole in the outbox. PUB says [`Refused::Drop`]; ROUTER,
+    /// it waits whole in the outbox. PUB says [`Refused::Drop`] (a PUB
+    /// with [`xpub_nodrop`](crate::ZmqOptions::xpub_nodrop) queues); ROUTER,
     /// REP and STREAM say [`Refused::Fail`], because their EAGAIN concerns
     /// one peer and a queue would hold every other peer's messages behind it.
     fn when_refused(&self) -> Refused {
