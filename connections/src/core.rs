@@ -1032,6 +1032,7 @@ impl<S: 'static> Core<S> {
         &self,
         cx: &mut Ctx<'_, S>,
         buffer: &mut [u8],
+        scratch: &mut Frame,
         next_index: &mut usize,
         mut deliver: impl FnMut(&mut Ctx<'_, S>, FrameInto<'_>),
     ) -> Option<u64> {
@@ -1040,7 +1041,7 @@ impl<S: 'static> Core<S> {
             let mut bytes = 0;
             loop {
                 let found = match self.socket.borrow().as_ref() {
-                    Some(socket) => socket.recv_frame_into(buffer),
+                    Some(socket) => socket.recv_frame_into(buffer, scratch),
                     None => Ok(FrameIn::Nothing),
                 };
                 match found {

@@ -16,6 +16,7 @@ use tx0mq_reactor::{CallbackResult, Ctx};
 
 use crate::connection::{with_zcx, Connection, Listener, ZmqCtx};
 use crate::core::Core;
+use crate::frames::Frame;
 use crate::pattern::{BorrowedFrames, Pattern};
 
 /// One frame received into the connection's buffer: the bytes that fit,
@@ -93,6 +94,9 @@ impl fmt::Debug for FrameInto<'_> {
 /// The listener of [`Connection::on_recv_into`]: the buffer and the callback.
 struct OnRecvInto<F> {
     buffer: Box<[u8]>,
+    /// The message libzmq receives each frame into before it is copied to
+    /// `buffer`: one `zmq_msg_t`, reused.
+    scratch: Frame,
     /// The index of the next frame to read: 0 between messages.
     next_index: usize,
     f: F,
@@ -112,11 +116,15 @@ where
         conn: &Connection<K, S>,
     ) -> Option<Option<u64>> {
         let f = &mut self.f;
-        Some(
-            core.receive_into(cx, &mut self.buffer, &mut self.next_index, |cx, frame| {
+        Some(core.receive_into(
+            cx,
+            &mut self.buffer,
+            &mut self.scratch,
+            &mut self.next_index,
+            |cx, frame| {
                 with_zcx(cx, conn, |zcx| f(zcx, frame).report("on_recv_into"));
-            }),
-        )
+            },
+        ))
     }
 }
 
@@ -162,6 +170,7 @@ impl<K: BorrowedFrames, S: 'static> Connection<K, S> {
     {
         self.set_or_warn(OnRecvInto {
             buffer: buffer.into_boxed_slice(),
+            scratch: Frame::new(),
             next_index: 0,
             f,
         });

@@ -131,23 +131,37 @@ impl Socket {
 }
 
 impl Socket {
-    /// One non-blocking receive of **one frame** into `buffer` (libzmq's
-    /// `zmq_recv`, pyzmq's `recv_into`): no `zmq_msg_t` is kept and nothing
-    /// is allocated on this side. A frame longer than `buffer` is cut, and
+    /// One non-blocking receive of **one frame** into `buffer` (pyzmq's
+    /// `recv_into`), through `scratch`, the caller's reused `zmq_msg_t`:
+    /// nothing is allocated on this side. A frame longer than `buffer` is cut, and
     /// its full length is reported. Between the frames of a message, the
     /// caller calls again (they are already here: atomic delivery).
     #[inline]
-    pub(crate) fn recv_frame_into(&self, buffer: &mut [u8]) -> Result<FrameIn, zmq::Error> {
+    pub(crate) fn recv_frame_into(
+        &self,
+        buffer: &mut [u8],
+        scratch: &mut Frame,
+    ) -> Result<FrameIn, zmq::Error> {
         match self {
             Socket::Zmq(socket) => {
-                let len = match socket.recv_into(buffer, zmq::DONTWAIT) {
-                    Ok(len) => len,
+                // Into the reused `scratch` (libzmq's zmq_msg_recv), then
+                // copied: zmq_recv would init and close a message of its
+                // own, and the MORE flag would take a getsockopt call.
+                match socket.recv(scratch, zmq::DONTWAIT) {
+                    Ok(()) => {}
                     Err(zmq::Error::EAGAIN) => return Ok(FrameIn::Drained),
                     Err(zmq::Error::EFSM) => return Ok(FrameIn::Nothing),
                     Err(e) => return Err(e),
-                };
-                let more = socket.get_rcvmore()?;
-                Ok(FrameIn::Frame { len, more })
+                }
+                let more = scratch.get_more();
+                // One deref: each is two calls into libzmq (data, size).
+                let frame: &[u8] = scratch;
+                let copied = frame.len().min(buffer.len());
+                buffer[..copied].copy_from_slice(&frame[..copied]);
+                Ok(FrameIn::Frame {
+                    len: frame.len(),
+                    more,
+                })
             }
             Socket::Fake(wire) => {
                 let mut partial = wire.partial.borrow_mut();
