@@ -91,6 +91,10 @@ impl fmt::Debug for FrameInto<'_> {
     }
 }
 
+/// The largest frame whose bytes `OnRecvInto::scratch` keeps between
+/// batches.
+const SCRATCH_KEPT: usize = 4096;
+
 /// The listener of [`Connection::on_recv_into`]: the buffer and the callback.
 struct OnRecvInto<F> {
     buffer: Box<[u8]>,
@@ -116,7 +120,7 @@ where
         conn: &Connection<K, S>,
     ) -> Option<Option<u64>> {
         let f = &mut self.f;
-        Some(core.receive_into(
+        let drained = core.receive_into(
             cx,
             &mut self.buffer,
             &mut self.scratch,
@@ -124,7 +128,14 @@ where
             |cx, frame| {
                 with_zcx(cx, conn, |zcx| f(zcx, frame).report("on_recv_into"));
             },
-        ))
+        );
+        // The last frame's bytes stay in `scratch` until the next receive:
+        // a large one is let go now rather than held while the socket is
+        // quiet (one check per batch; small frames live inside the message).
+        if self.scratch.len() > SCRATCH_KEPT {
+            self.scratch = Frame::new();
+        }
+        Some(drained)
     }
 }
 
