@@ -307,8 +307,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .localfe
         .got_message(move |cx, client, parts| s.route_request(cx.state, client, parts, true));
 
-    // Get user to tell us when we can start...
-    println!("Press Enter when all brokers are started: ");
+    // Get user to tell us when we can start... (asked once the reactor
+    // runs, so Ctrl-C at the prompt is already the reactor's clean stop)
+    reactor.call_when_running(|_| println!("Press Enter when all brokers are started: "));
     let prompt = Prompt {
         sockets,
         myself,

@@ -94,7 +94,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sink = ZmqPushConnection::new(&factory, sink)?;
     let vent = Vent { sender, sink };
 
-    println!("Press Enter when the workers are ready: ");
+    // Asked once the reactor runs, so Ctrl-C at the prompt is already the
+    // reactor's clean stop.
+    reactor.call_when_running(|_| println!("Press Enter when the workers are ready: "));
     let prompt = Prompt { vent, sent: false };
     let _stdin = StandardIO::new(&reactor, LineReceiver::new(prompt).delimiter(b"\n"))?;
 

@@ -12,10 +12,9 @@
 //! maps exactly. Every test gives the examples their own free ports (a
 //! Clone server uses three in a row), so tests run in parallel.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use tx0mq_test_support::net::free_port;
+use tx0mq_test_support::net::{free_port, free_ports};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -35,16 +34,7 @@ fn fresh() {
 /// A port P such that P, P+1 and P+2 are free (a Clone server's snapshot,
 /// publisher and collector).
 fn three_ports() -> u16 {
-    loop {
-        let base = free_port();
-        if base > u16::MAX - 3 {
-            continue;
-        }
-        let free = (0..3).all(|i| TcpListener::bind(("0.0.0.0", base + i)).is_ok());
-        if free {
-            return base;
-        }
-    }
+    free_ports(3)
 }
 
 /// Interrupts `proc` (Ctrl-C), waits for it to exit 0, and returns its map

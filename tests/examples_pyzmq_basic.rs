@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tx0mq_test_support::net::free_port;
+use tx0mq_test_support::net::{free_port, free_ports};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -182,12 +182,7 @@ fn poll_pair_names_the_endpoint_it_cannot_bind() {
 
 /// A TCP port whose next port is free too (the sync socket's).
 fn port_pair() -> u16 {
-    loop {
-        let port = free_port();
-        if std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
+    free_ports(2)
 }
 
 #[test]

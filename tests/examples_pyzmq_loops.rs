@@ -12,7 +12,7 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tx0mq_test_support::net::{free_port, TempDir};
+use tx0mq_test_support::net::{free_port, free_ports, TempDir};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -188,7 +188,8 @@ fn asyncio_router_router_peers_talk_until_the_loop_ends() {
 #[test]
 fn asyncio_helloworld_pubsub_dealerrouter_switches_the_language() {
     fresh();
-    let port = free_port().to_string();
+    // The example binds the port and the one after it.
+    let port = free_ports(2).to_string();
     let mut proc = Proc::spawn(
         "asyncio_helloworld_pubsub_dealerrouter",
         &[

@@ -21,15 +21,29 @@ pub const TCP_ANY: &str = "tcp://127.0.0.1:*";
 /// the same port twice, and a port is given only if 127.0.0.1 and the
 /// wildcard address both bind it now.
 pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+/// The first of `count` consecutive free ports (as [`free_port`]), for a
+/// program that takes a base port and uses the ones after it (a Clone
+/// server's three). None of them is given again by this process.
+pub fn free_ports(count: u16) -> u16 {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let (low, high) = ports_below_ephemeral();
     let span = usize::from(high - low);
+    let count = count.max(1);
     let start = (std::process::id() as usize).wrapping_mul(7919) % span;
     for _ in 0..span {
-        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
-        let port = low + offset as u16;
-        if binds(port) {
-            return port;
+        let offset = (start + NEXT.fetch_add(usize::from(count), Ordering::Relaxed)) % span;
+        let Ok(offset) = u16::try_from(offset) else {
+            continue;
+        };
+        let base = low + offset;
+        if u32::from(base) + u32::from(count) > u32::from(high) {
+            continue;
+        }
+        if (base..base + count).all(binds) {
+            return base;
         }
     }
     // Every port below the range is taken: let the kernel choose.
@@ -146,6 +160,17 @@ mod tests {
         }
         let last = ports[ports.len() - 1];
         std::net::TcpListener::bind(("127.0.0.1", last)).expect("the port binds");
+    }
+
+    #[test]
+    fn a_block_of_ports_is_free_and_shares_no_port_with_the_next() {
+        let first = free_ports(3);
+        let next = free_port();
+        assert!((first..first + 3).all(binds));
+        assert!(
+            !(first..first + 3).contains(&next),
+            "{next} is in {first}..+3"
+        );
     }
 
     #[test]
