@@ -799,6 +799,16 @@ impl<S: 'static> Core<S> {
                 again |= more_in || more_out;
             }
         }
+        // A stuck flush waits for the next edge, but every `ZMQ_EVENTS`
+        // read or `recv` after it processed libzmq's commands, perhaps the
+        // one that made room (a PUB with XPUB_NODROP reports POLLOUT
+        // whatever its pipes hold, so POLLOUT cannot tell): that edge is
+        // spent. So the last operation is one more send attempt. If it
+        // fails, any later command signals `ZMQ_FD` afresh; if it moves a
+        // message, look again.
+        if stuck && !again && !self.outbox.borrow().is_empty() && self.flush() {
+            again = true;
+        }
         again
     }
 
