@@ -477,12 +477,37 @@ impl ZmqOptions {
         if let Some(id) = &self.identity {
             check("identity", socket.set_identity(id))?;
         }
-        if let Some(v) = self.rate {
-            check("rate", socket.set_rate(v))?;
+        // Each option that is set, named by its field in errors; durations
+        // in milliseconds.
+        macro_rules! set {
+            ($($field:ident => $setter:ident $(($convert:ident))?),* $(,)?) => {
+                $(if let Some(v) = self.$field {
+                    check(stringify!($field), socket.$setter($($convert)?(v)))?;
+                })*
+            };
         }
-        if let Some(v) = self.recovery_ivl {
-            check("recovery_ivl", socket.set_recovery_ivl(millis(v)))?;
-        }
+        set!(
+            rate => set_rate,
+            recovery_ivl => set_recovery_ivl(millis),
+            reconnect_ivl => set_reconnect_ivl(millis),
+            reconnect_ivl_max => set_reconnect_ivl_max(millis),
+            heartbeat_ttl => set_heartbeat_ttl(millis),
+            immediate => set_immediate,
+            conflate => set_conflate,
+            router_mandatory => set_router_mandatory,
+            router_handover => set_router_handover,
+            probe_router => set_probe_router,
+            xpub_verbose => set_xpub_verbose,
+            req_relaxed => set_req_relaxed,
+            req_correlate => set_req_correlate,
+            ipv6 => set_ipv6,
+            connect_timeout => set_connect_timeout(millis),
+            handshake_ivl => set_handshake_ivl(millis),
+            sndbuf => set_sndbuf,
+            rcvbuf => set_rcvbuf,
+            tos => set_tos,
+            backlog => set_backlog,
+        );
         if let Some((on, count, idle, interval)) = self.tcp_keepalive {
             check("tcp_keepalive", socket.set_tcp_keepalive(on))?;
             check("tcp_keepalive_cnt", socket.set_tcp_keepalive_cnt(count))?;
@@ -492,36 +517,12 @@ impl ZmqOptions {
                 socket.set_tcp_keepalive_intvl(interval),
             )?;
         }
-        if let Some(v) = self.reconnect_ivl {
-            check("reconnect_ivl", socket.set_reconnect_ivl(millis(v)))?;
-        }
-        if let Some(v) = self.reconnect_ivl_max {
-            check("reconnect_ivl_max", socket.set_reconnect_ivl_max(millis(v)))?;
-        }
         if let Some((ivl, timeout)) = self.heartbeat {
             check("heartbeat_ivl", socket.set_heartbeat_ivl(millis(ivl)))?;
             check(
                 "heartbeat_timeout",
                 socket.set_heartbeat_timeout(millis(timeout)),
             )?;
-        }
-        if let Some(v) = self.heartbeat_ttl {
-            check("heartbeat_ttl", socket.set_heartbeat_ttl(millis(v)))?;
-        }
-        if let Some(v) = self.immediate {
-            check("immediate", socket.set_immediate(v))?;
-        }
-        if let Some(v) = self.conflate {
-            check("conflate", socket.set_conflate(v))?;
-        }
-        if let Some(v) = self.router_mandatory {
-            check("router_mandatory", socket.set_router_mandatory(v))?;
-        }
-        if let Some(v) = self.probe_router {
-            check("probe_router", socket.set_probe_router(v))?;
-        }
-        if let Some(v) = self.xpub_verbose {
-            check("xpub_verbose", socket.set_xpub_verbose(v))?;
         }
         if let Some(v) = self.xpub_nodrop {
             check(
@@ -531,40 +532,8 @@ impl ZmqOptions {
         }
         let maxmsgsize = self.maxmsgsize.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
         check("maxmsgsize", socket.set_maxmsgsize(maxmsgsize))?;
-        if let Some(v) = self.ipv6 {
-            check("ipv6", socket.set_ipv6(v))?;
-        }
-        if let Some(v) = self.connect_timeout {
-            check("connect_timeout", socket.set_connect_timeout(millis(v)))?;
-        }
-        if let Some(v) = self.handshake_ivl {
-            check("handshake_ivl", socket.set_handshake_ivl(millis(v)))?;
-        }
-        if let Some(v) = self.sndbuf {
-            check("sndbuf", socket.set_sndbuf(v))?;
-        }
-        if let Some(v) = self.rcvbuf {
-            check("rcvbuf", socket.set_rcvbuf(v))?;
-        }
-        if let Some(v) = self.tos {
-            check("tos", socket.set_tos(v))?;
-        }
-        if let Some(v) = self.backlog {
-            check("backlog", socket.set_backlog(v))?;
-        }
-        if let Some(v) = self.router_handover {
-            check("router_handover", socket.set_router_handover(v))?;
-        }
-        if let Some(v) = self.req_relaxed {
-            check("req_relaxed", socket.set_req_relaxed(v))?;
-        }
-        if let Some(v) = self.req_correlate {
-            check("req_correlate", socket.set_req_correlate(v))?;
-        }
         self.apply_curve(socket, connection, &check)?;
-        if let Some(v) = self.plain_server {
-            check("plain_server", socket.set_plain_server(v))?;
-        }
+        set!(plain_server => set_plain_server);
         if let Some((user, password)) = &self.plain_credentials {
             check("plain_username", socket.set_plain_username(Some(user)))?;
             check("plain_password", socket.set_plain_password(Some(password)))?;

@@ -49,45 +49,32 @@ fn every_integer_option_is_on_the_socket_before_it_binds() {
         &options,
     )
     .expect("every option is accepted");
-    let expected: [(&str, i64, Getter); 18] = [
-        ("sndhwm", 11, |s| s.get_sndhwm().map(i64::from)),
-        ("rcvhwm", 12, |s| s.get_rcvhwm().map(i64::from)),
-        ("linger", 13, |s| s.get_linger().map(i64::from)),
-        ("reconnect_ivl", 140, |s| {
-            s.get_reconnect_ivl().map(i64::from)
-        }),
-        ("reconnect_ivl_max", 1500, |s| {
-            s.get_reconnect_ivl_max().map(i64::from)
-        }),
-        ("tcp_keepalive", 1, |s| s.get_tcp_keepalive().map(i64::from)),
-        ("tcp_keepalive_cnt", 5, |s| {
-            s.get_tcp_keepalive_cnt().map(i64::from)
-        }),
-        ("tcp_keepalive_idle", 60, |s| {
-            s.get_tcp_keepalive_idle().map(i64::from)
-        }),
-        ("tcp_keepalive_intvl", 7, |s| {
-            s.get_tcp_keepalive_intvl().map(i64::from)
-        }),
-        ("heartbeat_ivl", 800, |s| {
-            s.get_heartbeat_ivl().map(i64::from)
-        }),
-        ("heartbeat_timeout", 2400, |s| {
-            s.get_heartbeat_timeout().map(i64::from)
-        }),
-        ("heartbeat_ttl", 9000, |s| {
-            s.get_heartbeat_ttl().map(i64::from)
-        }),
-        ("connect_timeout", 1700, |s| {
-            s.get_connect_timeout().map(i64::from)
-        }),
-        ("handshake_ivl", 1800, |s| {
-            s.get_handshake_ivl().map(i64::from)
-        }),
-        ("maxmsgsize", 1 << 20, |s| s.get_maxmsgsize()),
-        ("sndbuf", 1 << 17, |s| s.get_sndbuf().map(i64::from)),
-        ("rcvbuf", 1 << 18, |s| s.get_rcvbuf().map(i64::from)),
-        ("tos", 0x28, |s| s.get_tos().map(i64::from)),
+    // Each option, the value set above, and libzmq's getter for it.
+    macro_rules! expected {
+        ($(($name:ident, $value:expr, $get:ident)),* $(,)?) => {
+            [$((stringify!($name), $value, (|s| s.$get().map(i64::from)) as Getter)),*]
+        };
+    }
+    let expected = expected![
+        (sndhwm, 11, get_sndhwm),
+        (rcvhwm, 12, get_rcvhwm),
+        (linger, 13, get_linger),
+        (reconnect_ivl, 140, get_reconnect_ivl),
+        (reconnect_ivl_max, 1500, get_reconnect_ivl_max),
+        (tcp_keepalive, 1, get_tcp_keepalive),
+        (tcp_keepalive_cnt, 5, get_tcp_keepalive_cnt),
+        (tcp_keepalive_idle, 60, get_tcp_keepalive_idle),
+        (tcp_keepalive_intvl, 7, get_tcp_keepalive_intvl),
+        (heartbeat_ivl, 800, get_heartbeat_ivl),
+        (heartbeat_timeout, 2400, get_heartbeat_timeout),
+        (heartbeat_ttl, 9000, get_heartbeat_ttl),
+        (connect_timeout, 1700, get_connect_timeout),
+        (handshake_ivl, 1800, get_handshake_ivl),
+        (maxmsgsize, 1 << 20, get_maxmsgsize),
+        (sndbuf, 1 << 17, get_sndbuf),
+        (rcvbuf, 1 << 18, get_rcvbuf),
+        (tos, 0x28, get_tos),
+        (backlog, 17, get_backlog),
     ];
     for (name, value, get) in expected {
         assert_eq!(read(&conn, get), value, "option {name}");
