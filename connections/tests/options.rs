@@ -233,6 +233,19 @@ fn publish_to_a_late_reader(options: ZmqOptions, count: u32) -> (Vec<u32>, usize
         biggest_outbox = biggest_outbox.max(publisher.outbox_len());
         reactor.iterate(Duration::ZERO).expect("iterate");
     }
+    // While the subscriber does not read, the publisher waits without
+    // spinning: the reactor sleeps through its 50 ms polls (a connection
+    // that looked again at once would make each return at once).
+    let idle_until = Instant::now() + Duration::from_millis(300);
+    let mut idle_passes = 0;
+    while Instant::now() < idle_until {
+        reactor.iterate(Duration::from_millis(50)).expect("iterate");
+        idle_passes += 1;
+    }
+    assert!(
+        idle_passes < 100,
+        "{idle_passes} passes in 300 ms: a busy loop"
+    );
     let mut got = Vec::new();
     // Until all arrived, or nothing came for 2 s (a dropping publisher has
     // nothing more to give).
