@@ -87,6 +87,7 @@ pub struct ZmqOptions {
     pub(crate) plain_server: Option<bool>,
     pub(crate) plain_credentials: Option<(String, String)>,
     pub(crate) zap_domain: Option<String>,
+    pub(crate) subscriptions: Vec<Vec<u8>>,
     pub(crate) outbox_limit: Option<usize>,
     pub(crate) count_received_bytes: bool,
     pub(crate) outbox_bytes: Option<usize>,
@@ -336,6 +337,18 @@ impl ZmqOptions {
         self.zap_domain = Some(domain.to_string());
         self
     }
+    /// SUB: subscribe to messages starting with `prefix` (`ZMQ_SUBSCRIBE`;
+    /// `b""` for all) before the first connect, so no message published
+    /// after the connection is made is missed for want of a subscription.
+    /// Call it once per prefix. For a raw `ZmqConnection` of type SUB (and
+    /// pyzmq's `sock.setsockopt(zmq.SUBSCRIBE, prefix)` before `connect`);
+    /// a `ZmqSubConnection` has [`subscribe`](crate::ZmqSubConnection::subscribe)
+    /// as well. On a socket of another type, the constructor fails with
+    /// [`Error::Option`] naming `subscribe`.
+    pub fn subscribe(mut self, prefix: impl AsRef<[u8]>) -> Self {
+        self.subscriptions.push(prefix.as_ref().to_vec());
+        self
+    }
     /// Count the bytes of received messages in the connection's
     /// [`stats`](crate::Connection::stats) (`bytes_in`; off by default).
     /// Reading each received frame's size costs two calls into libzmq per
@@ -540,6 +553,9 @@ impl ZmqOptions {
         }
         if let Some(v) = &self.zap_domain {
             check("zap_domain", socket.set_zap_domain(v))?;
+        }
+        for prefix in &self.subscriptions {
+            check("subscribe", socket.set_subscribe(prefix))?;
         }
         Ok(())
     }

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use tx0mq_connections::{
-    ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection, ZmqRouterConnection,
-    DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE,
+    Error, ZmqConnection, ZmqEndpoint, ZmqFactory, ZmqOptions, ZmqPubConnection,
+    ZmqRouterConnection, DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use tx0mq_test_support::net::{inproc, TCP_ANY};
 use tx0mq_test_support::reactor::{iterate_until, iterate_until_cond, reactor};
@@ -292,4 +292,81 @@ fn xpub_nodrop_makes_a_publisher_wait_for_a_slow_subscriber_instead_of_dropping(
     let (got, outbox) = publish_to_a_late_reader(ZmqOptions::new(), count);
     assert!(got.len() < count as usize, "without nodrop libzmq drops");
     assert_eq!(outbox, 0, "a dropping publisher never waits");
+}
+
+/// `subscribe` in the options is the SUB's subscription from its creation:
+/// a raw SUB connection hears the prefix it names and nothing else.
+#[test]
+fn a_sub_subscribed_in_its_options_hears_its_prefix_only() {
+    let reactor = reactor(Vec::<Vec<u8>>::new());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let ctx = factory.context().expect("context");
+    let publisher = ctx.socket(zmq::PUB).expect("pub");
+    publisher.bind("tcp://127.0.0.1:*").expect("bind");
+    let endpoint = publisher
+        .get_last_endpoint()
+        .expect("endpoint")
+        .expect("utf-8");
+    let sub = ZmqConnection::with_options(
+        &factory,
+        zmq::SUB,
+        ZmqEndpoint::connect(endpoint),
+        &ZmqOptions::new().subscribe(b"a").subscribe(b"c"),
+    )
+    .expect("sub");
+    sub.on_event(|cx, message| {
+        cx.state.extend(message.iter().map(|frame| frame.to_vec()));
+    });
+    let mut n = 0u32;
+    iterate_until_cond(
+        &reactor,
+        "three messages of the subscribed prefixes",
+        || {
+            for prefix in ["a", "b", "c"] {
+                publisher
+                    .send(format!("{prefix}{n}").as_bytes(), 0)
+                    .expect("publish");
+            }
+            n += 1;
+            reactor.iterate(Duration::from_millis(5)).expect("iterate");
+            reactor.access_state(|got| got.len() >= 3).expect("state")
+        },
+    );
+    let got = reactor.access_state(|got| got.clone()).expect("state");
+    assert!(
+        got.iter()
+            .all(|m| m.starts_with(b"a") || m.starts_with(b"c")),
+        "{:?}",
+        got.iter()
+            .map(|m| String::from_utf8_lossy(m))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        got.iter().any(|m| m.starts_with(b"c")),
+        "both prefixes are heard"
+    );
+    factory.shutdown();
+}
+
+#[test]
+fn subscribe_on_a_socket_that_is_not_a_sub_names_the_option() {
+    let reactor = reactor(());
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    match ZmqConnection::with_options(
+        &factory,
+        zmq::PUSH,
+        ZmqEndpoint::bind(inproc("not-sub")),
+        &ZmqOptions::new().subscribe(b""),
+    ) {
+        Err(e @ Error::Option { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("subscribe") && message.contains("PUSH"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Error::Option, got {other:?}"),
+    }
+    assert_eq!(factory.connection_count(), 0);
+    factory.shutdown();
 }
