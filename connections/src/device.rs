@@ -795,17 +795,13 @@ impl SocketPlan {
         }
     }
 
+    /// The connection, subscribed before it binds or connects.
     fn open(&self, factory: &ZmqFactory<ThreadState>) -> Result<ZmqConnection<ThreadState>> {
-        let options = self.options.clone().unwrap_or_default();
-        let conn =
-            ZmqConnection::with_options(factory, self.kind, self.endpoints.clone(), &options)?;
-        for prefix in &self.subscriptions {
-            conn.with_socket(|socket| socket.set_subscribe(prefix))?
-                .map_err(|e| Error::Device {
-                    reason: format!("subscribe {conn:?} to {}: {e}", bytes_repr(prefix)),
-                })?;
-        }
-        Ok(conn)
+        let options = self.subscriptions.iter().fold(
+            self.options.clone().unwrap_or_default(),
+            |options, prefix| options.subscribe(prefix),
+        );
+        ZmqConnection::with_options(factory, self.kind, self.endpoints.clone(), &options)
     }
 }
 
