@@ -1,11 +1,11 @@
 //! `on_frames`: a receive path that borrows each message's frames from a
 //! buffer the reactor reuses. Each test names what it guarantees.
 
-use std::time::Duration;
+mod common;
 
 use tx0mq_connections::{multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection};
 use tx0mq_reactor::Reactor;
-use tx0mq_test_support::alloc::{allocations, Counting};
+use tx0mq_test_support::alloc::Counting;
 use tx0mq_test_support::net::inproc;
 use tx0mq_test_support::reactor::{iterate_until_cond, reactor};
 
@@ -15,7 +15,6 @@ static ALLOCATOR: Counting = Counting;
 #[derive(Default)]
 struct Seen {
     messages: Vec<Vec<Vec<u8>>>,
-    count: usize,
 }
 
 /// The frames are the message's, exactly: a three-frame message, then a
@@ -55,43 +54,14 @@ fn each_call_sees_exactly_one_messages_frames() {
 /// grown; `on_pull` of the same messages allocates for each one.
 #[test]
 fn borrowed_frames_allocate_nothing_per_message() {
-    const N: usize = 2_000;
-    let per_message = |borrowed: bool| -> f64 {
-        let reactor: Reactor<Seen> = reactor(Seen::default());
-        let factory = ZmqFactory::new(&reactor).unwrap();
-        let address = inproc("alloc");
-        let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
-        if borrowed {
-            pull.on_frames(|cx, frames| cx.state.count += frames.len());
-        } else {
-            pull.on_pull(|cx, message| cx.state.count += message.len());
-        }
-        // The sender is a plain socket on another thread, so its
-        // allocations are not counted here.
-        let context = factory.context().unwrap();
-        let sender = std::thread::spawn(move || {
-            let push = context.socket(zmq::PUSH).unwrap();
-            push.set_sndhwm(0).unwrap();
-            push.connect(&address).unwrap();
-            for _ in 0..N + 100 {
-                push.send_multipart([&b"x"[..], b"y", b"z"], 0).unwrap();
+    let per_message = |borrowed: bool| {
+        common::allocations_per_message(&[b"x", b"y", b"z"], 2_000, |pull| {
+            if borrowed {
+                pull.on_frames(|cx, _frames| *cx.state += 1);
+            } else {
+                pull.on_pull(|cx, _message| *cx.state += 1);
             }
-            push
-        });
-        // Warm up: the first 100 messages grow the buffers.
-        iterate_until_cond(&reactor, "warm-up", || {
-            reactor.access_state(|s| s.count).unwrap_or(0) >= 300
-        });
-        let _push = sender.join().unwrap();
-        let before = allocations();
-        let start = reactor.access_state(|s| s.count).unwrap();
-        while reactor.access_state(|s| s.count).unwrap() < 3 * (N + 100) {
-            reactor.iterate(Duration::from_millis(10)).unwrap();
-        }
-        let received = (reactor.access_state(|s| s.count).unwrap() - start) / 3;
-        let made = allocations() - before;
-        factory.shutdown();
-        made as f64 / received as f64
+        })
     };
     let owned = per_message(false);
     let borrowed = per_message(true);

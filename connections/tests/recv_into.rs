@@ -1,13 +1,15 @@
 //! `on_recv_into`: each frame received into a buffer the connection owns
 //! (pyzmq's `recv_into`). Each test names what it guarantees.
 
+mod common;
+
 use std::time::Duration;
 
 use tx0mq_connections::{
     multipart, ZmqEndpoint, ZmqFactory, ZmqPullConnection, ZmqPushConnection, ZmqSubConnection,
 };
 use tx0mq_reactor::Reactor;
-use tx0mq_test_support::alloc::{allocations, Counting};
+use tx0mq_test_support::alloc::Counting;
 use tx0mq_test_support::net::inproc;
 use tx0mq_test_support::reactor::{catching_reactor, iterate_until_cond, reactor};
 
@@ -100,48 +102,18 @@ fn an_empty_buffer_discards_and_counts() {
 /// inline size included; `on_pull` of the same messages allocates for each.
 #[test]
 fn recv_into_allocates_nothing_per_message() {
-    const N: usize = 2_000;
-    let per_message = |into: bool| -> f64 {
-        let reactor: Reactor<Seen> = reactor(Seen::default());
-        let factory = ZmqFactory::new(&reactor).unwrap();
-        let address = inproc("into-alloc");
-        let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).unwrap();
-        if into {
-            pull.on_recv_into(vec![0; 256], |cx, frame| {
-                if !frame.more() {
-                    cx.state.count += 1;
-                }
-            });
-        } else {
-            pull.on_pull(|cx, _message| cx.state.count += 1);
-        }
-        // The sender is a plain socket on another thread, so its
-        // allocations are not counted here.
-        let context = factory.context().unwrap();
-        let sender = std::thread::spawn(move || {
-            let push = context.socket(zmq::PUSH).unwrap();
-            push.set_sndhwm(0).unwrap();
-            push.connect(&address).unwrap();
-            for _ in 0..N + 100 {
-                push.send_multipart([&b"x"[..], &[1u8; 100][..], b"z"], 0)
-                    .unwrap();
+    let per_message = |into: bool| {
+        common::allocations_per_message(&[b"x", &[1u8; 100], b"z"], 2_000, |pull| {
+            if into {
+                pull.on_recv_into(vec![0; 256], |cx, frame| {
+                    if !frame.more() {
+                        *cx.state += 1;
+                    }
+                });
+            } else {
+                pull.on_pull(|cx, _message| *cx.state += 1);
             }
-            push
-        });
-        // Warm up: the reactor's own first-use allocations.
-        iterate_until_cond(&reactor, "warm-up", || {
-            reactor.access_state(|s| s.count).unwrap_or(0) >= 100
-        });
-        let _push = sender.join().unwrap();
-        let before = allocations();
-        let start = reactor.access_state(|s| s.count).unwrap();
-        while reactor.access_state(|s| s.count).unwrap() < N + 100 {
-            reactor.iterate(Duration::from_millis(10)).unwrap();
-        }
-        let received = reactor.access_state(|s| s.count).unwrap() - start;
-        let made = allocations() - before;
-        factory.shutdown();
-        made as f64 / received as f64
+        })
     };
     let owned = per_message(false);
     let into = per_message(true);

@@ -108,3 +108,50 @@ impl Outcome {
         }
     }
 }
+
+/// Allocations on this thread per message that a PULL connection receives
+/// through the callback `listen` sets on it, which counts each whole
+/// message in the reactor's state. Another thread sends `count + 100`
+/// copies of `message` (its allocations are not this thread's); the first
+/// 100 warm up the buffers and the reactor's first-use allocations and are
+/// not counted. The test binary needs
+/// `tx0mq_test_support::alloc::Counting` as its global allocator.
+pub fn allocations_per_message(
+    message: &[&[u8]],
+    count: usize,
+    listen: impl FnOnce(&tx0mq_connections::ZmqPullConnection<usize>),
+) -> f64 {
+    use tx0mq_connections::{ZmqEndpoint, ZmqFactory, ZmqPullConnection};
+    use tx0mq_test_support::alloc::allocations;
+    use tx0mq_test_support::reactor::{iterate_until_cond, reactor};
+
+    let reactor: Reactor<usize> = reactor(0);
+    let factory = ZmqFactory::new(&reactor).expect("factory");
+    let address = tx0mq_test_support::net::inproc("alloc");
+    let pull = ZmqPullConnection::new(&factory, ZmqEndpoint::bind(&address)).expect("pull");
+    listen(&pull);
+    let context = factory.context().expect("context");
+    let message: Vec<Vec<u8>> = message.iter().map(|frame| frame.to_vec()).collect();
+    let sender = std::thread::spawn(move || {
+        let push = context.socket(zmq::PUSH).expect("push");
+        push.set_sndhwm(0).expect("hwm");
+        push.connect(&address).expect("connect");
+        for _ in 0..count + 100 {
+            push.send_multipart(message.clone(), 0).expect("send");
+        }
+        push
+    });
+    iterate_until_cond(&reactor, "warm-up", || {
+        reactor.access_state(|n| *n).unwrap_or(0) >= 100
+    });
+    let _push = sender.join().expect("the sender thread");
+    let before = allocations();
+    let start = reactor.access_state(|n| *n).expect("state");
+    iterate_until_cond(&reactor, "every message", || {
+        reactor.access_state(|n| *n).unwrap_or(0) >= count + 100
+    });
+    let received = reactor.access_state(|n| *n).expect("state") - start;
+    let made = allocations() - before;
+    factory.shutdown();
+    made as f64 / received as f64
+}
