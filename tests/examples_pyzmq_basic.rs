@@ -443,35 +443,39 @@ fn assert_pings(lines: &[String], n: usize) {
     }
 }
 
+/// Our `heartbeat_pong` on `endpoint`, blocking 60 ms per message.
+fn our_pong(endpoint: &str) -> Proc {
+    Proc::spawn(
+        "heartbeat_pong",
+        &["--endpoint", endpoint, "--size", "60", "--settle-ms", "100"],
+    )
+}
+
+/// Our `heartbeat_ping` sending `pings` pings to `endpoint`.
+fn our_ping(endpoint: &str, pings: u32, seed: u32) -> Proc {
+    let (pings, seed) = (pings.to_string(), seed.to_string());
+    Proc::spawn(
+        "heartbeat_ping",
+        &[
+            "--endpoint",
+            endpoint,
+            "--settle-ms",
+            "100",
+            "--pings",
+            &pings,
+            "--seed",
+            &seed,
+        ],
+    )
+}
+
 #[test]
 fn ping_gets_every_echo_from_pong_while_it_blocks() {
     fresh();
     let endpoint = local();
-    let mut pong = Proc::spawn(
-        "heartbeat_pong",
-        &[
-            "--endpoint",
-            &endpoint,
-            "--size",
-            "60",
-            "--settle-ms",
-            "100",
-        ],
-    );
+    let mut pong = our_pong(&endpoint);
     pong.expect_line("starting blocking loop", STEP);
-    let mut ping = Proc::spawn(
-        "heartbeat_ping",
-        &[
-            "--endpoint",
-            &endpoint,
-            "--settle-ms",
-            "100",
-            "--pings",
-            "8",
-            "--seed",
-            "2",
-        ],
-    );
+    let mut ping = our_ping(&endpoint, 8, 2);
     succeeds(&mut ping);
     assert_pings(&ping.transcript(), 8);
     pong.expect_containing("blocked for ", STEP);
@@ -488,35 +492,13 @@ fn interop_our_ping_against_a_python_pong_and_back() {
         &["pong", "--endpoint", &endpoint, "--seconds", "20"],
     );
     pong.expect_line("READY", STEP);
-    let mut ping = Proc::spawn(
-        "heartbeat_ping",
-        &[
-            "--endpoint",
-            &endpoint,
-            "--settle-ms",
-            "100",
-            "--pings",
-            "6",
-            "--seed",
-            "3",
-        ],
-    );
+    let mut ping = our_ping(&endpoint, 6, 3);
     succeeds(&mut ping);
     assert_pings(&ping.transcript(), 6);
     pong.kill();
 
     let endpoint = local();
-    let mut pong = Proc::spawn(
-        "heartbeat_pong",
-        &[
-            "--endpoint",
-            &endpoint,
-            "--size",
-            "60",
-            "--settle-ms",
-            "100",
-        ],
-    );
+    let mut pong = our_pong(&endpoint);
     let mut ping = python.run_peer(
         "heartbeat.py",
         &["ping", "--endpoint", &endpoint, "--pings", "6"],
