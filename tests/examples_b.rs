@@ -6,7 +6,6 @@
 //! files in a fresh temporary directory), so the tests run in parallel with
 //! each other and with other test binaries.
 
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use tx0mq_test_support::net::{free_port, tcp, TempDir};
@@ -17,14 +16,7 @@ const STEP: Duration = Duration::from_secs(60);
 
 /// Waits for `proc` to exit successfully within `within` and returns all it printed.
 fn finish(proc: &mut Proc, within: Duration) -> Vec<String> {
-    let status: ExitStatus = proc.wait(within);
-    assert!(
-        status.success(),
-        "{} failed: {status:?}; output: {:#?}",
-        proc.name,
-        proc.seen
-    );
-    proc.seen.clone()
+    proc.succeeds(within)
 }
 
 /// Runs an example to its end and returns what it printed.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tx0mq_test_support::net::free_port;
+use tx0mq_test_support::net::tcp;
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -23,21 +23,9 @@ fn fresh() {
     examples_are_fresh("examples_devices", &EXAMPLES);
 }
 
-fn local() -> String {
-    format!("tcp://127.0.0.1:{}", free_port())
-}
-
 /// Waits for `proc` to exit successfully and returns all it printed.
 fn finish(proc: &mut Proc) -> Vec<String> {
-    let status = proc.wait(STEP);
-    assert!(
-        status.success(),
-        "{} failed: {status:?}; output: {:#?}\n{}",
-        proc.name,
-        proc.seen,
-        proc.diagnostics()
-    );
-    proc.seen.clone()
+    proc.succeeds(STEP)
 }
 
 /// The messages of producer `ident` among `lines`, as (ident, seconds).
@@ -51,7 +39,7 @@ fn messages_of<'a>(lines: &'a [String], ident: &str) -> Vec<&'a str> {
 #[test]
 fn device_relays_every_message_of_both_producers_and_ends_as_the_original() {
     fresh();
-    let (in_url, out_url) = (local(), local());
+    let (in_url, out_url) = (tcp(), tcp());
     let mut device = Proc::spawn(
         "device",
         &[
@@ -110,7 +98,7 @@ fn device_refuses_a_bad_endpoint_naming_it() {
 fn interop_pyzmq_producers_feed_our_device() {
     let python = python_or_skip!("interop_pyzmq_producers_feed_our_device");
     fresh();
-    let (in_url, out_url) = (local(), local());
+    let (in_url, out_url) = (tcp(), tcp());
     // Our producers send nothing; the consumer waits for the Python ones.
     let mut device = Proc::spawn(
         "device",
@@ -158,7 +146,7 @@ fn interop_pyzmq_producers_feed_our_device() {
 /// Starts `device_server` on a free port with `workers` workers sleeping
 /// `delay_ms`; returns it and its endpoint once it has printed its line.
 fn server(workers: &str, delay_ms: &str) -> (Proc, String) {
-    let frontend = local();
+    let frontend = tcp();
     let mut server = Proc::spawn(
         "device_server",
         &[

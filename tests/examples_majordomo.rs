@@ -42,15 +42,7 @@ fn scratch(test: &str) -> TempDir {
 
 /// Waits for `proc` to exit successfully and returns all it printed.
 fn finish(proc: &mut Proc) -> Vec<String> {
-    let status = proc.wait(STEP);
-    assert!(
-        status.success(),
-        "{} failed: {status:?}; output: {:#?}\n{}",
-        proc.name,
-        proc.seen,
-        proc.diagnostics()
-    );
-    proc.seen.clone()
+    proc.succeeds(STEP)
 }
 
 /// Starts the broker on `endpoint` and waits until it says it is active.

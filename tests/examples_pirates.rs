@@ -52,14 +52,7 @@ fn spawn(name: &str, args: &[&str]) -> Proc {
 
 /// Waits for `proc` to exit successfully and returns all it printed.
 fn finish(proc: &mut Proc) -> Vec<String> {
-    let status = proc.wait(STEP);
-    assert!(
-        status.success(),
-        "{} exited with {status:?}; output: {:#?}",
-        proc.name,
-        proc.seen
-    );
-    proc.seen.clone()
+    proc.succeeds(STEP)
 }
 
 /// A Lazy Pirate client on `endpoint` asking for `requests` replies, with

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tx0mq_test_support::net::{free_port, free_ports};
+use tx0mq_test_support::net::{free_ports, tcp};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -42,15 +42,9 @@ fn fresh() {
     examples_are_fresh("examples_pyzmq_basic", &EXAMPLES);
 }
 
-/// `tcp://127.0.0.1:PORT` on a free port.
-fn local() -> String {
-    format!("tcp://127.0.0.1:{}", free_port())
-}
-
 /// Asserts that `proc` exits 0 within a step.
 fn succeeds(proc: &mut Proc) {
-    let status = proc.wait(STEP);
-    assert!(status.success(), "{status}\n{}", proc.diagnostics());
+    proc.succeeds(STEP);
 }
 
 #[test]
@@ -137,7 +131,7 @@ fn recv_into_discard_counts_large_frames_and_prints_small_ones() {
 fn poll_examples_pass_every_check() {
     fresh();
     let quick = |name: &str| {
-        let addr = local();
+        let addr = tcp();
         Proc::spawn(
             name,
             &["--addr", &addr, "--settle-ms", "300", "--wait-ms", "300"],
@@ -165,7 +159,7 @@ fn poll_examples_pass_every_check() {
 #[test]
 fn poll_pair_names_the_endpoint_it_cannot_bind() {
     fresh();
-    let addr = local();
+    let addr = tcp();
     // A REP already bound there: poll_pair's bind fails, naming it.
     let context = zmq::Context::new();
     let squatter = context.socket(zmq::REP).unwrap();
@@ -239,7 +233,7 @@ const ALL_TOPICS: [&str; 7] = [
 #[test]
 fn topics_sub_receives_the_topics_it_asked_for_only() {
     fresh();
-    let endpoint = local();
+    let endpoint = tcp();
     let mut publisher = Proc::spawn(
         "pubsub_topics_pub",
         &[
@@ -294,8 +288,8 @@ struct Beat {
 impl Beat {
     fn new() -> Beat {
         Beat {
-            ping: local(),
-            pong: local(),
+            ping: tcp(),
+            pong: tcp(),
         }
     }
 
@@ -472,7 +466,7 @@ fn our_ping(endpoint: &str, pings: u32, seed: u32) -> Proc {
 #[test]
 fn ping_gets_every_echo_from_pong_while_it_blocks() {
     fresh();
-    let endpoint = local();
+    let endpoint = tcp();
     let mut pong = our_pong(&endpoint);
     pong.expect_line("starting blocking loop", STEP);
     let mut ping = our_ping(&endpoint, 8, 2);
@@ -486,7 +480,7 @@ fn ping_gets_every_echo_from_pong_while_it_blocks() {
 fn interop_our_ping_against_a_python_pong_and_back() {
     let python = python_or_skip!("interop_our_ping_against_a_python_pong_and_back");
     fresh();
-    let endpoint = local();
+    let endpoint = tcp();
     let mut pong = python.run_peer(
         "heartbeat.py",
         &["pong", "--endpoint", &endpoint, "--seconds", "20"],
@@ -497,7 +491,7 @@ fn interop_our_ping_against_a_python_pong_and_back() {
     assert_pings(&ping.transcript(), 6);
     pong.kill();
 
-    let endpoint = local();
+    let endpoint = tcp();
     let mut pong = our_pong(&endpoint);
     let mut ping = python.run_peer(
         "heartbeat.py",

@@ -12,7 +12,7 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tx0mq_test_support::net::{free_port, free_ports, TempDir};
+use tx0mq_test_support::net::{free_port, free_ports, tcp, TempDir};
 use tx0mq_test_support::process::{examples_are_fresh, Proc};
 use tx0mq_test_support::python_or_skip;
 
@@ -38,11 +38,6 @@ const EXAMPLES: [&str; 12] = [
 /// Fails unless the examples are newer than their sources.
 fn fresh() {
     examples_are_fresh("examples_pyzmq_loops", &EXAMPLES);
-}
-
-/// `tcp://127.0.0.1:PORT` on a free port.
-fn local() -> String {
-    format!("tcp://127.0.0.1:{}", free_port())
 }
 
 /// Runs `name` with `args` to its end, checks it exited 0, returns its lines.
@@ -97,7 +92,7 @@ fn check_coroutines(lines: &[String], messages: usize) {
 #[test]
 fn asyncio_coroutines_ping_send_and_receive_in_one_loop() {
     fresh();
-    let url = local();
+    let url = tcp();
     let lines = run_to_end(
         "asyncio_coroutines",
         &[
@@ -118,7 +113,7 @@ fn asyncio_coroutines_ping_send_and_receive_in_one_loop() {
 #[test]
 fn eventloop_coroutines_poll_with_a_timeout() {
     fresh();
-    let url = local();
+    let url = tcp();
     let lines = run_to_end(
         "eventloop_coroutines",
         &[
@@ -229,7 +224,7 @@ fn asyncio_helloworld_pubsub_dealerrouter_switches_the_language() {
 /// `py`) send it five messages; returns the server, still running.
 fn echo_with_python_client(name: &str) -> Proc {
     let python = tx0mq_test_support::python::interop_env(name).expect("checked by the test");
-    let endpoint = local();
+    let endpoint = tcp();
     let server = Proc::spawn(name, &["--endpoint", &endpoint]);
     let mut client = python.run_peer("pyzmq_loops.py", &["echo-client", &endpoint, "5"]);
     let status = client.wait(STEP);
@@ -288,7 +283,7 @@ fn http(port: u16, request: &str) -> String {
 #[test]
 fn eventloop_asyncweb_serves_the_workers_reply_and_stays_responsive() {
     fresh();
-    let worker = local();
+    let worker = tcp();
     let mut web = Proc::spawn(
         "eventloop_asyncweb",
         &[

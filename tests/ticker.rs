@@ -60,14 +60,7 @@ fn flags<'a>(role: &'a str, ep: &'a Endpoints, count: &'a str) -> Vec<&'a str> {
 
 /// Waits for `proc` to exit by itself with status 0; returns its stdout.
 fn finishes(proc: &mut Proc) -> Vec<String> {
-    let status = proc.wait(PATIENCE);
-    assert!(
-        status.success(),
-        "{} exited with {status:?}\n{}",
-        proc.name,
-        proc.diagnostics()
-    );
-    proc.seen.clone()
+    proc.succeeds(PATIENCE)
 }
 
 /// The lines starting with `prefix`.

@@ -434,6 +434,20 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit (as [`wait`](Self::wait)), fails the
+    /// test unless it exited 0, showing what it printed on both streams, and
+    /// returns every line of its stdout.
+    pub fn succeeds(&mut self, within: Duration) -> Vec<String> {
+        let status = self.wait(within);
+        assert!(
+            status.success(),
+            "{} exited with {status:?}\n{}",
+            self.name,
+            self.diagnostics()
+        );
+        self.seen.clone()
+    }
+
     /// Kills the process and returns its status, with the rest of its stdout
     /// in [`seen`](Self::seen).
     pub fn kill(&mut self) -> ExitStatus {
