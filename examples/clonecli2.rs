@@ -8,12 +8,17 @@
 //!
 //! The port: two connections. The request for the snapshot goes out once
 //! the SUB connection's handshake is done, so its subscription is on its
-//! way and no update published after the snapshot can be missed (the
-//! original asks at once, and loses what is published before its
-//! subscription reaches the server). The SUB connection is paused until
-//! the snapshot is in (the original does not read it before), so the
-//! updates published meanwhile wait in its queue and are then filtered by
-//! sequence number. A malformed message is reported and ignored.
+//! way (the original asks at once). On its way is not yet in force: the
+//! server's PUB socket may take the subscription in only after the state
+//! manager has answered, and an update published between the two never
+//! reaches this client. So the updates are read from the start and kept
+//! until the snapshot is in, then applied in order, those the snapshot
+//! already holds discarded (the original leaves them queued in its socket,
+//! where the SUB's high-water mark drops them if the snapshot is large);
+//! and an update that is not the next one in sequence means some were
+//! missed: the client prints `I: update N does not follow M, asking for a
+//! new snapshot`, drops its map and asks again, keeping the updates that
+//! arrive meanwhile. A malformed message is reported and ignored.
 //!
 //! ```sh
 //! cargo run --example clonesrv2 &
@@ -43,6 +48,54 @@ struct Client {
     /// The sequence number of the newest update applied.
     sequence: i32,
     map: KvMap,
+    /// While a snapshot is awaited: the updates received meanwhile.
+    pending: Option<Vec<KvMsg>>,
+}
+
+impl Client {
+    /// Takes an update from the stream: kept while a snapshot is awaited;
+    /// after it, discarded if the map already holds it and applied if it is
+    /// the next one. A later one means updates were missed: the map is
+    /// dropped and the update kept for after a new snapshot. Returns whether
+    /// a new snapshot must be asked for.
+    fn take(&mut self, update: KvMsg) -> bool {
+        if let Some(pending) = &mut self.pending {
+            pending.push(update);
+            return false;
+        }
+        // Discard out-of-sequence updates
+        if update.sequence <= self.sequence {
+            return false;
+        }
+        if update.sequence == self.sequence.wrapping_add(1) {
+            self.sequence = update.sequence;
+            update.store(&mut self.map);
+            return false;
+        }
+        println!(
+            "I: update {} does not follow {}, asking for a new snapshot",
+            update.sequence, self.sequence
+        );
+        self.map.clear();
+        self.pending = Some(vec![update]);
+        true
+    }
+
+    /// The snapshot is in, up to `sequence`: applies the updates kept
+    /// meanwhile. Returns whether a new snapshot must be asked for.
+    fn synced(&mut self, sequence: i32) -> bool {
+        self.sequence = sequence;
+        let mut kept = self.pending.take().unwrap_or_default().into_iter();
+        while let Some(update) = kept.next() {
+            if self.take(update) {
+                if let Some(pending) = &mut self.pending {
+                    pending.extend(kept);
+                }
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// Stops the reactor if `until` is reached.
@@ -57,6 +110,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::with_state(Client {
         sequence: 0,
         map: KvMap::new(),
+        pending: Some(Vec::new()),
     })?;
     let factory = ZmqFactory::new(&reactor)?;
     factory.register_for_shutdown();
@@ -67,15 +121,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let subscriber = kvsimple::subscriber(&factory, &args.subscriber, b"", move |_| {
         asker.send(b"ICANHAZ?")
     })?;
-    // Nothing is read from the updates before the snapshot is in.
-    subscriber.pause_reading();
 
     // Get state snapshot
     let until = args.until;
-    let updates = subscriber.clone();
-    let mut synced = false;
+    let asker = snapshot.clone();
     snapshot.message_received(move |cx, message| {
-        if synced {
+        if cx.state.pending.is_none() {
             println!("E: a message from the snapshot socket after KTHXBAI, ignored");
             return Ok(());
         }
@@ -87,16 +138,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         if entry.key.as_deref() == Some(b"KTHXBAI") {
-            synced = true;
-            cx.state.sequence = entry.sequence;
             println!("Received snapshot={}", entry.sequence);
-            updates.resume_reading();
+            if cx.state.synced(entry.sequence) {
+                asker.send(b"ICANHAZ?")?;
+            }
             return check_until(&mut cx.ctx(), until);
         }
         entry.store(&mut cx.state.map);
         Ok::<(), Error>(())
     });
 
+    let asker = snapshot.clone();
     subscriber.message_received(move |cx, message| {
         let update = match KvMsg::parse(&message) {
             Ok(update) => update,
@@ -105,13 +157,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 return Ok(());
             }
         };
-        // Discard out-of-sequence updates
-        if update.sequence > cx.state.sequence {
-            cx.state.sequence = update.sequence;
-            update.store(&mut cx.state.map);
-            check_until(&mut cx.ctx(), until)?;
+        if cx.state.take(update) {
+            asker.send(b"ICANHAZ?")?;
         }
-        Ok::<(), Error>(())
+        check_until(&mut cx.ctx(), until)
     });
 
     reactor.run()?;

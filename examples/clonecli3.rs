@@ -11,12 +11,15 @@
 //!
 //! The port: three connections and a timer. The request for the snapshot
 //! goes out once the SUB connection's handshake is done, so its
-//! subscription is on its way and no update published after the snapshot
-//! can be missed (the original asks at once, and loses what is published
-//! before its subscription reaches the server). The SUB connection is
-//! paused until the snapshot is in (the original does not read it before),
-//! so the updates published meanwhile wait in its queue and are then
-//! filtered by sequence number; the once-a-second update is a
+//! subscription is on its way (the original asks at once, and loses what
+//! is published before its subscription reaches the server). That narrows
+//! the window without closing it: the server's PUB socket may take the
+//! subscription in only after the snapshot is answered, and an update
+//! published between the two is lost to this client, which cannot tell
+//! (`clonecli2` can, and asks again). The SUB connection is paused until
+//! the snapshot is in (the original does not read it before), so the
+//! updates published meanwhile wait in its queue, up to its high-water
+//! mark, and are then filtered by sequence number; the once-a-second update is a
 //! `LoopingCall` started after the snapshot. A malformed message is
 //! reported and ignored.
 //!

@@ -16,7 +16,7 @@
 //!
 //! And [`subscriber`], the clients' SUB connection, which says when its
 //! subscription is on its way to the server: a client asks for its snapshot
-//! then, so that no update published after the snapshot can miss it.
+//! then, which narrows the window in which an update can miss it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -154,10 +154,12 @@ pub fn print_digest(map: &KvMap) {
 /// A SUB connection to `endpoint`, subscribed to `prefix`, that calls
 /// `ready` once, when its first ZMTP handshake is done. A SUB socket sends
 /// its subscriptions as soon as its handshake is, so by then they are on
-/// their way: what the server publishes after answering a later request
-/// (the snapshot's) reaches this subscriber. (The originals subscribe and
-/// ask at once, and an update published before the subscription reached
-/// the server is lost to the client.)
+/// their way, and a request sent then (the snapshot's) usually reaches the
+/// server after them. Usually: the server's PUB socket takes a
+/// subscription in when it next looks at its queues, which may be after
+/// the snapshot is answered, and what it publishes in between is lost to
+/// this subscriber. (The originals subscribe and ask at once, and lose
+/// more.)
 pub fn subscriber<S: 'static>(
     factory: &ZmqFactory<S>,
     endpoint: &str,
