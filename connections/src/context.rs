@@ -86,9 +86,57 @@ impl ZmqContext {
     /// A context with libzmq's defaults: one I/O thread, at most
     /// [`DEFAULT_MAX_SOCKETS`] sockets.
     pub fn new() -> Self {
-        ZmqContext {
-            repr: Repr::Zmq(zmq::Context::new()),
+        ContextBuilder::default().build().unwrap_or_else(|e| {
+            // Only if libzmq cannot make a context at all (no memory, no
+            // file descriptor), where the `zmq` crate's own attempt fails
+            // the same way, as it does.
+            log::error!("cannot create a ZeroMQ context: {e}");
+            ZmqContext::from(zmq::Context::new())
+        })
+    }
+
+    /// Shuts the context down (`zmq_ctx_shutdown`, pyzmq's and txZMQ's
+    /// `term` without the wait): every blocking call on one of its sockets,
+    /// in any thread, returns [`zmq::Error::ETERM`] at once, and so does
+    /// every later call, so that each thread can close its sockets and end.
+    /// No new socket can be made. The connections of a factory on this
+    /// context close with
+    /// [`LostReason::ContextTerminated`](crate::LostReason::ContextTerminated)
+    /// on the reactor's next pass, their queued messages unsent. The
+    /// context itself ends once the last socket is closed and the last
+    /// handle dropped. Calling it again does nothing.
+    ///
+    /// ```
+    /// use tx0mq_connections::ZmqContext;
+    ///
+    /// let context = ZmqContext::new();
+    /// let socket = context.socket(zmq::PULL)?;
+    /// socket.bind("inproc://jobs")?;
+    /// let worker = std::thread::spawn(move || socket.recv_bytes(0)); // blocks
+    /// context.shutdown()?;
+    /// assert_eq!(worker.join().unwrap(), Err(zmq::Error::ETERM));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Socket`] for a context made by the `zmq` crate (see `From`),
+    /// which offers no way to shut one down: terminate it with
+    /// [`zmq::Context::destroy`] instead.
+    pub fn shutdown(&self) -> Result<()> {
+        match &self.repr {
+            Repr::Own(raw) => raw.shutdown(),
+            Repr::Zmq(_) => Err(zmq::Error::ENOTSUP),
         }
+        .map_err(|source| Error::Socket {
+            context: match self.repr {
+                Repr::Own(_) => "shut the ZeroMQ context down".to_string(),
+                Repr::Zmq(_) => "shut down a context the zmq crate made (it has no \
+                                 zmq_ctx_shutdown; zmq::Context::destroy terminates it)"
+                    .to_string(),
+            },
+            source,
+        })
     }
 
     /// A builder for a context with other limits.
@@ -419,6 +467,18 @@ mod raw {
             Ok(rc)
         }
 
+        /// `zmq_ctx_shutdown`: every call on the context's sockets returns
+        /// `ETERM` from now on.
+        pub(super) fn shutdown(&self) -> Result<(), zmq::Error> {
+            // SAFETY: `ptr` is a live context (terminated only in drop);
+            // shutting it down more than once is allowed.
+            let rc = unsafe { zmq_sys::zmq_ctx_shutdown(self.ptr.as_ptr()) };
+            if rc == -1 {
+                return Err(last_error());
+            }
+            Ok(())
+        }
+
         pub(super) fn sockets(&self) -> usize {
             self.open.load(Ordering::SeqCst)
         }
@@ -600,6 +660,18 @@ mod tests {
         client.connect("inproc://alive").unwrap();
         client.send("still here", 0).unwrap();
         assert_eq!(server.recv_bytes(0).unwrap(), b"still here");
+    }
+
+    #[test]
+    fn the_default_context_is_ours_so_it_counts_its_sockets_and_can_shut_down() {
+        let context = ZmqContext::new();
+        assert_eq!(context.max_sockets(), Some(DEFAULT_MAX_SOCKETS));
+        assert_eq!(context.io_threads().unwrap(), 1);
+        let socket = context.socket(zmq::PAIR).unwrap();
+        assert_eq!(context.socket_count(), Some(1));
+        context.shutdown().unwrap();
+        assert_eq!(socket.recv_bytes(0), Err(zmq::Error::ETERM));
+        assert_eq!(context.socket(zmq::PAIR).err(), Some(zmq::Error::ETERM));
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub enum LostReason {
     FactoryShutdown,
     /// The reactor shut down (the factory was registered for shutdown).
     ReactorShutdown,
+    /// Its ZeroMQ context was shut down
+    /// ([`ZmqContext::shutdown`](crate::ZmqContext::shutdown)): libzmq
+    /// refuses every operation on the socket (`ETERM`), so the connection
+    /// closed at the end of the pass that saw it.
+    ContextTerminated,
 }
 
 /// What `connection_lost` is told. Fields may be added: read them, and
@@ -89,6 +94,7 @@ impl fmt::Display for ConnectionLost {
             LostReason::Shutdown => "shut down",
             LostReason::FactoryShutdown => "factory shut down",
             LostReason::ReactorShutdown => "reactor shut down",
+            LostReason::ContextTerminated => "ZeroMQ context shut down",
         };
         write!(f, "{why}")?;
         if self.dropped > 0 {
@@ -185,6 +191,9 @@ pub(crate) struct Core<S: 'static> {
     slot: RefCell<HandlerSlot<S>>,
     has_handler: Cell<bool>,
     made_pending: Cell<bool>,
+    /// libzmq said `ETERM`: the context was shut down, and the connection
+    /// closes at the end of the pass.
+    terminated: Cell<bool>,
     lost_pending: RefCell<Option<Farewell>>,
     paused: Cell<bool>,
     endpoints: RefCell<Vec<ZmqEndpoint>>,
@@ -327,6 +336,7 @@ impl<S: 'static> Core<S> {
             }),
             has_handler: Cell::new(false),
             made_pending: Cell::new(false),
+            terminated: Cell::new(false),
             lost_pending: RefCell::new(None),
             paused: Cell::new(false),
             endpoints: RefCell::new(Vec::new()),
@@ -684,6 +694,12 @@ impl<S: 'static> Core<S> {
                     self.outbox.borrow_mut().push_front(message, size);
                     return progress;
                 }
+                // Closing: the message is counted with the outbox's rest.
+                Err((zmq::Error::ETERM, message)) if !message.is_empty() => {
+                    self.outbox.borrow_mut().push_front(message, size);
+                    self.failed("send", zmq::Error::ETERM);
+                    return progress;
+                }
                 Err((e, _)) => {
                     add(&self.stats.send_errors, 1);
                     progress = true;
@@ -716,7 +732,7 @@ impl<S: 'static> Core<S> {
         match socket.as_ref()?.events() {
             Ok(events) => Some(events),
             Err(e) => {
-                log::error!("{}: cannot read ZMQ_EVENTS: {e}", self.describe());
+                self.failed("cannot read ZMQ_EVENTS", e);
                 None
             }
         }
@@ -738,12 +754,30 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// Logs a socket operation that failed. `ETERM` (the context was shut
+    /// down, and every later operation fails the same way) marks the
+    /// connection to close at the end of the pass instead.
+    fn failed(&self, what: &str, e: zmq::Error) {
+        if e != zmq::Error::ETERM {
+            log::error!("{}: {what}: {e}", self.describe());
+        } else if !self.terminated.replace(true) {
+            log::info!(
+                "{}: its ZeroMQ context was shut down; closing",
+                self.describe()
+            );
+        }
+    }
+
     /// The source handler: runs whenever `ZMQ_FD` signals or the source was woken.
     ///
     /// Returns whether to look again on the next pass (invariants 3 and 4);
     /// the source's closure wakes the source for that.
     pub(crate) fn on_ready(self: &Rc<Self>, cx: &mut Ctx<'_, S>) -> bool {
-        let again = self.dispatch(cx);
+        let mut again = self.dispatch(cx);
+        if self.terminated.get() {
+            self.shutdown_in(Some(cx), LostReason::ContextTerminated);
+            again = false;
+        }
         // After the producer heard of it: the tasks in `send_ready`.
         self.wake_senders();
         again
@@ -978,7 +1012,7 @@ impl<S: 'static> Core<S> {
                 Ok(Received::Drained) => return Some(self.ops.get()),
                 Ok(Received::Nothing | Received::Borrowed(_)) => return None,
                 Err(e) => {
-                    log::error!("{}: receive failed: {e}", self.describe());
+                    self.failed("receive failed", e);
                     return None;
                 }
             }
@@ -1014,7 +1048,7 @@ impl<S: 'static> Core<S> {
                 }
                 Ok(Received::Nothing | Received::Message(..)) => break,
                 Err(e) => {
-                    log::error!("{}: receive failed: {e}", self.describe());
+                    self.failed("receive failed", e);
                     break;
                 }
             }
@@ -1069,7 +1103,7 @@ impl<S: 'static> Core<S> {
                     Ok(FrameIn::Drained) if *next_index == 0 => return Some(self.ops.get()),
                     Ok(FrameIn::Drained | FrameIn::Nothing) => return None,
                     Err(e) => {
-                        log::error!("{}: receive failed: {e}", self.describe());
+                        self.failed("receive failed", e);
                         return None;
                     }
                 }

@@ -199,6 +199,12 @@ impl<S: 'static> ZmqFactory<S> {
 
     /// Shuts down every connection, then releases its handle on the context. Safe to call
     /// twice, and together with [`register_for_shutdown`](Self::register_for_shutdown).
+    ///
+    /// The context lives on while other sockets hold it, and a thread
+    /// blocked on one of them stays blocked. txZMQ's `shutdown` terminates
+    /// the context, which wakes such threads; here, call
+    /// [`ZmqContext::shutdown`](crate::ZmqContext::shutdown) on
+    /// [`context`](Self::context) before this.
     pub fn shutdown(&self) {
         self.shutdown_in(None, LostReason::FactoryShutdown);
     }
