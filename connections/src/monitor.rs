@@ -970,7 +970,9 @@ fn drain<S: 'static>(reader: &Core<S>, inbox: &RefCell<VecDeque<Inboxed>>) {
                 Ok(event) => inbox.borrow_mut().push_back(Inboxed::both(event)),
                 Err(malformed) => reader.dropped_malformed(malformed.reason()),
             },
-            Err(zmq::Error::EAGAIN) => return Ok(()),
+            // A shut-down context: libzmq stopped the monitor itself, and
+            // what it wrote cannot be read any more.
+            Err(zmq::Error::EAGAIN | zmq::Error::ETERM) => return Ok(()),
             Err(e) => return Err(e),
         }
     });

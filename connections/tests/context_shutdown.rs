@@ -9,8 +9,8 @@ use std::sync::mpsc;
 
 use common::{frames, Outcome};
 use tx0mq_connections::{
-    ConnectionLost, DealerProtocol, Error, LostReason, Multipart, ZmqContext, ZmqCtx,
-    ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqReqConnection,
+    ConnectionLost, DealerProtocol, Error, LostReason, MonitorEvents, Multipart, ZmqContext,
+    ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqReqConnection,
 };
 use tx0mq_test_support::log as logs;
 use tx0mq_test_support::net::{inproc, tcp};
@@ -141,4 +141,47 @@ fn a_context_of_the_zmq_crate_refuses_shutdown_and_says_why() {
     assert!(text.contains("zmq crate"), "{text}");
     // Still whole: it makes sockets.
     assert!(context.socket(zmq::PAIR).is_ok());
+}
+
+#[test]
+fn a_monitored_connection_closes_cleanly_at_the_context_shutdown() {
+    logs::capture();
+    let reactor = reactor(Seen::default());
+    let factory = ZmqFactory::new(&reactor).expect("a factory");
+    let address = tcp();
+    let dealer = ZmqDealerConnection::new(&factory, ZmqEndpoint::bind(&address)).expect("a DEALER");
+    dealer.set_protocol(Recorder).expect("a protocol");
+    dealer
+        .monitor_events(MonitorEvents::ALL)
+        .expect("a monitor");
+    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = events.clone();
+    dealer.on_monitor(move |_, event| {
+        seen.borrow_mut().push(format!("{event:?}"));
+    });
+    // A peer on a context of its own, so that the monitor has events.
+    let peer_context = zmq::Context::new();
+    let peer = peer_context.socket(zmq::DEALER).expect("a peer");
+    peer.connect(&address).expect("connect");
+    iterate_until_cond(&reactor, "the peer's handshake", || {
+        events
+            .borrow()
+            .iter()
+            .any(|e| e.starts_with("HandshakeSucceeded"))
+    });
+    factory
+        .context()
+        .expect("the factory's context")
+        .shutdown()
+        .expect("the shutdown");
+    iterate_until(&reactor, "the DEALER to hear of the shutdown", |s| {
+        !s.lost.is_empty()
+    });
+    let lost = reactor.access_state(|s| s.lost.clone()).expect("the state");
+    assert_eq!(
+        lost,
+        [ConnectionLost::new(LostReason::ContextTerminated, 0)]
+    );
+    settle(&reactor);
+    assert_eq!(logs::errors(), Vec::<String>::new());
 }
