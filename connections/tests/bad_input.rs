@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bytes, frames, raw_recv, raw_send, Outcome};
+use common::{bytes, frames, raw_recv, raw_send, Lost, LostRecorder, Outcome};
 use log::Level;
 use tx0mq_connections::{
     bytes_repr, ConnectionLost, DealerProtocol, Error, LostReason, MonitorEvent, MonitorEvents,
@@ -687,32 +687,6 @@ fn oversized_message_is_dropped_and_the_connection_carries_on() {
 
 // ---------------------------------------------------------------------------
 // Outbox: never lose a queued message without saying so
-
-#[derive(Default)]
-struct Lost {
-    lost: Vec<ConnectionLost>,
-    got: Vec<Vec<Vec<u8>>>,
-}
-
-/// A DEALER protocol that records `connection_lost` and messages.
-struct LostRecorder;
-
-impl DealerProtocol<Lost> for LostRecorder {
-    fn got_message(
-        &mut self,
-        cx: &mut ZmqCtx<'_, Lost, ZmqDealerConnection<Lost>>,
-        parts: Multipart,
-    ) {
-        cx.state.got.push(frames(&parts));
-    }
-    fn connection_lost(
-        &mut self,
-        cx: &mut ZmqCtx<'_, Lost, ZmqDealerConnection<Lost>>,
-        lost: &ConnectionLost,
-    ) {
-        cx.state.lost.push(lost.clone());
-    }
-}
 
 /// Shutting down a DEALER with no peer and 5 messages in its outbox tells
 /// `connection_lost` that 5 were dropped, and logs it.

@@ -7,52 +7,35 @@ mod common;
 
 use std::sync::mpsc;
 
-use common::{frames, Outcome};
+use common::{Lost, LostRecorder, Outcome};
 use tx0mq_connections::{
-    ConnectionLost, DealerProtocol, Error, LostReason, MonitorEvents, Multipart, ZmqContext,
-    ZmqCtx, ZmqDealerConnection, ZmqEndpoint, ZmqFactory, ZmqReqConnection,
+    ConnectionLost, Error, LostReason, MonitorEvents, ZmqContext, ZmqDealerConnection, ZmqEndpoint,
+    ZmqFactory, ZmqReqConnection,
 };
+use tx0mq_reactor::Reactor;
 use tx0mq_test_support::log as logs;
 use tx0mq_test_support::net::{inproc, tcp};
 use tx0mq_test_support::reactor::{iterate_until, iterate_until_cond, reactor, settle, DEADLINE};
 
-/// What the DEALER's protocol records.
-#[derive(Default)]
-struct Seen {
-    got: Vec<Vec<Vec<u8>>>,
-    lost: Vec<ConnectionLost>,
-}
-
-struct Recorder;
-
-impl DealerProtocol<Seen> for Recorder {
-    fn got_message(
-        &mut self,
-        cx: &mut ZmqCtx<'_, Seen, ZmqDealerConnection<Seen>>,
-        parts: Multipart,
-    ) {
-        cx.state.got.push(frames(&parts));
-    }
-    fn connection_lost(
-        &mut self,
-        cx: &mut ZmqCtx<'_, Seen, ZmqDealerConnection<Seen>>,
-        lost: &ConnectionLost,
-    ) {
-        cx.state.lost.push(lost.clone());
-    }
+/// What the DEALER's protocol heard in `connection_lost`, once it heard it.
+fn lost_when_heard(reactor: &Reactor<Lost>) -> Vec<ConnectionLost> {
+    iterate_until(reactor, "the DEALER to hear of the shutdown", |s| {
+        !s.lost.is_empty()
+    });
+    reactor.access_state(|s| s.lost.clone()).expect("the state")
 }
 
 #[test]
 fn a_context_shutdown_wakes_a_blocked_thread_and_closes_the_factorys_connections() {
     logs::capture();
-    let reactor = reactor(Seen::default());
+    let reactor = reactor(Lost::default());
     let factory = ZmqFactory::new(&reactor).expect("a factory");
     let context = factory.context().expect("the factory's context");
 
     // A DEALER with no peer: its two messages wait in the outbox.
     let dealer = ZmqDealerConnection::new(&factory, ZmqEndpoint::bind(inproc("ctx-dealer")))
         .expect("a DEALER");
-    dealer.set_protocol(Recorder).expect("a protocol");
+    dealer.set_protocol(LostRecorder).expect("a protocol");
     dealer.send_msg("one").expect("queued");
     dealer.send_msg("two").expect("queued");
     settle(&reactor);
@@ -75,10 +58,7 @@ fn a_context_shutdown_wakes_a_blocked_thread_and_closes_the_factorys_connections
     assert_eq!(result, Err(zmq::Error::ETERM));
     worker.join().expect("the worker ended");
 
-    iterate_until(&reactor, "the DEALER to hear of the shutdown", |s| {
-        !s.lost.is_empty()
-    });
-    let lost = reactor.access_state(|s| s.lost.clone()).expect("the state");
+    let lost = lost_when_heard(&reactor);
     assert_eq!(
         lost,
         [ConnectionLost::new(LostReason::ContextTerminated, 2)]
@@ -146,11 +126,11 @@ fn a_context_of_the_zmq_crate_refuses_shutdown_and_says_why() {
 #[test]
 fn a_monitored_connection_closes_cleanly_at_the_context_shutdown() {
     logs::capture();
-    let reactor = reactor(Seen::default());
+    let reactor = reactor(Lost::default());
     let factory = ZmqFactory::new(&reactor).expect("a factory");
     let address = tcp();
     let dealer = ZmqDealerConnection::new(&factory, ZmqEndpoint::bind(&address)).expect("a DEALER");
-    dealer.set_protocol(Recorder).expect("a protocol");
+    dealer.set_protocol(LostRecorder).expect("a protocol");
     dealer
         .monitor_events(MonitorEvents::ALL)
         .expect("a monitor");
@@ -174,10 +154,7 @@ fn a_monitored_connection_closes_cleanly_at_the_context_shutdown() {
         .expect("the factory's context")
         .shutdown()
         .expect("the shutdown");
-    iterate_until(&reactor, "the DEALER to hear of the shutdown", |s| {
-        !s.lost.is_empty()
-    });
-    let lost = reactor.access_state(|s| s.lost.clone()).expect("the state");
+    let lost = lost_when_heard(&reactor);
     assert_eq!(
         lost,
         [ConnectionLost::new(LostReason::ContextTerminated, 0)]

@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tx0mq_connections::{Frame, Multipart};
+use tx0mq_connections::{
+    ConnectionLost, DealerProtocol, Frame, Multipart, ZmqCtx, ZmqDealerConnection,
+};
 use tx0mq_reactor::{Deferred, Failure, Reactor};
 use tx0mq_test_support::reactor::DEADLINE;
 
@@ -154,4 +156,31 @@ pub fn allocations_per_message(
     let made = allocations() - before;
     factory.shutdown();
     made as f64 / received as f64
+}
+
+/// What [`LostRecorder`] records: `connection_lost` and the messages.
+#[derive(Default)]
+pub struct Lost {
+    pub lost: Vec<ConnectionLost>,
+    pub got: Vec<Vec<Vec<u8>>>,
+}
+
+/// A DEALER protocol that records `connection_lost` and messages.
+pub struct LostRecorder;
+
+impl DealerProtocol<Lost> for LostRecorder {
+    fn got_message(
+        &mut self,
+        cx: &mut ZmqCtx<'_, Lost, ZmqDealerConnection<Lost>>,
+        parts: Multipart,
+    ) {
+        cx.state.got.push(frames(&parts));
+    }
+    fn connection_lost(
+        &mut self,
+        cx: &mut ZmqCtx<'_, Lost, ZmqDealerConnection<Lost>>,
+        lost: &ConnectionLost,
+    ) {
+        cx.state.lost.push(lost.clone());
+    }
 }
