@@ -86,7 +86,8 @@ impl ZmqContext {
     /// A context with libzmq's defaults: one I/O thread, at most
     /// [`DEFAULT_MAX_SOCKETS`] sockets.
     pub fn new() -> Self {
-        ContextBuilder::default().build().unwrap_or_else(|e| {
+        // The defaults are in range: no need for `build`'s checks.
+        ContextBuilder::default().create().unwrap_or_else(|e| {
             // Only if libzmq cannot make a context at all (no memory, no
             // file descriptor), where the `zmq` crate's own attempt fails
             // the same way, as it does.
@@ -124,17 +125,16 @@ impl ZmqContext {
     /// which offers no way to shut one down: terminate it with
     /// [`zmq::Context::destroy`] instead.
     pub fn shutdown(&self) -> Result<()> {
-        match &self.repr {
-            Repr::Own(raw) => raw.shutdown(),
-            Repr::Zmq(_) => Err(zmq::Error::ENOTSUP),
-        }
-        .map_err(|source| Error::Socket {
-            context: match self.repr {
-                Repr::Own(_) => "shut the ZeroMQ context down".to_string(),
-                Repr::Zmq(_) => "shut down a context the zmq crate made (it has no \
-                                 zmq_ctx_shutdown; zmq::Context::destroy terminates it)"
-                    .to_string(),
-            },
+        let (outcome, context) = match &self.repr {
+            Repr::Own(raw) => (raw.shutdown(), "shut the ZeroMQ context down"),
+            Repr::Zmq(_) => (
+                Err(zmq::Error::ENOTSUP),
+                "shut down a context the zmq crate made (it has no zmq_ctx_shutdown; \
+                 zmq::Context::destroy terminates it)",
+            ),
+        };
+        outcome.map_err(|source| Error::Socket {
+            context: context.to_string(),
             source,
         })
     }
@@ -347,6 +347,11 @@ impl ContextBuilder {
                 reason: "must not be negative".to_string(),
             });
         }
+        self.create()
+    }
+
+    /// The context, its values taken as checked.
+    fn create(self) -> Result<ZmqContext> {
         let raw = raw::Context::new(self.max_sockets).ok_or_else(|| Error::ContextOption {
             option: "max_sockets",
             value: self.max_sockets,
